@@ -1,0 +1,71 @@
+/**
+ * Schemas of the files that stages write and later stages read back.
+ *
+ * Every JSON file a stage reads is parsed with one of these, so a hand-edited or
+ * truncated artifact fails with a message naming the file instead of a TypeError later.
+ *
+ * @module
+ */
+import { z } from "zod";
+
+/** One epoch of training, as `history.json` records it. */
+export const EpochRecord = z.object({
+  epoch: z.number().int().positive(),
+  /** Mean training loss over the epoch's steps (the R-Drop loss for R-Drop runs). */
+  trainLoss: z.number(),
+  testAccuracy: z.number().min(0).max(1),
+  testLoss: z.number(),
+  /** Wall-clock seconds of the epoch's training loop (no evaluation). */
+  epochSeconds: z.number().nonnegative(),
+  samplesPerSecond: z.number().nonnegative(),
+});
+/** One epoch of training. */
+export type EpochRecord = z.infer<typeof EpochRecord>;
+
+/** `history.json`: the per-epoch history of one training run. */
+export const TrainHistory = z.object({
+  mode: z.enum(["baseline", "rdrop"]),
+  alpha: z.number().nonnegative(),
+  seed: z.number().int(),
+  epochs: z.array(EpochRecord),
+});
+/** The per-epoch history of one training run. */
+export type TrainHistory = z.infer<typeof TrainHistory>;
+
+/** `run.json`: where and how a training run happened. */
+export const RunRecord = z.object({
+  mode: z.enum(["baseline", "rdrop"]),
+  seed: z.number().int(),
+  /** The tfjs backend that actually ran: "webgpu" | "wasm" | "cpu". */
+  backend: z.string(),
+  /** The backend param as requested ("auto" included). */
+  requestedBackend: z.string(),
+  /** WebGPU adapter description, or null when no adapter was used. */
+  adapter: z.string().nullable(),
+  deno: z.string(),
+  tfjs: z.string(),
+  /** Total seconds of the training loops (sum of epochSeconds). */
+  trainSeconds: z.number().nonnegative(),
+  /** Training samples per second over the whole run. */
+  samplesPerSecond: z.number().nonnegative(),
+  /** Number of epochs that were resumed from a checkpoint rather than run in this process. */
+  resumedEpochs: z.number().int().nonnegative(),
+});
+/** Where and how a training run happened. */
+export type RunRecord = z.infer<typeof RunRecord>;
+
+/** `evaluation.json`: one trained model evaluated on the test split. */
+export const Evaluation = z.object({
+  model: z.enum(["baseline", "rdrop"]),
+  seed: z.number().int(),
+  testAccuracy: z.number().min(0).max(1),
+  testLoss: z.number(),
+  examples: z.number().int().positive(),
+  classNames: z.array(z.string()),
+  /** perClassAccuracy[c] = correct predictions of class c / examples of class c (null if none). */
+  perClassAccuracy: z.array(z.number().min(0).max(1).nullable()),
+  /** confusion[true][predicted] counts. */
+  confusion: z.array(z.array(z.number().int().nonnegative())),
+});
+/** One trained model evaluated on the test split. */
+export type Evaluation = z.infer<typeof Evaluation>;
