@@ -1,0 +1,278 @@
+/**
+ * Vega-Lite chart specs for the report and their headless rendering to SVG.
+ *
+ * Specs are plain data built by pure functions (testable without rendering). Rendering
+ * uses `vega.View` with renderer "none" and `toSVG()`: no canvas or DOM exists under
+ * Deno, and vega then estimates text widths from character counts, which is good enough
+ * for axis labels and legends.
+ *
+ * @module
+ */
+import * as vega from "vega";
+import * as vl from "vega-lite";
+import type { ReportRun } from "./input.ts";
+import type { Metrics } from "./metrics.ts";
+
+/**
+ * A Vega-Lite top-level spec as plain JSON. Typed loosely because vega-lite's own types
+ * reject valid layered literals; `vl.compile` checks the spec when it is rendered.
+ */
+export type ChartSpec = Record<string, unknown>;
+
+/** Display names, also the legend entries; fixed colours keep both charts consistent. */
+export const MODEL_LABEL = { baseline: "Baseline", rdrop: "R-Drop" } as const;
+const COLOR_SCALE = {
+  domain: [MODEL_LABEL.baseline, MODEL_LABEL.rdrop],
+  range: ["#4c78a8", "#e45756"],
+};
+const FONT = "DejaVu Sans, Helvetica, Arial, sans-serif";
+const CONFIG = {
+  font: FONT,
+  view: { stroke: "#dddddd" },
+  axis: { labelFontSize: 11, titleFontSize: 12 },
+  legend: { labelFontSize: 11, titleFontSize: 12 },
+  title: {
+    fontSize: 14,
+    subtitleFontSize: 11,
+    subtitleColor: "#555555",
+    anchor: "start",
+  },
+} as const;
+
+type CurveField = "testAccuracy" | "trainLoss";
+
+/**
+ * Learning curve for one per-epoch quantity: a thick line with points for the mean over
+ * seeds per model, and thin faint lines for each seed when a model ran more than one.
+ */
+export function learningCurveSpec(
+  runs: readonly ReportRun[],
+  options: { field: CurveField; curves: Metrics["curves"] },
+): ChartSpec {
+  const { field, curves } = options;
+  const isAccuracy = field === "testAccuracy";
+  const perSeed = runs.flatMap((r) =>
+    r.history.epochs.map((e) => ({
+      model: MODEL_LABEL[r.model],
+      seed: r.seed,
+      epoch: e.epoch,
+      value: e[field],
+    }))
+  );
+  const means = curves.map((c) => ({
+    model: MODEL_LABEL[c.model],
+    epoch: c.epoch,
+    value: c[field],
+    seeds: c.seeds,
+  }));
+  const multiSeed = ["baseline", "rdrop"].some((m) =>
+    runs.filter((r) => r.model === m).length > 1
+  );
+  const yTitle = isAccuracy ? "test accuracy" : "train loss";
+  const x = {
+    field: "epoch",
+    type: "quantitative",
+    title: "epoch",
+    axis: { tickMinStep: 1, format: "d" },
+    scale: { nice: false },
+  } as const;
+  const y = {
+    field: "value",
+    type: "quantitative",
+    title: yTitle,
+    scale: { zero: false },
+    axis: isAccuracy ? { format: ".1%" } : { format: ".3f" },
+  } as const;
+  const color = {
+    field: "model",
+    type: "nominal",
+    title: "model",
+    scale: COLOR_SCALE,
+    // The faint per-seed layer would otherwise make the legend symbols faint too.
+    legend: { symbolOpacity: 1, symbolStrokeWidth: 3 },
+  } as const;
+  const layers: Array<Record<string, unknown>> = [];
+  if (multiSeed) {
+    layers.push({
+      data: { values: perSeed },
+      mark: { type: "line", strokeWidth: 1, opacity: 0.35 },
+      encoding: { x, y, color, detail: { field: "seed", type: "nominal" } },
+    });
+  }
+  layers.push({
+    data: { values: means },
+    mark: { type: "line", strokeWidth: 2.5, point: { size: 40 } },
+    encoding: {
+      x,
+      y,
+      color,
+      tooltip: [{ field: "epoch" }, { field: "value" }, { field: "seeds" }],
+    },
+  });
+  const seedsText = multiSeed
+    ? "mean over seeds (thick), single seeds (thin)"
+    : "one seed";
+  // Subtitle lines are separate entries: vega does not wrap, and one long line would
+  // widen the whole chart.
+  const subtitle = isAccuracy
+    ? [`Test-set accuracy after each epoch; ${seedsText}.`]
+    : [
+      `Mean training loss per epoch; ${seedsText}.`,
+      "R-Drop's loss includes the alpha-weighted KL term, so its level is not directly comparable.",
+    ];
+  return {
+    $schema: "https://vega.github.io/schema/vega-lite/v6.json",
+    title: {
+      text: isAccuracy ? "Test accuracy per epoch" : "Training loss per epoch",
+      subtitle,
+    },
+    width: 520,
+    height: 300,
+    config: CONFIG,
+    layer: layers,
+  };
+}
+
+/** Per-class test accuracy of both models as a dot plot (small differences stay visible). */
+export function perClassSpec(metrics: Metrics): ChartSpec {
+  const values = metrics.perClass.flatMap((c) =>
+    (["baseline", "rdrop"] as const).flatMap((m) =>
+      c[m] === null
+        ? []
+        : [{ class: c.name, model: MODEL_LABEL[m], accuracy: c[m] }]
+    )
+  );
+  return {
+    $schema: "https://vega.github.io/schema/vega-lite/v6.json",
+    title: {
+      text: "Per-class test accuracy",
+      subtitle: "Mean over each model's seeds.",
+    },
+    width: 440,
+    height: { step: 24 },
+    config: CONFIG,
+    data: { values },
+    mark: { type: "point", filled: true, size: 90, opacity: 0.9 },
+    encoding: {
+      y: {
+        field: "class",
+        type: "nominal",
+        title: null,
+        sort: metrics.classNames,
+      },
+      x: {
+        field: "accuracy",
+        type: "quantitative",
+        title: "test accuracy",
+        scale: { zero: false },
+        axis: { format: ".0%" },
+      },
+      color: {
+        field: "model",
+        type: "nominal",
+        title: "model",
+        scale: COLOR_SCALE,
+      },
+      shape: { field: "model", type: "nominal", title: "model" },
+    },
+  };
+}
+
+/**
+ * Confusion matrices of both models side by side: cell colour is the share of the true
+ * class (row-normalised, so classes compare), the number is the count summed over seeds.
+ */
+export function confusionSpec(metrics: Metrics): ChartSpec {
+  const values: Array<Record<string, string | number>> = [];
+  for (const m of ["baseline", "rdrop"] as const) {
+    const matrix = metrics.confusion[m];
+    if (!matrix) continue;
+    matrix.forEach((row, i) => {
+      const total = row.reduce((a, b) => a + b, 0);
+      row.forEach((count, j) => {
+        values.push({
+          model: MODEL_LABEL[m],
+          actual: metrics.classNames[i],
+          predicted: metrics.classNames[j],
+          count,
+          rate: total > 0 ? count / total : 0,
+        });
+      });
+    });
+  }
+  const order = metrics.classNames;
+  return {
+    $schema: "https://vega.github.io/schema/vega-lite/v6.json",
+    title: {
+      text: "Confusion matrices",
+      subtitle: [
+        "Rows: true class; colour: share of the row; numbers: counts summed over seeds.",
+      ],
+    },
+    config: CONFIG,
+    data: { values },
+    facet: {
+      column: {
+        field: "model",
+        type: "nominal",
+        title: null,
+        sort: COLOR_SCALE.domain,
+        header: { labelFontSize: 13 },
+      },
+    },
+    spec: {
+      width: { step: 34 },
+      height: { step: 26 },
+      encoding: {
+        x: {
+          field: "predicted",
+          type: "ordinal",
+          sort: order,
+          title: "predicted",
+          axis: { labelAngle: -45 },
+        },
+        y: {
+          field: "actual",
+          type: "ordinal",
+          sort: order,
+          title: "true class",
+        },
+      },
+      layer: [
+        {
+          mark: { type: "rect" },
+          encoding: {
+            color: {
+              field: "rate",
+              type: "quantitative",
+              title: "share of row",
+              scale: { scheme: "blues", domain: [0, 1] },
+              legend: { format: ".0%" },
+            },
+          },
+        },
+        {
+          mark: { type: "text", fontSize: 9 },
+          encoding: {
+            text: { field: "count", type: "quantitative" },
+            color: {
+              condition: { test: "datum.rate > 0.5", value: "white" },
+              value: "#333333",
+            },
+          },
+        },
+      ],
+    },
+  };
+}
+
+/** Compiles a Vega-Lite spec and renders it to an SVG string without a browser or canvas. */
+export async function renderSvg(spec: ChartSpec): Promise<string> {
+  const compiled = vl.compile(spec as unknown as vl.TopLevelSpec).spec;
+  const view = new vega.View(vega.parse(compiled), { renderer: "none" });
+  try {
+    return await view.toSVG();
+  } finally {
+    view.finalize();
+  }
+}

@@ -1,0 +1,102 @@
+/**
+ * Finds settings that differ between runs other than the seed, so the report can say
+ * prominently that it compares unlike things instead of averaging them silently.
+ *
+ * @module
+ */
+import { type ReportEnvironment, type ReportRun, runLabel } from "./input.ts";
+
+/** Groups runs by a value: "10 (baseline@0, rdrop@0), 5 (baseline@1)". */
+function describeGroups(
+  runs: readonly ReportRun[],
+  valueOf: (r: ReportRun) => string,
+): string | null {
+  const groups = new Map<string, string[]>();
+  for (const r of runs) {
+    const v = valueOf(r);
+    const list = groups.get(v) ?? [];
+    list.push(runLabel(r));
+    groups.set(v, list);
+  }
+  if (groups.size < 2) return null;
+  return [...groups].map(([v, labels]) => `${v} (${labels.join(", ")})`).join(
+    "; ",
+  );
+}
+
+/** Settings that must be equal across all runs, with how to read each from a run. */
+const SHARED_SETTINGS: Array<[string, (r: ReportRun) => string]> = [
+  ["epochs", (r) => String(r.history.epochs.length)],
+  ["backend", (r) => r.run.backend],
+  ["requested backend", (r) => r.run.requestedBackend],
+  ["test examples", (r) => String(r.evaluation.examples)],
+  ["class names", (r) => r.evaluation.classNames.join("|")],
+  ["Deno version", (r) => r.run.deno],
+  ["tfjs version", (r) => r.run.tfjs],
+];
+
+/**
+ * One message per setting that differs between runs beyond the seed: the epoch count,
+ * backend, test-set size, class names, versions across all runs, alpha within a model,
+ * and seeds that only one model ran. Empty when the runs are comparable.
+ */
+export function findMixedSettings(runs: readonly ReportRun[]): string[] {
+  const warnings: string[] = [];
+  for (const [name, valueOf] of SHARED_SETTINGS) {
+    const groups = describeGroups(runs, valueOf);
+    if (groups) warnings.push(`${name} differs between runs: ${groups}`);
+  }
+  for (const model of ["baseline", "rdrop"] as const) {
+    const own = runs.filter((r) => r.model === model);
+    const groups = describeGroups(own, (r) => String(r.history.alpha));
+    if (groups) warnings.push(`alpha differs between ${model} runs: ${groups}`);
+  }
+  const baseSeeds = runs.filter((r) => r.model === "baseline").map((r) =>
+    r.seed
+  );
+  const rdropSeeds = runs.filter((r) => r.model === "rdrop").map((r) => r.seed);
+  if (baseSeeds.length > 0 && rdropSeeds.length > 0) {
+    const paired = baseSeeds.filter((s) => rdropSeeds.includes(s));
+    const same = paired.length === baseSeeds.length &&
+      paired.length === rdropSeeds.length;
+    if (!same) {
+      warnings.push(
+        `seeds differ between models: baseline ran [${
+          baseSeeds.join(", ")
+        }], ` +
+          `rdrop ran [${
+            rdropSeeds.join(", ")
+          }]; the summary averages each model over its ` +
+          `own seeds, the paired difference uses only [${paired.join(", ")}]`,
+      );
+    }
+  }
+  return warnings;
+}
+
+/**
+ * Differences between the process that made the report and the one(s) that trained the
+ * runs. Not an error: cached runs legitimately come from an earlier process.
+ */
+export function findEnvironmentNotes(
+  runs: readonly ReportRun[],
+  environment: ReportEnvironment,
+): string[] {
+  const notes: string[] = [];
+  const fields: Array<[string, string, (r: ReportRun) => string]> = [
+    ["backend", environment.backend, (r) => r.run.backend],
+    ["Deno", environment.deno, (r) => r.run.deno],
+    ["tfjs", environment.tfjs, (r) => r.run.tfjs],
+  ];
+  for (const [name, current, valueOf] of fields) {
+    const trained = [...new Set(runs.map(valueOf))];
+    if (trained.some((v) => v !== current)) {
+      notes.push(
+        `this process uses ${name} ${current}, the runs were trained with ${
+          trained.join(", ")
+        } (cached from an earlier run, or the backend fell back)`,
+      );
+    }
+  }
+  return notes;
+}

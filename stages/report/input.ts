@@ -1,0 +1,150 @@
+/**
+ * The report's input: what the report stage collects from upstream outputs, validated
+ * before anything is computed so a wiring mistake fails with a message, not a wrong table.
+ *
+ * @module
+ */
+import { z } from "zod";
+import { Evaluation, RunRecord, TrainHistory } from "../artifacts.ts";
+import { ReportError } from "./errors.ts";
+
+/** The published single-run test accuracies of the reference experiment (Liang et al. 2021). */
+export const PUBLISHED_DEFAULT = { baseline: 0.8426, rdrop: 0.8534 } as const;
+
+/** One trained and evaluated model: the three artifacts of one (model, seed) pair. */
+export const ReportRun = z.object({
+  model: z.enum(["baseline", "rdrop"]),
+  seed: z.number().int(),
+  history: TrainHistory,
+  run: RunRecord,
+  evaluation: Evaluation,
+});
+/** One trained and evaluated model. */
+export type ReportRun = z.infer<typeof ReportRun>;
+
+/** Timing and cache status of one pipeline stage in the run that produced the report. */
+export const StageTiming = z.object({
+  name: z.string().min(1),
+  seconds: z.number().nonnegative(),
+  cached: z.boolean(),
+});
+/** Timing and cache status of one pipeline stage. */
+export type StageTiming = z.infer<typeof StageTiming>;
+
+/** Where the report was generated (the current process; cached runs may differ). */
+export const ReportEnvironment = z.object({
+  deno: z.string(),
+  tfjs: z.string(),
+  backend: z.string(),
+  adapter: z.string().nullable(),
+  os: z.string().optional(),
+});
+/** Where the report was generated. */
+export type ReportEnvironment = z.infer<typeof ReportEnvironment>;
+
+/** Schema of {@link ReportInput}. */
+export const ReportInputSchema = z.object({
+  runs: z.array(ReportRun),
+  /** The whole validated params object; printed as JSON. */
+  params: z.unknown(),
+  /** The DAG as a Mermaid flowchart body. */
+  mermaid: z.string(),
+  stages: z.array(StageTiming),
+  environment: ReportEnvironment,
+  /** ISO date; the only field allowed to change the output of an otherwise equal input. */
+  generatedAt: z.string().min(1),
+  published: z.object({
+    baseline: z.number().min(0).max(1),
+    rdrop: z.number().min(0).max(1),
+  }).optional(),
+});
+
+/** Everything {@link renderReport} needs; the lead's report stage collects it. */
+export type ReportInput = z.input<typeof ReportInputSchema>;
+
+/** The input after validation, with runs sorted (baseline first, then by seed). */
+export interface ValidatedInput {
+  runs: ReportRun[];
+  params: unknown;
+  mermaid: string;
+  stages: StageTiming[];
+  environment: ReportEnvironment;
+  generatedAt: string;
+  published: { baseline: number; rdrop: number };
+}
+
+const MODEL_ORDER = { baseline: 0, rdrop: 1 } as const;
+
+/** "baseline@0": how runs are named in messages and tables. */
+export function runLabel(run: { model: string; seed: number }): string {
+  return `${run.model}@${run.seed}`;
+}
+
+/**
+ * Validates the input, checks that each run's three artifacts agree on model and seed
+ * (otherwise artifacts of different runs were mixed), rejects duplicate runs, and sorts
+ * runs so the output does not depend on the order upstream stages finished in.
+ */
+export function validateInput(input: ReportInput): ValidatedInput {
+  const parsed = ReportInputSchema.safeParse(input);
+  if (!parsed.success) {
+    throw new ReportError(
+      `report input is invalid; check what the report stage collects:\n${
+        z.prettifyError(parsed.error)
+      }`,
+    );
+  }
+  const data = parsed.data;
+  if (data.runs.length === 0) {
+    throw new ReportError(
+      "report input has no runs; the report needs at least one evaluated model " +
+        "(check that the evaluate stages are dependencies of the report stage).",
+    );
+  }
+  const seen = new Set<string>();
+  for (const r of data.runs) {
+    const label = runLabel(r);
+    const claims: Array<[string, string, number]> = [
+      ["history.json", r.history.mode, r.history.seed],
+      ["run.json", r.run.mode, r.run.seed],
+      ["evaluation.json", r.evaluation.model, r.evaluation.seed],
+    ];
+    for (const [file, model, seed] of claims) {
+      if (model !== r.model || seed !== r.seed) {
+        throw new ReportError(
+          `report input for ${label} carries a ${file} of ${model}@${seed}; ` +
+            "the report stage mixed artifacts of different runs, pass each run's own files.",
+        );
+      }
+    }
+    const e = r.evaluation;
+    const k = e.classNames.length;
+    if (
+      e.perClassAccuracy.length !== k || e.confusion.length !== k ||
+      e.confusion.some((row) => row.length !== k)
+    ) {
+      throw new ReportError(
+        `evaluation.json of ${label} has ${k} class names but per-class accuracy or ` +
+          "confusion matrix of another size; re-run its evaluate stage.",
+      );
+    }
+    if (seen.has(label)) {
+      throw new ReportError(
+        `report input has ${label} twice; pass each (model, seed) once.`,
+      );
+    }
+    seen.add(label);
+  }
+  const runs = [...data.runs].sort((a, b) =>
+    MODEL_ORDER[a.model] - MODEL_ORDER[b.model] || a.seed - b.seed
+  );
+  return {
+    runs,
+    params: data.params,
+    mermaid: data.mermaid,
+    stages: data.stages,
+    environment: data.environment,
+    generatedAt: data.generatedAt,
+    published: data.published ?? { ...PUBLISHED_DEFAULT },
+  };
+}

@@ -1,0 +1,399 @@
+/**
+ * `report.md`: the human-readable report, rendered from {@link Metrics} alone (plus the
+ * DAG text and chart file names) so the markdown and `metrics.json` cannot disagree.
+ *
+ * @module
+ */
+import { MODEL_LABEL } from "./charts.ts";
+import { cell, numStat, pct, pctStat, pp, signed, table } from "./format.ts";
+import type { Comparison, Metrics, ModelSummary } from "./metrics.ts";
+
+/** File names of the charts, relative to report.md. */
+export interface ChartFiles {
+  accuracy: string;
+  trainLoss: string;
+  perClass: string;
+  confusion: string;
+}
+
+const PUBLISHED_SOURCE = "Liang et al. 2021";
+
+function seedList(seeds: readonly number[]): string {
+  return seeds.join(", ");
+}
+
+function seconds(s: { mean: number; std: number | null }): string {
+  const base = s.std === null
+    ? s.mean.toFixed(1)
+    : `${s.mean.toFixed(1)} ± ${s.std.toFixed(1)}`;
+  return `${base} s`;
+}
+
+function samplesPerSecond(s: { mean: number; std: number | null }): string {
+  return s.std === null
+    ? s.mean.toFixed(0)
+    : `${s.mean.toFixed(0)} ± ${s.std.toFixed(0)}`;
+}
+
+/**
+ * The plain-language conclusion about the R-Drop - baseline difference: helped, hurt,
+ * unclear at this n, or that a single run cannot show significance.
+ */
+export function verdictSentence(metrics: Metrics): string {
+  const c = metrics.comparison;
+  if (!c) {
+    const present = metrics.models.map((m) => MODEL_LABEL[m.model]);
+    if (present.length === 1) {
+      return `Only ${
+        present[0]
+      } runs are present, so there is no R-Drop − baseline comparison.`;
+    }
+    return "The two models ran on no common seed, so no paired difference can be " +
+      "computed; run both models with the same `seeds`.";
+  }
+  const n = c.pairedSeeds.length;
+  if (!c.interval) {
+    return `R-Drop − baseline test accuracy: **${
+      pp(c.meanDifference)
+    }** on seed ` +
+      `${
+        c.pairedSeeds[0]
+      }. A single run cannot show significance: the difference may be ` +
+      "within seed-to-seed variation. Run several seeds (e.g. `--set seeds=[0,1,2,3,4]`) " +
+      "to get a confidence interval.";
+  }
+  const iv = c.interval;
+  const level = Math.round(iv.level * 100);
+  const where = {
+    helped: `The interval lies entirely above 0: **R-Drop helped** (n = ${n}).`,
+    hurt: `The interval lies entirely below 0: **R-Drop hurt** (n = ${n}).`,
+    unclear:
+      `The interval includes 0: **no clear difference** at n = ${n} seeds.`,
+    "single-run": "",
+  }[c.verdict];
+  const published = metrics.published.difference;
+  const inside = published >= iv.low && published <= iv.high;
+  return `Over ${n} paired seeds, R-Drop − baseline test accuracy is ` +
+    `**${pp(c.meanDifference)}** (std ${
+      pp(c.stdDifference ?? 0).replace(/^[+−]/, "")
+    }); ` +
+    `${level} % paired t-interval (n−1 = ${iv.df} df, t = ${
+      iv.tQuantile.toFixed(3)
+    }): ` +
+    `**[${pp(iv.low)}, ${
+      pp(iv.high)
+    }]**. ${where} The published single-run difference ` +
+    `(${pp(published)}) lies ${inside ? "inside" : "outside"} this interval.`;
+}
+
+function summaryRow(m: ModelSummary): string[] {
+  return [
+    MODEL_LABEL[m.model],
+    String(m.seeds.length),
+    pctStat(m.testAccuracy),
+    numStat(m.testLoss),
+    seconds(m.trainSeconds),
+    samplesPerSecond(m.samplesPerSecond),
+    m.backends.join(", "),
+  ];
+}
+
+function summarySection(metrics: Metrics): string {
+  const rows = metrics.models.map(summaryRow);
+  const c = metrics.comparison;
+  if (c) {
+    rows.push([
+      "**R-Drop − baseline**",
+      `${c.pairedSeeds.length} paired`,
+      `**${pp(c.meanDifference)}**`,
+      signed(c.meanLossDifference, 4),
+      "",
+      "",
+      "",
+    ]);
+  }
+  const p = metrics.published;
+  rows.push(
+    [
+      "*Published reference: Baseline*",
+      "1",
+      pct(p.baseline),
+      "–",
+      "–",
+      "–",
+      "–",
+    ],
+    ["*Published reference: R-Drop*", "1", pct(p.rdrop), "–", "–", "–", "–"],
+    [
+      "*Published reference: R-Drop − baseline*",
+      "",
+      pp(p.difference),
+      "–",
+      "–",
+      "–",
+      "–",
+    ],
+  );
+  const seedsNote = metrics.models.some((m) => m.seeds.length > 1)
+    ? "Values are mean ± sample standard deviation (n−1) over seeds."
+    : "One seed per model.";
+  return [
+    "## Summary",
+    "",
+    table(
+      [
+        "Model",
+        "Seeds",
+        "Test accuracy",
+        "Test loss",
+        "Training time",
+        "Samples/s",
+        "Backend",
+      ],
+      rows,
+      "lrrrrrl",
+    ),
+    "",
+    `${seedsNote} Training time is the training loop only (no evaluation); ` +
+    "the published reference rows are the single-run test accuracies reported for the " +
+    `reference experiment (${PUBLISHED_SOURCE}), not measured here.`,
+    "",
+    verdictSentence(metrics),
+  ].join("\n");
+}
+
+function seedsSection(c: Comparison | null): string | null {
+  // With one pair the summary row already says everything.
+  if (!c || c.pairedSeeds.length < 2) return null;
+  const rows = c.perSeed.map((s) => [
+    String(s.seed),
+    pct(s.baseline),
+    pct(s.rdrop),
+    pp(s.difference),
+  ]);
+  const lines = [
+    "## Seeds (paired difference)",
+    "",
+    table(["Seed", "Baseline", "R-Drop", "R-Drop − baseline"], rows, "rrrr"),
+    "",
+  ];
+  if (c.interval) {
+    lines.push(
+      `Mean difference ${pp(c.meanDifference)}, sample std ${
+        (c.stdDifference! * 100).toFixed(2)
+      } pp, n = ${c.pairedSeeds.length}. ` +
+        `Interval: ${
+          Math.round(c.interval.level * 100)
+        } % paired t-interval, n−1 = ${c.interval.df} df: ` +
+        `mean ± t · s / √n = [${pp(c.interval.low)}, ${pp(c.interval.high)}].`,
+    );
+  }
+  return lines.join("\n");
+}
+
+function curvesSection(metrics: Metrics, charts: ChartFiles): string {
+  const epochs = [...new Set(metrics.curves.map((c) => c.epoch))].sort((a, b) =>
+    a - b
+  );
+  const models = metrics.models.map((m) => m.model);
+  const header = ["Epoch"];
+  for (const m of models) header.push(`${MODEL_LABEL[m]} test acc.`);
+  for (const m of models) header.push(`${MODEL_LABEL[m]} train loss`);
+  const rows = epochs.map((e) => {
+    const row = [String(e)];
+    const at = (m: string) =>
+      metrics.curves.find((c) => c.model === m && c.epoch === e);
+    for (const m of models) row.push(at(m) ? pct(at(m)!.testAccuracy) : "–");
+    for (const m of models) row.push(at(m) ? at(m)!.trainLoss.toFixed(4) : "–");
+    return row;
+  });
+  return [
+    "## Learning curves",
+    "",
+    `![Test accuracy per epoch](${charts.accuracy})`,
+    "",
+    `![Training loss per epoch](${charts.trainLoss})`,
+    "",
+    table(header, rows, "r".repeat(header.length)),
+    "",
+    "Per-epoch means over seeds. R-Drop's training loss includes the alpha-weighted KL " +
+    "term, so it is not directly comparable with the baseline's cross-entropy.",
+  ].join("\n");
+}
+
+function perClassSection(metrics: Metrics, charts: ChartFiles): string {
+  const show = (v: number | null) => (v === null ? "–" : pct(v, 1));
+  const rows = metrics.perClass.map((c) => [
+    String(c.index),
+    cell(c.name),
+    show(c.baseline),
+    show(c.rdrop),
+    c.baseline === null || c.rdrop === null ? "–" : pp(c.rdrop - c.baseline, 1),
+  ]);
+  return [
+    "## Per-class accuracy",
+    "",
+    `![Per-class test accuracy](${charts.perClass})`,
+    "",
+    table(
+      ["#", "Class", "Baseline", "R-Drop", "R-Drop − baseline"],
+      rows,
+      "rlrrr",
+    ),
+  ].join("\n");
+}
+
+function confusionTable(matrix: number[][], classNames: string[]): string {
+  const header = ["true \\ predicted", ...classNames.map((_, i) => String(i))];
+  const rows = matrix.map((row, i) => [
+    `${i} ${cell(classNames[i])}`,
+    ...row.map((v, j) => (i === j ? `**${v}**` : String(v))),
+  ]);
+  return table(header, rows, "l" + "r".repeat(classNames.length));
+}
+
+function confusionSection(metrics: Metrics, charts: ChartFiles): string {
+  const lines = [
+    "## Confusion matrices",
+    "",
+    `![Confusion matrices](${charts.confusion})`,
+    "",
+    "Counts summed over each model's seeds; rows are the true class, columns the " +
+    "predicted class (numbered as in the per-class table), the diagonal in bold.",
+  ];
+  for (const m of ["baseline", "rdrop"] as const) {
+    const matrix = metrics.confusion[m];
+    if (!matrix) continue;
+    const n = metrics.models.find((s) => s.model === m)!.seeds.length;
+    lines.push(
+      "",
+      `### ${MODEL_LABEL[m]} (${n} seed${n === 1 ? "" : "s"})`,
+      "",
+      confusionTable(matrix, metrics.classNames),
+    );
+  }
+  return lines.join("\n");
+}
+
+function runsSection(metrics: Metrics): string {
+  const rows = metrics.runs.map((r) => [
+    `${r.model}@${r.seed}`,
+    pct(r.testAccuracy),
+    r.testLoss.toFixed(4),
+    String(r.epochs),
+    String(r.alpha),
+    `${r.trainSeconds.toFixed(1)} s`,
+    r.samplesPerSecond.toFixed(0),
+    r.requestedBackend === r.backend
+      ? r.backend
+      : `${r.backend} (asked ${r.requestedBackend})`,
+    cell(r.adapter ?? "–"),
+    String(r.resumedEpochs),
+    String(r.examples),
+  ]);
+  return [
+    "## Runs",
+    "",
+    table(
+      [
+        "Run",
+        "Test accuracy",
+        "Test loss",
+        "Epochs",
+        "Alpha",
+        "Training time",
+        "Samples/s",
+        "Backend",
+        "Adapter",
+        "Resumed epochs",
+        "Test examples",
+      ],
+      rows,
+      "lrrrrrrllrr",
+    ),
+  ].join("\n");
+}
+
+function pipelineSection(metrics: Metrics, mermaid: string): string {
+  const rows = metrics.stages.map((s) => [
+    cell(s.name),
+    `${s.seconds.toFixed(s.seconds < 1 ? 2 : 1)} s`,
+    s.cached ? "cache" : "ran",
+  ]);
+  const ran = metrics.stages.filter((s) => !s.cached).length;
+  const total = metrics.stages.reduce((a, s) => a + s.seconds, 0);
+  // A fence inside the body would end the block early; the DAG text never needs one.
+  const body = mermaid.trim().replaceAll("```", "'''");
+  return [
+    "## Pipeline",
+    "",
+    "```mermaid",
+    body,
+    "```",
+    "",
+    table(["Stage", "Time", "Result"], rows, "lrl"),
+    "",
+    `${ran} of ${metrics.stages.length} stages ran in this invocation, the rest came from ` +
+    `the cache; ${total.toFixed(1)} s in all.`,
+  ].join("\n");
+}
+
+function environmentSection(metrics: Metrics): string {
+  const env = metrics.environment;
+  const rows = [
+    ["Deno", env.deno],
+    ["TensorFlow.js", env.tfjs],
+    ["Backend", env.backend],
+    ["WebGPU adapter", env.adapter ?? "none"],
+  ];
+  if (env.os) rows.push(["OS", env.os]);
+  const lines = [
+    "## Environment",
+    "",
+    table(["", "This report's process"], rows.map(([k, v]) => [k, cell(v)])),
+  ];
+  if (metrics.notes.length > 0) {
+    lines.push("", ...metrics.notes.map((n) => `- Note: ${n}.`));
+  }
+  return lines.join("\n");
+}
+
+function warningBlock(warnings: readonly string[]): string | null {
+  if (warnings.length === 0) return null;
+  return [
+    "> [!WARNING]",
+    "> **These runs differ in more than the seed, so the comparisons below mix settings.**",
+    ...warnings.map((w) => `> - ${w}`),
+  ].join("\n");
+}
+
+/** Renders report.md from the metrics, the DAG's Mermaid body and the chart file names. */
+export function renderMarkdown(
+  metrics: Metrics,
+  options: { mermaid: string; charts: ChartFiles },
+): string {
+  const runCount = metrics.models.map((m) =>
+    `${MODEL_LABEL[m.model]} seeds ${seedList(m.seeds)}`
+  ).join("; ");
+  const sections = [
+    "# R-Drop reproduction report",
+    `Generated ${metrics.generatedAt} · ${metrics.runs.length} runs (${runCount}).`,
+    warningBlock(metrics.warnings),
+    summarySection(metrics),
+    seedsSection(metrics.comparison),
+    curvesSection(metrics, options.charts),
+    perClassSection(metrics, options.charts),
+    confusionSection(metrics, options.charts),
+    runsSection(metrics),
+    pipelineSection(metrics, options.mermaid),
+    [
+      "## Params",
+      "",
+      "```json",
+      JSON.stringify(metrics.params, null, 2),
+      "```",
+    ].join("\n"),
+    environmentSection(metrics),
+  ];
+  return sections.filter((s) => s !== null).join("\n\n") + "\n";
+}

@@ -1,0 +1,204 @@
+/**
+ * The results report: `report.md`, `metrics.json` and SVG charts from the evaluated runs.
+ *
+ * The lead's report stage collects a {@link ReportInput} from upstream outputs and calls
+ * {@link renderReport}; the returned files are written next to each other (the markdown
+ * links the charts by relative name). Output is deterministic for equal input apart
+ * from `generatedAt`.
+ *
+ * @module
+ */
+import { z } from "zod";
+import { renderSvg } from "./charts.ts";
+import { confusionSpec, learningCurveSpec, perClassSpec } from "./charts.ts";
+import { ReportError } from "./errors.ts";
+import { type ReportInput, validateInput } from "./input.ts";
+import { type ChartFiles, renderMarkdown } from "./markdown.ts";
+import { computeMetrics, Metrics } from "./metrics.ts";
+import { pct, pp } from "./format.ts";
+
+export { ReportError } from "./errors.ts";
+export { PUBLISHED_DEFAULT, ReportInputSchema } from "./input.ts";
+export type {
+  ReportEnvironment,
+  ReportInput,
+  ReportRun,
+  StageTiming,
+} from "./input.ts";
+export { Metrics } from "./metrics.ts";
+export type { Comparison, ModelSummary, Stat } from "./metrics.ts";
+export {
+  mean,
+  pairedTInterval,
+  sampleStd,
+  studentTCdf,
+  studentTQuantile,
+  verdictOf,
+} from "./stats.ts";
+export type { PairedInterval, Verdict } from "./stats.ts";
+export { verdictSentence } from "./markdown.ts";
+
+/** File names of the report's files, relative to the report directory. */
+export const REPORT_FILES = {
+  markdown: "report.md",
+  metrics: "metrics.json",
+  accuracy: "accuracy.svg",
+  trainLoss: "train_loss.svg",
+  perClass: "per_class.svg",
+  confusion: "confusion.svg",
+} as const;
+
+/** What {@link renderReport} produces. */
+export interface RenderedReport {
+  /** File name (relative to the report directory) -> content. */
+  files: Record<string, string>;
+  /** The validated metrics (the content of metrics.json), e.g. for {@link headline}. */
+  metrics: Metrics;
+}
+
+/**
+ * Validates the input, computes the metrics, renders the charts headlessly and the
+ * markdown. Throws {@link ReportError} for inconsistent input (mixed artifacts,
+ * duplicate runs, no runs) or if the metrics fail their own schema.
+ */
+export async function renderReport(
+  input: ReportInput,
+): Promise<RenderedReport> {
+  const validated = validateInput(input);
+  const computed = computeMetrics(validated);
+  const checked = Metrics.safeParse(computed);
+  if (!checked.success) {
+    // A bug here, not the user's: the numbers computed do not match the documented file.
+    throw new ReportError(
+      `metrics.json would not match its schema; report this as a bug:\n${
+        z.prettifyError(checked.error)
+      }`,
+    );
+  }
+  const metrics = checked.data;
+  const charts: ChartFiles = {
+    accuracy: REPORT_FILES.accuracy,
+    trainLoss: REPORT_FILES.trainLoss,
+    perClass: REPORT_FILES.perClass,
+    confusion: REPORT_FILES.confusion,
+  };
+  const runs = validated.runs;
+  const files: Record<string, string> = {
+    [REPORT_FILES.markdown]: renderMarkdown(metrics, {
+      mermaid: validated.mermaid,
+      charts,
+    }),
+    [REPORT_FILES.metrics]: JSON.stringify(metrics, null, 2) + "\n",
+    [charts.accuracy]: await renderSvg(
+      learningCurveSpec(runs, {
+        field: "testAccuracy",
+        curves: metrics.curves,
+      }),
+    ) + "\n",
+    [charts.trainLoss]: await renderSvg(
+      learningCurveSpec(runs, { field: "trainLoss", curves: metrics.curves }),
+    ) + "\n",
+    [charts.perClass]: await renderSvg(perClassSpec(metrics)) + "\n",
+    [charts.confusion]: await renderSvg(confusionSpec(metrics)) + "\n",
+  };
+  return { files, metrics };
+}
+
+/** Reads metrics.json back, validated; a bad file raises {@link ReportError} naming it. */
+export function parseMetrics(
+  text: string,
+  options: { path?: string } = {},
+): Metrics {
+  const where = options.path ?? "metrics.json";
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (e) {
+    throw new ReportError(
+      `${where} is not valid JSON (${
+        (e as Error).message
+      }); delete it and re-run the report stage.`,
+    );
+  }
+  const parsed = Metrics.safeParse(json);
+  if (!parsed.success) {
+    throw new ReportError(
+      `${where} does not match the metrics schema; delete it and re-run the report stage:\n${
+        z.prettifyError(parsed.error)
+      }`,
+    );
+  }
+  return parsed.data;
+}
+
+/**
+ * Two or three lines for the terminal after a run: the accuracies, the difference and
+ * what it means, and a warning when the runs mix settings.
+ */
+export function headline(metrics: Metrics): string {
+  const parts = metrics.models.map((m) => {
+    const name = m.model === "rdrop" ? "R-Drop" : "baseline";
+    const acc = m.testAccuracy.std === null
+      ? pct(m.testAccuracy.mean)
+      : `${(m.testAccuracy.mean * 100).toFixed(2)} ± ${
+        (m.testAccuracy.std * 100).toFixed(2)
+      } %`;
+    return `${name} ${acc}`;
+  });
+  const c = metrics.comparison;
+  const published = `published ${pp(metrics.published.difference)}`;
+  if (c) parts.push(`R-Drop − baseline ${pp(c.meanDifference)} (${published})`);
+  const lines = [`Test accuracy: ${parts.join(" · ")}`];
+  if (c?.interval) {
+    const what = {
+      helped: "R-Drop helped",
+      hurt: "R-Drop hurt",
+      unclear: "no clear difference",
+      "single-run": "",
+    }[c.verdict];
+    lines.push(
+      `${c.pairedSeeds.length} seeds, 95 % paired t-interval [${
+        pp(c.interval.low)
+      }, ` +
+        `${pp(c.interval.high)}]: ${what}`,
+    );
+  } else if (c) {
+    lines.push(
+      "1 seed: a single run cannot show significance (try --set seeds=[0,1,2,3,4])",
+    );
+  }
+  if (metrics.warnings.length > 0) {
+    lines.push(
+      `Warning: the runs differ in more than the seed (${metrics.warnings.length} ` +
+        "difference(s)); see the report's warning box.",
+    );
+  }
+  return lines.join("\n");
+}
+
+/**
+ * Writes the rendered files into `dir` atomically (temp file in the same directory, then
+ * rename), so a reader never sees a half-written report. Needs --allow-write on `dir`.
+ */
+export async function writeReportFiles(
+  dir: string,
+  files: Record<string, string>,
+): Promise<void> {
+  await Deno.mkdir(dir, { recursive: true });
+  for (const name of Object.keys(files).sort()) {
+    if (name.includes("/") || name.includes("\\") || name.startsWith(".")) {
+      throw new ReportError(
+        `report file name ${JSON.stringify(name)} must be a plain file name.`,
+      );
+    }
+    const target = `${dir}/${name}`;
+    const temp = `${dir}/.${name}.${crypto.randomUUID()}.tmp`;
+    try {
+      await Deno.writeTextFile(temp, files[name]);
+      await Deno.rename(temp, target);
+    } catch (e) {
+      await Deno.remove(temp).catch(() => {});
+      throw e;
+    }
+  }
+}
