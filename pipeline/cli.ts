@@ -1,0 +1,362 @@
+/**
+ * The command line: `run` (default), `status`, `dag`, `gc`, `verify`, `help`.
+ *
+ * Exit codes: 0 success, 1 stage failure / busy lock / verify found corruption, 2 usage or
+ * config error, 130 interrupted (Ctrl-C).
+ *
+ * @module
+ */
+import {
+  collectGarbage,
+  type EngineOptions,
+  pipelineStatus,
+  planPipeline,
+  runPipeline,
+  verifyPipeline,
+} from "./engine.ts";
+import { isUserError, UserError } from "./errors.ts";
+import { toText } from "./graph.ts";
+import { type ParamOverride, parseOverride } from "./params.ts";
+import { formatBytes } from "./progress.ts";
+import { TerminalRenderer } from "./render.ts";
+import type { PipelineDeclaration } from "./types.ts";
+import { RunLockBusyError } from "./lock.ts";
+
+/** The `--help` text. */
+export const HELP = `Usage: deno task pipeline [COMMAND] [STAGE...] [FLAGS]
+
+Commands:
+  run [STAGE...]     run every stale stage in order (the default command); naming
+                     STAGE (or STAGE@ITEM) runs only it and its upstream
+  status [STAGE...]  list each stage instance as fresh or stale, with every reason
+  dag                print the stage graph (one instance per line)
+  gc                 delete cached results not reachable from the current params
+  verify             re-hash checked-out outputs and cached objects of the current
+                     stages; exit 1 if any is corrupt
+  help               print this text
+
+Flags:
+  --set KEY.PATH=VALUE  override a param (repeatable); VALUE is parsed as JSON
+                        where it parses, else taken as a string
+  --params FILE         use FILE instead of the pipeline's params file
+  --force STAGE         rerun STAGE (or STAGE@ITEM) and everything downstream of
+                        it, cached or not (repeatable)
+  --dry-run             say what would run and why, run nothing
+  --json                status: print JSON [{"stage","state","reasons"}]
+  --mermaid             dag: print a Mermaid flowchart block
+  -h, --help            print this text
+
+Exit codes: 0 ok, 1 stage failed / lock busy / verify found corruption,
+2 usage or config error, 130 interrupted.`;
+
+const COMMANDS = ["run", "status", "dag", "gc", "verify", "help"] as const;
+type Command = typeof COMMANDS[number];
+
+/** Parsed command line. */
+export interface CliArgs {
+  /** The command. */
+  command: Command;
+  /** Positional stage names. */
+  targets: string[];
+  /** `--set` overrides. */
+  overrides: ParamOverride[];
+  /** `--params FILE`. */
+  paramsFile?: string;
+  /** `--force STAGE`. */
+  force: string[];
+  /** `--dry-run`. */
+  dryRun: boolean;
+  /** `--json`. */
+  json: boolean;
+  /** `--mermaid`. */
+  mermaid: boolean;
+}
+
+/** Parses arguments; unknown flags and misplaced flags are a {@link UserError}. */
+export function parseCliArgs(args: readonly string[]): CliArgs {
+  const parsed: CliArgs = {
+    command: "run",
+    targets: [],
+    overrides: [],
+    force: [],
+    dryRun: false,
+    json: false,
+    mermaid: false,
+  };
+  const positionals: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i];
+    const eq = arg.startsWith("--") ? arg.indexOf("=") : -1;
+    const flag = eq > 0 ? arg.slice(0, eq) : arg;
+    const inline = eq > 0 ? arg.slice(eq + 1) : undefined;
+    const value = (): string => {
+      if (inline !== undefined) return inline;
+      const next = args[i + 1];
+      if (next === undefined || next.startsWith("--")) {
+        throw new UserError(`${flag} needs a value; see --help`);
+      }
+      i++;
+      return next;
+    };
+    const noValue = () => {
+      if (inline !== undefined) {
+        throw new UserError(`${flag} takes no value; see --help`);
+      }
+    };
+    switch (flag) {
+      case "--set":
+        parsed.overrides.push(parseOverride(value()));
+        break;
+      case "--params":
+        parsed.paramsFile = value();
+        break;
+      case "--force":
+        parsed.force.push(value());
+        break;
+      case "--dry-run":
+        noValue();
+        parsed.dryRun = true;
+        break;
+      case "--json":
+        noValue();
+        parsed.json = true;
+        break;
+      case "--mermaid":
+        noValue();
+        parsed.mermaid = true;
+        break;
+      case "-h":
+      case "--help":
+        parsed.command = "help";
+        return parsed;
+      default:
+        if (arg.startsWith("-")) {
+          throw new UserError(`unknown flag ${flag}; see --help`);
+        }
+        positionals.push(arg);
+    }
+  }
+  if (
+    positionals.length > 0 &&
+    (COMMANDS as readonly string[]).includes(positionals[0])
+  ) {
+    parsed.command = positionals.shift() as Command;
+  }
+  parsed.targets = positionals;
+  const misplaced = (cond: boolean, what: string, where: string) => {
+    if (cond) {
+      throw new UserError(`${what} only applies to ${where}; see --help`);
+    }
+  };
+  misplaced(
+    parsed.force.length > 0 && parsed.command !== "run",
+    "--force",
+    "run",
+  );
+  misplaced(parsed.dryRun && parsed.command !== "run", "--dry-run", "run");
+  misplaced(parsed.json && parsed.command !== "status", "--json", "status");
+  misplaced(parsed.mermaid && parsed.command !== "dag", "--mermaid", "dag");
+  if (
+    parsed.targets.length > 0 &&
+    !["run", "status"].includes(parsed.command)
+  ) {
+    throw new UserError(
+      `${parsed.command} takes no stage names (got ${
+        parsed.targets.join(" ")
+      }); see --help`,
+    );
+  }
+  return parsed;
+}
+
+/** Options of {@link runCli}. */
+export interface CliOptions {
+  /** Project root (path or file: URL). */
+  root: string | URL;
+  /** Standard output; default Deno.stdout. */
+  stdout?: (text: string) => void;
+  /** Standard error; default Deno.stderr. */
+  stderr?: (text: string) => void;
+  /** Whether stdout is a terminal; default Deno.stdout.isTerminal(). */
+  tty?: boolean;
+  /** Whether to use colors; default: tty and NO_COLOR unset. */
+  color?: boolean;
+  /** Abort signal; when omitted, runCli listens for SIGINT itself. */
+  signal?: AbortSignal;
+  /** Import map for code hashing (default: `<root>/deno.json`). */
+  importMap?: Record<string, string>;
+}
+
+function writer(stream: { writeSync(p: Uint8Array): number }) {
+  const encoder = new TextEncoder();
+  return (text: string) => {
+    let data = encoder.encode(text);
+    while (data.length > 0) data = data.subarray(stream.writeSync(data));
+  };
+}
+
+function noColorSet(): boolean {
+  try {
+    return (Deno.env.get("NO_COLOR") ?? "") !== "";
+  } catch {
+    return false;
+  }
+}
+
+/** Runs the CLI; returns the exit code (pass it to Deno.exit). */
+export async function runCli<S extends PipelineDeclaration>(
+  pipeline: S,
+  args: readonly string[],
+  options: CliOptions,
+): Promise<number> {
+  const stdout = options.stdout ?? writer(Deno.stdout);
+  const stderr = options.stderr ?? writer(Deno.stderr);
+  const tty = options.tty ?? Deno.stdout.isTerminal();
+  const color = options.color ?? (tty && !noColorSet());
+  const renderer = new TerminalRenderer({ write: stdout, tty, color });
+  let parsed: CliArgs;
+  try {
+    parsed = parseCliArgs(args);
+  } catch (error) {
+    return reportError(error, stderr);
+  }
+  const engine: EngineOptions = {
+    root: options.root,
+    paramsFile: parsed.paramsFile,
+    overrides: parsed.overrides,
+    onEvent: (event) => renderer.handle(event),
+    importMap: options.importMap,
+  };
+  try {
+    switch (parsed.command) {
+      case "help":
+        stdout(`${HELP}\n`);
+        return 0;
+      case "dag": {
+        const plan = await planPipeline(pipeline, engine);
+        stdout(
+          parsed.mermaid
+            ? "```mermaid\n" + plan.mermaid + "\n```\n"
+            : toText(plan.instances) + "\n",
+        );
+        return 0;
+      }
+      case "status": {
+        const entries = await pipelineStatus(pipeline, {
+          ...engine,
+          targets: parsed.targets,
+        });
+        if (parsed.json) {
+          stdout(JSON.stringify(entries, null, 2) + "\n");
+        } else {
+          for (const entry of entries) {
+            stdout(
+              entry.state === "fresh"
+                ? `fresh  ${entry.stage}\n`
+                : `stale  ${entry.stage}: ${entry.reasons.join("; ")}\n`,
+            );
+          }
+        }
+        return 0;
+      }
+      case "gc": {
+        const result = await collectGarbage(pipeline, engine);
+        stdout(
+          `gc: removed ${result.manifests} manifest(s), ${result.objects} object(s), ${result.dirs} scratch/temp dir(s); freed ${
+            formatBytes(result.bytes)
+          }\n`,
+        );
+        return 0;
+      }
+      case "verify": {
+        const result = await verifyPipeline(pipeline, engine);
+        for (const problem of result.problems) {
+          stdout(
+            `${problem.problem}  ${problem.instance}  ${problem.output}  (${
+              problem.where === "store" ? "cached object" : "checked-out file"
+            })\n`,
+          );
+        }
+        stdout(
+          result.problems.length === 0
+            ? `verify: ${result.checked} file(s) checked, all match their hashes\n`
+            : `verify: ${result.problems.length} of ${result.checked} file(s) missing or corrupt; run the pipeline to restore or recompute them\n`,
+        );
+        return result.problems.length === 0 ? 0 : 1;
+      }
+      case "run":
+        return await runCommand(pipeline, parsed, engine, options, stderr);
+      default: {
+        const unknown: never = parsed.command;
+        throw new Error(`unhandled command ${unknown}`);
+      }
+    }
+  } catch (error) {
+    return reportError(error, stderr);
+  }
+}
+
+async function runCommand<S extends PipelineDeclaration>(
+  pipeline: S,
+  parsed: CliArgs,
+  engine: EngineOptions,
+  options: CliOptions,
+  stderr: (text: string) => void,
+): Promise<number> {
+  let signal = options.signal;
+  let removeListener = () => {};
+  if (signal === undefined) {
+    const controller = new AbortController();
+    signal = controller.signal;
+    const onSigint = () => {
+      if (controller.signal.aborted) {
+        stderr("second Ctrl-C: exiting now\n");
+        Deno.exit(130);
+      }
+      stderr(
+        "Ctrl-C: stopping the running stage (Ctrl-C again to exit at once)\n",
+      );
+      controller.abort();
+    };
+    Deno.addSignalListener("SIGINT", onSigint);
+    removeListener = () => Deno.removeSignalListener("SIGINT", onSigint);
+  }
+  try {
+    const result = await runPipeline(pipeline, {
+      ...engine,
+      targets: parsed.targets,
+      force: parsed.force,
+      dryRun: parsed.dryRun,
+      signal,
+      command: ["run", ...parsed.targets].join(" "),
+    });
+    switch (result.outcome) {
+      case "success":
+      case "dry-run":
+        return 0;
+      case "failed":
+        return 1;
+      case "interrupted":
+        return 130;
+    }
+  } finally {
+    removeListener();
+  }
+}
+
+function reportError(error: unknown, stderr: (text: string) => void): number {
+  if (error instanceof RunLockBusyError) {
+    stderr(`error: ${error.message}\n`);
+    return 1;
+  }
+  if (isUserError(error)) {
+    stderr(`error: ${(error as Error).message}\n`);
+    return 2;
+  }
+  stderr(
+    `error: ${
+      error instanceof Error ? error.stack ?? error.message : String(error)
+    }\n`,
+  );
+  return 1;
+}

@@ -1,0 +1,53 @@
+/**
+ * Events: the only link between the engine and terminal output. The engine never prints; a
+ * renderer (or a test) subscribes.
+ *
+ * @module
+ */
+
+/** What the engine decided for one instance. */
+export type Action = "run" | "restore" | "fresh";
+
+/** One planned instance (dry-run and status). */
+export interface PlanEntry {
+  /** Instance name. */
+  instance: string;
+  /** What a run would do. */
+  action: Action;
+  /** Why it is stale (empty when fresh). */
+  reasons: string[];
+}
+
+/** Everything the engine reports while it works. */
+export type PipelineEvent =
+  | { type: "plan"; entries: PlanEntry[]; dryRun: boolean }
+  | { type: "start"; instance: string; reasons: string[] }
+  | { type: "log"; instance: string; line: string }
+  | {
+    type: "progress";
+    instance: string;
+    /** Distinguishes bars of the same instance. */
+    id: number;
+    label: string;
+    done: number;
+    total: number;
+    unit: string;
+    fields: Record<string, string | number>;
+    /** Milliseconds since the bar started. */
+    elapsedMs: number;
+    /** True for the bar's final event. */
+    finished: boolean;
+    summary?: string;
+  }
+  | {
+    type: "finish";
+    instance: string;
+    outcome: "ran" | "cached";
+    /** "up to date" (nothing to do) or "restored" (checked out from the store). */
+    detail?: "up to date" | "restored";
+    seconds: number;
+  }
+  | { type: "failed"; instance: string; error: unknown; seconds: number }
+  | { type: "interrupted"; instance: string | undefined }
+  | { type: "warning"; instance?: string; message: string }
+  | { type: "summary"; lines: string[] };

@@ -1,0 +1,56 @@
+/**
+ * The generic pipeline engine: a declarative stage DAG with a content-addressed cache.
+ *
+ * ```ts
+ * import { definePipeline, defineStage, runCli } from "../pipeline/mod.ts";
+ * ```
+ *
+ * It knows nothing of the experiment: stages are plain declarations with a `run(ctx)`.
+ *
+ * @module
+ */
+export { definePipeline, defineStage } from "./declare.ts";
+export type {
+  AnyStage,
+  Item,
+  PipelineDeclaration,
+  Progress,
+  ProgressOptions,
+  StageContext,
+  StageDeclaration,
+  UpstreamInfo,
+} from "./types.ts";
+export { HELP, parseCliArgs, runCli } from "./cli.ts";
+export type { CliArgs, CliOptions } from "./cli.ts";
+export {
+  collectGarbage,
+  pipelineStatus,
+  planPipeline,
+  rootPath,
+  runPipeline,
+  verifyPipeline,
+} from "./engine.ts";
+export type {
+  EngineOptions,
+  GcResult,
+  Plan,
+  PlannedInstance,
+  RunOptions,
+  RunResult,
+  StatusEntry,
+  VerifyProblem,
+} from "./engine.ts";
+export type { Action, PipelineEvent, PlanEntry } from "./events.ts";
+export {
+  errorMessage,
+  InterruptedError,
+  isUserError,
+  StageFailedError,
+  UserError,
+} from "./errors.ts";
+export { RunLockBusyError } from "./lock.ts";
+export { TerminalRenderer } from "./render.ts";
+export type { RendererOptions } from "./render.ts";
+export { formatBytes, formatDuration, formatProgress } from "./progress.ts";
+export { canonicalJson, sha256Bytes, sha256File } from "./hash.ts";
+export { writeFileAtomic } from "./fs.ts";

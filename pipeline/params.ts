@@ -1,0 +1,175 @@
+/**
+ * Params: read the params file, apply `--set` overrides, validate with the pipeline's zod schema,
+ * and describe differences between two params values key by key.
+ *
+ * @module
+ */
+import type { z } from "zod";
+import { UserError } from "./errors.ts";
+import { readTextOrUndefined } from "./fs.ts";
+
+/** One `--set key.path=value` override, parsed. */
+export interface ParamOverride {
+  /** Key path, e.g. `["train", "alpha"]`. */
+  path: string[];
+  /** The value: parsed as JSON where it parses, else the raw string. */
+  value: unknown;
+}
+
+/** Parses `key.path=value`; the value is JSON where it parses (`0.1`, `true`, `[1,2]`), else a string. */
+export function parseOverride(text: string): ParamOverride {
+  const eq = text.indexOf("=");
+  if (eq <= 0) {
+    throw new UserError(
+      `--set ${
+        JSON.stringify(text)
+      }: expected key.path=value, e.g. --set train.alpha=0.1`,
+    );
+  }
+  const path = text.slice(0, eq).split(".");
+  if (path.some((part) => part === "")) {
+    throw new UserError(
+      `--set ${
+        JSON.stringify(text)
+      }: empty part in key path; write it like train.alpha=0.1`,
+    );
+  }
+  const raw = text.slice(eq + 1);
+  let value: unknown;
+  try {
+    value = JSON.parse(raw);
+  } catch {
+    value = raw;
+  }
+  return { path, value };
+}
+
+/** Returns a copy of `params` with `value` set at `path`, creating objects on the way. */
+export function setPath(
+  params: unknown,
+  path: readonly string[],
+  value: unknown,
+): Record<string, unknown> {
+  const root = isPlainObject(params) ? structuredClone(params) : {};
+  let node: Record<string, unknown> = root;
+  for (const [index, part] of path.entries()) {
+    if (index === path.length - 1) {
+      node[part] = value;
+    } else {
+      const next = node[part];
+      if (!isPlainObject(next)) {
+        if (next !== undefined) {
+          throw new UserError(
+            `--set ${path.join(".")}: ${
+              path.slice(0, index + 1).join(".")
+            } is not an object, it is ${JSON.stringify(next)}`,
+          );
+        }
+        node[part] = {};
+      }
+      node = node[part] as Record<string, unknown>;
+    }
+  }
+  return root;
+}
+
+/** Options of {@link loadParams}. */
+export interface LoadParamsOptions {
+  /** `--set` overrides, applied in order after the file is read. */
+  overrides?: readonly ParamOverride[];
+  /** Name of the file in messages (defaults to `file`). */
+  displayName?: string;
+}
+
+/**
+ * Reads the params file (a missing file means "all defaults"), applies overrides and validates.
+ * Any problem is a {@link UserError} naming the file and every offending key.
+ */
+export async function loadParams<S extends z.ZodType>(
+  schema: S,
+  file: string,
+  options: LoadParamsOptions = {},
+): Promise<z.output<S>> {
+  const name = options.displayName ?? file;
+  const text = await readTextOrUndefined(file);
+  let raw: unknown = {};
+  if (text !== undefined) {
+    try {
+      raw = JSON.parse(text);
+    } catch (error) {
+      throw new UserError(
+        `${name}: not valid JSON (${(error as Error).message}); fix the file`,
+      );
+    }
+  }
+  for (const override of options.overrides ?? []) {
+    raw = setPath(raw, override.path, override.value);
+  }
+  const result = schema.safeParse(raw);
+  if (!result.success) {
+    const lines = result.error.issues.map(formatIssue);
+    throw new UserError(
+      `invalid params (${name} and --set):\n  ${lines.join("\n  ")}`,
+    );
+  }
+  return result.data;
+}
+
+function formatIssue(issue: z.core.$ZodIssue): string {
+  const at = issue.path.map(String).join(".");
+  if (issue.code === "unrecognized_keys") {
+    return issue.keys
+      .map((key) => `unknown key ${at === "" ? key : `${at}.${key}`}`)
+      .join("\n  ");
+  }
+  return `${at === "" ? "(root)" : at}: ${issue.message}`;
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === "object" && !Array.isArray(value);
+}
+
+/**
+ * Flattens nested objects to dotted key paths; arrays and other values are leaves.
+ * `{a: {b: 1}, c: [1]}` -> `{"a.b": 1, "c": [1]}`.
+ */
+export function flattenParams(
+  value: unknown,
+  prefix = "",
+): Record<string, unknown> {
+  if (!isPlainObject(value)) {
+    return { [prefix === "" ? "(value)" : prefix]: value };
+  }
+  const out: Record<string, unknown> = {};
+  for (const [key, member] of Object.entries(value)) {
+    const path = prefix === "" ? key : `${prefix}.${key}`;
+    if (isPlainObject(member) && Object.keys(member).length > 0) {
+      Object.assign(out, flattenParams(member, path));
+    } else {
+      out[path] = member;
+    }
+  }
+  return out;
+}
+
+/**
+ * One line per changed key path, sorted: `alpha 0.05 -> 0.1`, `train.epochs 10 -> 20`.
+ * Keys only on one side show `(unset)` on the other.
+ */
+export function diffParams(before: unknown, after: unknown): string[] {
+  const a = flattenParams(before);
+  const b = flattenParams(after);
+  const keys = [...new Set([...Object.keys(a), ...Object.keys(b)])].sort();
+  const changes: string[] = [];
+  for (const key of keys) {
+    const from = formatValue(a, key);
+    const to = formatValue(b, key);
+    if (from !== to) changes.push(`${key} ${from} -> ${to}`);
+  }
+  return changes;
+}
+
+function formatValue(values: Record<string, unknown>, key: string): string {
+  if (!(key in values) || values[key] === undefined) return "(unset)";
+  return JSON.stringify(values[key]);
+}

@@ -1,0 +1,185 @@
+/**
+ * The terminal renderer: turns engine events into lines. On a TTY progress bars redraw in place
+ * (throttled); elsewhere they print plain lines now and then.
+ *
+ * @module
+ */
+import { errorMessage, isUserError } from "./errors.ts";
+import type { PipelineEvent } from "./events.ts";
+import {
+  formatProgress,
+  formatProgressDone,
+  type ProgressState,
+  shouldPrintPlain,
+} from "./progress.ts";
+
+/** Options of {@link TerminalRenderer}. */
+export interface RendererOptions {
+  /** Writes text (lines end with "\n"). */
+  write(text: string): void;
+  /** Redraw bars in place with \r. */
+  tty: boolean;
+  /** Use ANSI colors (false when NO_COLOR is set). */
+  color: boolean;
+  /** Clock in ms (tests pass a fake one). */
+  now?: () => number;
+  /** Minimum ms between TTY redraws. Default 100. */
+  throttleMs?: number;
+}
+
+const CODES = { green: 32, red: 31, yellow: 33, dim: 2, bold: 1 } as const;
+
+/** Renders {@link PipelineEvent}s for a terminal or a log file. */
+export class TerminalRenderer {
+  #options: RendererOptions;
+  #now: () => number;
+  #active: { key: string; line: string } | undefined;
+  #lastDraw = -Infinity;
+  #plain = new Map<string, { fraction: number; atMs: number; done: number }>();
+
+  /** Creates a renderer writing through `options.write`. */
+  constructor(options: RendererOptions) {
+    this.#options = options;
+    this.#now = options.now ?? (() => performance.now());
+  }
+
+  #paint(color: keyof typeof CODES, text: string): string {
+    return this.#options.color ? `\x1b[${CODES[color]}m${text}\x1b[0m` : text;
+  }
+
+  /** Prints a whole line, keeping an active TTY bar below it. */
+  line(text: string): void {
+    if (this.#active !== undefined) {
+      this.#options.write(`\r\x1b[K${text}\n${this.#active.line}`);
+    } else {
+      this.#options.write(`${text}\n`);
+    }
+  }
+
+  /** Renders one event. */
+  handle(event: PipelineEvent): void {
+    switch (event.type) {
+      case "plan":
+        if (event.dryRun) {
+          for (const entry of event.entries) {
+            const what = entry.action === "run"
+              ? "would run    "
+              : entry.action === "restore"
+              ? "would restore"
+              : "fresh        ";
+            const why = entry.reasons.length > 0
+              ? `: ${entry.reasons.join("; ")}`
+              : "";
+            this.line(`${what} ${entry.instance}${why}`);
+          }
+        }
+        return;
+      case "start":
+        this.line(
+          this.#paint("bold", `running ${event.instance}`) +
+            (event.reasons.length > 0 ? ` (${event.reasons.join("; ")})` : ""),
+        );
+        return;
+      case "log":
+        this.line(`  ${event.line}`);
+        return;
+      case "progress":
+        this.#progress(event);
+        return;
+      case "finish": {
+        const seconds = `${event.seconds.toFixed(2)}s`;
+        if (event.outcome === "ran") {
+          this.#endBar();
+          this.line(
+            `${this.#paint("green", "ran   ")}  ${event.instance}  ${seconds}`,
+          );
+        } else {
+          this.line(
+            `${this.#paint("dim", "cached")}  ${event.instance}  ${
+              event.detail === "restored" ? `restored ${seconds}` : "up to date"
+            }`,
+          );
+        }
+        return;
+      }
+      case "failed": {
+        this.#endBar();
+        this.line(
+          `${this.#paint("red", "failed")}  ${event.instance}  ${
+            event.seconds.toFixed(2)
+          }s`,
+        );
+        const error = event.error;
+        const detail =
+          !isUserError(error) && error instanceof Error && error.stack
+            ? error.stack
+            : errorMessage(error);
+        this.line(
+          this.#paint(
+            "red",
+            `error: stage ${event.instance} failed: ${detail}`,
+          ),
+        );
+        return;
+      }
+      case "interrupted":
+        this.#endBar();
+        this.line(
+          this.#paint(
+            "yellow",
+            event.instance === undefined
+              ? "interrupted between stages; rerun to continue"
+              : `interrupted: ${event.instance} was stopped (Ctrl-C); its scratch dir is kept, rerun to continue`,
+          ),
+        );
+        return;
+      case "warning":
+        this.line(this.#paint("yellow", `warning: ${event.message}`));
+        return;
+      case "summary":
+        this.#endBar();
+        for (const text of event.lines) this.line(text);
+        return;
+      default: {
+        const unknown: never = event;
+        throw new Error(`unhandled event ${JSON.stringify(unknown)}`);
+      }
+    }
+  }
+
+  #endBar(): void {
+    if (this.#active !== undefined) {
+      this.#options.write("\r\x1b[K");
+      this.#active = undefined;
+    }
+  }
+
+  #progress(event: Extract<PipelineEvent, { type: "progress" }>): void {
+    const key = `${event.instance}#${event.id}`;
+    const state: ProgressState = event;
+    const now = this.#now();
+    if (event.finished) {
+      if (this.#active?.key === key) this.#endBar();
+      this.#plain.delete(key);
+      this.line(`  ${formatProgressDone(state, event.summary)}`);
+      return;
+    }
+    if (this.#options.tty) {
+      if (now - this.#lastDraw < (this.#options.throttleMs ?? 100)) return;
+      this.#lastDraw = now;
+      const line = `  ${formatProgress(state, { bar: true })}`;
+      this.#active = { key, line };
+      this.#options.write(`\r\x1b[K${line}`);
+      return;
+    }
+    const last = this.#plain.get(key) ?? { fraction: 0, atMs: now, done: 0 };
+    if (!this.#plain.has(key)) this.#plain.set(key, last);
+    if (!shouldPrintPlain(last, state, now)) return;
+    this.#plain.set(key, {
+      fraction: state.total > 0 ? state.done / state.total : 0,
+      atMs: now,
+      done: state.done,
+    });
+    this.line(`  ${formatProgress(state, { bar: false })}`);
+  }
+}

@@ -1,0 +1,111 @@
+/**
+ * The declaration types: stages, pipelines and the context a stage's `run()` receives.
+ *
+ * @module
+ */
+import type { z } from "zod";
+
+/** A foreach item: the value an instance was fanned out over (a seed, an alpha...). */
+export type Item = string | number;
+
+/** A progress bar handle returned by {@link StageContext.progress}. */
+export interface Progress {
+  /** Reports `done` units out of the total, with optional fields such as `{ loss: 0.41 }`. */
+  update(done: number, fields?: Record<string, string | number>): void;
+  /** Ends the bar; `summary` becomes its final line. */
+  done(summary?: string): void;
+}
+
+/** Options of {@link StageContext.progress}. */
+export interface ProgressOptions {
+  /** What is counted, e.g. `epoch 3/10` or `download train-images`. */
+  label: string;
+  /** Units in all. */
+  total: number;
+  /** Unit name; `"bytes"` renders KiB/MiB and MiB/s. Default `"it"`. */
+  unit?: string;
+}
+
+/** What an upstream instance looks like to a downstream stage. */
+export interface UpstreamInfo {
+  /** The upstream instance's key. */
+  key: string;
+  /** Absolute directory of its checked-out outputs. */
+  dir: string;
+  /** Seconds its computation took when it ran (from its manifest). */
+  seconds: number;
+  /** Whether this run took it from the cache (true) rather than running it (false). */
+  cached: boolean;
+}
+
+/** What a stage's `run()` receives. */
+export interface StageContext<P> {
+  /** Instance name, e.g. `train_rdrop@0`. */
+  name: string;
+  /** This stage's params, as its `params` selector returned them. */
+  params: P;
+  /** The foreach item of this instance; undefined for stages without foreach. */
+  item?: Item;
+  /** The whole validated params. */
+  allParams: unknown;
+  /** DIRECT upstream instance name -> absolute dir of its outputs. */
+  inputs: Record<string, string>;
+  /** ALL transitive upstream instances by instance name. */
+  upstream: Record<string, UpstreamInfo>;
+  /** The DAG (instances) as a Mermaid flowchart, without the ``` fence. */
+  mermaid: string;
+  /** Absolute fresh temp dir; run() writes its declared outputs here. */
+  outDir: string;
+  /** Persistent per stage key (checkpoints); kept when the run fails, deleted on success. */
+  scratchDir: string;
+  /** Aborted on Ctrl-C. */
+  signal: AbortSignal;
+  /** A line of stage output. */
+  log(line: string): void;
+  /** Starts a progress bar. */
+  progress(options: ProgressOptions): Progress;
+}
+
+/**
+ * One stage declaration. `A` is the pipeline's validated params type, `P` this stage's params.
+ * Members are declared as methods so that a list of stages with different `P` is assignable to
+ * the pipeline's stage list.
+ */
+export interface StageDeclaration<A, P> {
+  /** Unique name, `/^[a-z][a-z0-9_]*$/`. */
+  name: string;
+  /** One line saying what the stage does (shown by `dag`). */
+  description?: string;
+  /** Names of upstream declarations. */
+  deps?: readonly string[];
+  /** Selects/derives this stage's params from the validated params; JSON-serialisable. */
+  params?(all: A): P;
+  /** Optional fan-out: one instance per item, named `name@item`. */
+  foreach?(all: A): readonly Item[];
+  /** Files (relative paths) run() must write in outDir. */
+  outputs: readonly string[];
+  /** Module whose local import graph is this stage's code (use `import.meta.url`). */
+  code: string;
+  /** Directory relative to root where outputs are checked out; default `.pipeline/out/<instance>`. */
+  workspace?: string;
+  /** Does the work. */
+  run(ctx: StageContext<P>): Promise<void> | void;
+}
+
+/** A stage declaration whose own params type is erased (as a pipeline holds it). */
+// deno-lint-ignore no-explicit-any
+export type AnyStage<A> = StageDeclaration<A, any>;
+
+/** A pipeline declaration. */
+export interface PipelineDeclaration<S extends z.ZodType = z.ZodType> {
+  /** zod schema of the whole params file (with defaults). */
+  params: S;
+  /** Params file relative to root; a missing file means all defaults. */
+  paramsFile: string;
+  /** The stages, in any order. */
+  stages: readonly AnyStage<z.output<S>>[];
+  /** Lines printed after a successful run; `outputs` maps instance name -> output dir. */
+  summary?(
+    outputs: Record<string, string>,
+  ): Promise<string | string[]> | string | string[];
+}
