@@ -270,7 +270,13 @@ export function confusionSpec(metrics: Metrics): ChartSpec {
 export async function renderSvg(spec: ChartSpec): Promise<string> {
   const compiled = vl.compile(spec as unknown as vl.TopLevelSpec).spec;
   const view = new vega.View(vega.parse(compiled), { renderer: "none" });
+  // vega numbers gradient and clip ids with module-wide counters ("gradient_3"), so the
+  // same chart would render differently depending on what was rendered before it. The
+  // reset is exported by vega-scenegraph (re-exported by vega) but missing from the types.
+  const reset =
+    (vega as unknown as { resetSVGDefIds?: () => void }).resetSVGDefIds;
   try {
+    reset?.();
     return await view.toSVG();
   } finally {
     view.finalize();

@@ -112,7 +112,7 @@ export function makeInput(runs: ReportRun[]): ReportInput {
     runs,
     params: {
       train: { epochs: 3, alpha: 0.05 },
-      seeds: [...new Set(runs.map((r) => r.seed))],
+      seeds: [...new Set(runs.map((r) => r.seed))].sort((a, b) => a - b),
     },
     mermaid:
       "flowchart TD\n  download --> preprocess\n  preprocess --> train_baseline\n" +
