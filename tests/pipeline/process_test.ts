@@ -61,7 +61,7 @@ Deno.test("SIGKILL mid-stage leaves no result for it; finished stages are not re
     const out = new TextDecoder().decode(rerun.stdout);
     assertEquals(rerun.code, 0, out + new TextDecoder().decode(rerun.stderr));
     assertMatch(out, /took over \.pipeline\/run\.lock left by dead process/);
-    assertMatch(out, /cached  first  up to date/);
+    assertMatch(out, /cached {2}first {2}up to date/);
     assertEquals(await calls(root), ["first", "slow", "slow", "last"]);
     assertEquals(
       await Deno.readTextFile(join(root, ".pipeline/out/slow/c.txt")),
