@@ -284,6 +284,16 @@ async function httpAttempt(
           true,
         );
       }
+      if (
+        error instanceof Deno.errors.NotCapable ||
+        error instanceof Deno.errors.PermissionDenied
+      ) {
+        // Retrying cannot help: the process lacks --allow-net for this host.
+        throw new AttemptError(
+          `no network permission: ${errorText(error)}`,
+          false,
+        );
+      }
       throw new AttemptError(
         `network error: ${errorText(error)} (${url})`,
         true,

@@ -373,6 +373,36 @@ Deno.test("an abort signal stops the fetch with its reason and removes the temp 
   });
 });
 
+Deno.test({
+  name: "a host outside --allow-net fails at once, without retries",
+  // Only meaningful when the test runs with net access restricted to 127.0.0.1.
+  ignore: Deno.permissions.querySync({ name: "net", host: "localhost:45678" })
+    .state ===
+    "granted",
+  async fn() {
+    const fx = await makeFixture();
+    const dest = await Deno.makeTempDir();
+    try {
+      const retries: FetchRetry[] = [];
+      const error = await assertRejects(
+        () =>
+          fetchVerified(fx.file, {
+            sources: ["http://localhost:45678/"],
+            destDir: dest,
+            retries: 3,
+            retryDelayMs: 1,
+            onRetry: (r) => retries.push(r),
+          }),
+        FetchError,
+      );
+      assertEquals(retries, []);
+      assertStringIncludes(error.failures[0].reason, "no network permission");
+    } finally {
+      await Deno.remove(dest, { recursive: true });
+    }
+  },
+});
+
 const REAL_DIR = "/usr/share/datasets/fashion-mnist";
 const realPresent = (() => {
   try {
