@@ -149,7 +149,7 @@ export function perClassSpec(metrics: Metrics): ChartSpec {
       subtitle: "Mean over each model's seeds.",
     },
     width: 440,
-    height: { step: 24 },
+    height: { step: 13 },
     config: CONFIG,
     data: { values },
     mark: { type: "point", filled: true, size: 90, opacity: 0.9 },
@@ -159,6 +159,13 @@ export function perClassSpec(metrics: Metrics): ChartSpec {
         type: "nominal",
         title: null,
         sort: metrics.classNames,
+      },
+      // Offsetting the models within a class row keeps equal values from hiding each other.
+      yOffset: {
+        field: "model",
+        type: "nominal",
+        sort: COLOR_SCALE.domain,
+        scale: { paddingOuter: 0.6 },
       },
       x: {
         field: "accuracy",

@@ -73,6 +73,16 @@ export interface ValidatedInput {
   published: { baseline: number; rdrop: number };
 }
 
+/**
+ * zod's readable issue list, cut after `max` issues: one wrong array (say a confusion
+ * matrix off by a factor) would otherwise produce hundreds of lines.
+ */
+export function shortIssues(error: z.ZodError, max = 8): string {
+  const shown = z.prettifyError(new z.ZodError(error.issues.slice(0, max)));
+  const more = error.issues.length - max;
+  return more > 0 ? `${shown}\n… and ${more} more issue(s)` : shown;
+}
+
 const MODEL_ORDER = { baseline: 0, rdrop: 1 } as const;
 
 /** "baseline@0": how runs are named in messages and tables. */
@@ -90,7 +100,7 @@ export function validateInput(input: ReportInput): ValidatedInput {
   if (!parsed.success) {
     throw new ReportError(
       `report input is invalid; check what the report stage collects:\n${
-        z.prettifyError(parsed.error)
+        shortIssues(parsed.error)
       }`,
     );
   }

@@ -8,11 +8,10 @@
  *
  * @module
  */
-import { z } from "zod";
 import { renderSvg } from "./charts.ts";
 import { confusionSpec, learningCurveSpec, perClassSpec } from "./charts.ts";
 import { ReportError } from "./errors.ts";
-import { type ReportInput, validateInput } from "./input.ts";
+import { type ReportInput, shortIssues, validateInput } from "./input.ts";
 import { type ChartFiles, renderMarkdown } from "./markdown.ts";
 import { computeMetrics, Metrics } from "./metrics.ts";
 import { pct, pp } from "./format.ts";
@@ -71,7 +70,7 @@ export async function renderReport(
     // A bug here, not the user's: the numbers computed do not match the documented file.
     throw new ReportError(
       `metrics.json would not match its schema; report this as a bug:\n${
-        z.prettifyError(checked.error)
+        shortIssues(checked.error)
       }`,
     );
   }
@@ -124,7 +123,7 @@ export function parseMetrics(
   if (!parsed.success) {
     throw new ReportError(
       `${where} does not match the metrics schema; delete it and re-run the report stage:\n${
-        z.prettifyError(parsed.error)
+        shortIssues(parsed.error)
       }`,
     );
   }

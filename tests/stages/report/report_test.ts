@@ -298,3 +298,17 @@ Deno.test("writeReportFiles writes every file and leaves no temp file", async ()
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("a badly broken input gives a short message, not hundreds of lines", async () => {
+  const run = makeRun("baseline", 0);
+  run.evaluation.confusion = run.evaluation.confusion.map((row) =>
+    row.map(() => -1)
+  );
+  const e = await assertRejects(
+    () => renderReport(makeInput([run])),
+    ReportError,
+    "confusion",
+  );
+  assertStringIncludes(e.message, "… and 92 more issue(s)");
+  assert(e.message.split("\n").length < 25);
+});
