@@ -1,0 +1,134 @@
+import { assertEquals, assertMatch } from "./assert.ts";
+import {
+  expandInstances,
+  toMermaid,
+  toText,
+  validateDeclarations,
+} from "../../pipeline/graph.ts";
+import { UserError } from "../../pipeline/errors.ts";
+import type { AnyStage } from "../../pipeline/types.ts";
+
+type P = { seeds: number[]; alphas: number[] };
+
+function stage(name: string, extra: Partial<AnyStage<P>> = {}): AnyStage<P> {
+  return {
+    name,
+    outputs: ["o.txt"],
+    code: "file:///x.ts",
+    run: () => {},
+    ...extra,
+  };
+}
+
+function userError(fn: () => unknown): string {
+  try {
+    fn();
+  } catch (error) {
+    if (error instanceof UserError) return error.message;
+    throw error;
+  }
+  throw new Error("expected a UserError");
+}
+
+Deno.test("validateDeclarations names cycles, unknown deps, bad names and duplicates", () => {
+  assertEquals(
+    userError(() =>
+      validateDeclarations([
+        stage("a", { deps: ["c"] }),
+        stage("b", { deps: ["a"] }),
+        stage("c", { deps: ["b"] }),
+      ] as AnyStage<unknown>[])
+    ),
+    "dependency cycle: a -> c -> b -> a",
+  );
+  assertMatch(
+    userError(() =>
+      validateDeclarations(
+        [stage("a", { deps: ["nope"] })] as AnyStage<unknown>[],
+      )
+    ),
+    /stage a depends on unknown stage nope/,
+  );
+  assertMatch(
+    userError(() =>
+      validateDeclarations([stage("Bad-Name")] as AnyStage<unknown>[])
+    ),
+    /"Bad-Name" is invalid/,
+  );
+  assertMatch(
+    userError(() =>
+      validateDeclarations([stage("a"), stage("a")] as AnyStage<unknown>[])
+    ),
+    /stage a is declared twice/,
+  );
+  assertMatch(
+    userError(() =>
+      validateDeclarations(
+        [stage("a", { outputs: ["../x"] })] as AnyStage<unknown>[],
+      )
+    ),
+    /output "\.\.\/x" must be a relative path/,
+  );
+});
+
+Deno.test("foreach wiring: same item, all instances, single instance", () => {
+  const stages = [
+    stage("prep"),
+    stage("train", { deps: ["prep"], foreach: (p) => p.seeds }),
+    stage("evaluate", { deps: ["train"], foreach: (p) => p.seeds }),
+    stage("report", { deps: ["evaluate"], workspace: "results" }),
+  ] as AnyStage<unknown>[];
+  const instances = expandInstances(stages, { seeds: [0, 1], alphas: [] });
+  assertEquals(
+    instances.map((i) => [i.name, i.deps, i.workspace]),
+    [
+      ["prep", [], ".pipeline/out/prep"],
+      ["train@0", ["prep"], ".pipeline/out/train@0"],
+      ["train@1", ["prep"], ".pipeline/out/train@1"],
+      ["evaluate@0", ["train@0"], ".pipeline/out/evaluate@0"],
+      ["evaluate@1", ["train@1"], ".pipeline/out/evaluate@1"],
+      ["report", ["evaluate@0", "evaluate@1"], "results"],
+    ],
+  );
+  assertMatch(toMermaid(instances), /evaluate_1 --> report/);
+  assertMatch(toText(instances), /report +<- evaluate@0, evaluate@1/);
+});
+
+Deno.test("foreach stages with different items cannot depend on each other", () => {
+  const stages = [
+    stage("train", { foreach: (p) => p.seeds }),
+    stage("sweep", { deps: ["train"], foreach: (p) => p.alphas }),
+  ] as AnyStage<unknown>[];
+  assertMatch(
+    userError(() => expandInstances(stages, { seeds: [0, 1], alphas: [0.1] })),
+    /stage sweep \(foreach \[0\.1\]\) depends on train \(foreach \[0,1\]\)/,
+  );
+});
+
+Deno.test("declaration order does not matter; upstream comes first", () => {
+  const stages = [stage("b", { deps: ["a"] }), stage("a")] as AnyStage<
+    unknown
+  >[];
+  assertEquals(expandInstances(stages, {}).map((i) => i.name), ["a", "b"]);
+});
+
+Deno.test("non-serialisable params and bad foreach items are user errors", () => {
+  assertMatch(
+    userError(() =>
+      expandInstances(
+        [stage("a", { params: () => ({ x: NaN }) })] as AnyStage<unknown>[],
+        {},
+      )
+    ),
+    /stage a: params must be JSON-serialisable/,
+  );
+  assertMatch(
+    userError(() =>
+      expandInstances(
+        [stage("a", { foreach: () => ["x/y"] })] as AnyStage<unknown>[],
+        {},
+      )
+    ),
+    /foreach item "x\/y"/,
+  );
+});
