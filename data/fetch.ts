@@ -24,6 +24,8 @@ export interface FetchProgress {
   bytes: number;
   /** Expected compressed size (HTTP `content-length` or file size), when known. */
   total?: number;
+  /** 1-based attempt on this source; `bytes` restarts from 0 on each attempt. */
+  attempt: number;
 }
 
 /** A failed HTTP attempt that will be retried after `delayMs`. */
@@ -211,7 +213,13 @@ async function fetchFromDir(
   const verified = await storeVerified(handle.readable, file, options, {
     total,
     onChunk: (bytes) =>
-      options.onProgress?.({ file: file.name, source, bytes, total }),
+      options.onProgress?.({
+        file: file.name,
+        source,
+        bytes,
+        total,
+        attempt: 1,
+      }),
     readFailure: (error) =>
       new AttemptError(`read error on ${path}: ${errorText(error)}`, false),
   });
@@ -230,7 +238,7 @@ async function fetchFromHttp(
   for (let attempt = 1;; attempt++) {
     try {
       return {
-        ...await httpAttempt(file, source, url, options),
+        ...await httpAttempt(file, source, url, { ...options, attempt }),
         attempts: attempt,
       };
     } catch (error) {
@@ -260,7 +268,7 @@ async function httpAttempt(
   file: DataFile,
   source: string,
   url: string,
-  options: FetchOptions,
+  options: FetchOptions & { attempt: number },
 ): Promise<Omit<Verified, "attempts">> {
   const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   const timeout = new IdleTimeout(timeoutMs);
@@ -318,7 +326,13 @@ async function httpAttempt(
       total,
       onChunk: (bytes) => {
         timeout.reset();
-        options.onProgress?.({ file: file.name, source, bytes, total });
+        options.onProgress?.({
+          file: file.name,
+          source,
+          bytes,
+          total,
+          attempt: options.attempt,
+        });
       },
       readFailure: (error) => {
         if (userAborted()) return options.signal!.reason;

@@ -189,6 +189,7 @@ Deno.test("a good HTTP source is downloaded, verified and reported with progress
       source: server.base("good"),
       bytes: fx.gz.length,
       total: fx.gz.length,
+      attempt: 1,
     });
     assertEquals(await tempDirEntries(dest), [NAME]);
   });
@@ -294,14 +295,17 @@ Deno.test("a hanging server and a stalled body time out, are retried, and leave 
 Deno.test("5xx responses and refused connections are retried with growing delays", async () => {
   await withSetup(async (fx, server, dest) => {
     const retries: FetchRetry[] = [];
+    const attempts = new Set<number>();
     const ok = await fetchVerified(fx.file, {
       sources: [server.base("flaky")],
       destDir: dest,
       retries: 2,
       retryDelayMs: 5,
       onRetry: (r) => retries.push(r),
+      onProgress: (p) => attempts.add(p.attempt),
     });
     assertEquals(ok.attempts, 3);
+    assertEquals([...attempts], [3]);
     assertEquals(server.hits.get("flaky"), 3);
     assertEquals(retries.map((r) => r.delayMs), [5, 10]);
     assertStringIncludes(retries[0].reason, "HTTP 503");
