@@ -1,0 +1,187 @@
+import { join } from "node:path";
+import { assert, assertEquals, assertMatch } from "./assert.ts";
+import { HELP, parseCliArgs, runCli, UserError } from "../../pipeline/mod.ts";
+import { demoPipeline, makeRig, type Rig } from "./helpers.ts";
+
+async function cli(
+  rig: Rig,
+  args: string[],
+  switches?: Parameters<typeof demoPipeline>[1],
+) {
+  const { pipeline } = demoPipeline(rig, switches);
+  let stdout = "";
+  let stderr = "";
+  const code = await runCli(pipeline, args, {
+    root: rig.root,
+    stdout: (t) => (stdout += t),
+    stderr: (t) => (stderr += t),
+    tty: false,
+    signal: new AbortController().signal,
+  });
+  return { code, stdout, stderr };
+}
+
+Deno.test("parseCliArgs: commands, bare targets, repeatable flags, inline values", () => {
+  const parsed = parseCliArgs([
+    "train",
+    "--set",
+    "a.b=1",
+    "--set=c=x",
+    "--force",
+    "source",
+    "--dry-run",
+  ]);
+  assertEquals(parsed.command, "run");
+  assertEquals(parsed.targets, ["train"]);
+  assertEquals(parsed.overrides, [{ path: ["a", "b"], value: 1 }, {
+    path: ["c"],
+    value: "x",
+  }]);
+  assertEquals(parsed.force, ["source"]);
+  assertEquals(parsed.dryRun, true);
+  assertEquals(parseCliArgs(["status", "--json"]).json, true);
+  assertEquals(parseCliArgs(["dag", "--mermaid"]).mermaid, true);
+  assertEquals(parseCliArgs(["--help"]).command, "help");
+});
+
+Deno.test("parseCliArgs: unknown or misplaced flags name the flag and point to --help", () => {
+  for (
+    const [args, message] of [
+      [["--frobnicate"], "unknown flag --frobnicate; see --help"],
+      [["status", "--dry-run"], "--dry-run only applies to run; see --help"],
+      [["--set"], "--set needs a value; see --help"],
+      [["gc", "train"], "gc takes no stage names (got train); see --help"],
+    ] as const
+  ) {
+    let got = "";
+    try {
+      parseCliArgs(args);
+    } catch (error) {
+      if (error instanceof UserError) got = error.message;
+    }
+    assertEquals(got, message);
+  }
+});
+
+Deno.test("CLI: --help lists commands and flags; unknown flag exits 2 without a stack", async () => {
+  await using rig = await makeRig();
+  const help = await cli(rig, ["--help"]);
+  assertEquals(help.code, 0);
+  for (
+    const word of [
+      "run",
+      "status",
+      "dag",
+      "gc",
+      "verify",
+      "--set",
+      "--params",
+      "--force",
+      "--dry-run",
+      "--json",
+      "--mermaid",
+    ]
+  ) {
+    assert(help.stdout.includes(word), word);
+  }
+  assertEquals(help.stdout, HELP + "\n");
+  const bad = await cli(rig, ["--nope"]);
+  assertEquals([bad.code, bad.stderr], [
+    2,
+    "error: unknown flag --nope; see --help\n",
+  ]);
+});
+
+Deno.test("CLI: bad params exit 2 naming the key, before anything runs", async () => {
+  await using rig = await makeRig();
+  const result = await cli(rig, ["--set", "train.alhpa=0.1"]);
+  assertEquals(result.code, 2);
+  assertMatch(result.stderr, /unknown key train\.alhpa/);
+  assert(!result.stderr.includes("    at "), "no stack trace");
+  assertEquals(rig.count("source"), 0);
+});
+
+Deno.test("CLI: run prints one line per instance and the summary; status text and --json", async () => {
+  await using rig = await makeRig();
+  const run = await cli(rig, []);
+  assertEquals(run.code, 0, run.stderr);
+  const lines = run.stdout.trim().split("\n");
+  assertEquals(
+    lines.filter((l) => /^ran {5}/.test(l)).map((l) => l.split(/ +/)[1]),
+    ["source", "train@0", "report"],
+  );
+  assertEquals(lines.at(-1), `report at ${join(rig.root, "results")}`);
+  const again = await cli(rig, []);
+  assertEquals(
+    again.stdout.split("\n").filter((l) => l.startsWith("cached")).length,
+    3,
+  );
+  await rig.write("params.json", JSON.stringify({ train: { alpha: 0.1 } }));
+  const status = await cli(rig, ["status"]);
+  assertEquals(
+    status.stdout,
+    [
+      "fresh  source",
+      "stale  train@0: params changed (alpha 0.05 -> 0.1)",
+      "stale  report: upstream changed (train@0)",
+      "",
+    ].join("\n"),
+  );
+  const json = await cli(rig, ["status", "--json"]);
+  assertEquals(JSON.parse(json.stdout), [
+    { stage: "source", state: "fresh", reasons: [] },
+    {
+      stage: "train@0",
+      state: "stale",
+      reasons: ["params changed (alpha 0.05 -> 0.1)"],
+    },
+    {
+      stage: "report",
+      state: "stale",
+      reasons: ["upstream changed (train@0)"],
+    },
+  ]);
+});
+
+Deno.test("CLI: --params uses another file; dag prints text and a Mermaid block", async () => {
+  await using rig = await makeRig();
+  await rig.write("other.json", JSON.stringify({ seeds: [7, 8] }));
+  const dag = await cli(rig, ["dag", "--params", join(rig.root, "other.json")]);
+  assertMatch(
+    dag.stdout,
+    /^source +# make numbers\ntrain@7 +<- source\ntrain@8 +<- source\nreport +<- train@7, train@8\n$/,
+  );
+  const mermaid = await cli(rig, ["dag", "--mermaid"]);
+  assertMatch(
+    mermaid.stdout,
+    /^```mermaid\nflowchart TD\n[\s\S]*train_0 --> report\n```\n$/,
+  );
+});
+
+Deno.test("CLI: a failing stage exits 1 naming it; verify exits 1 on corruption; gc reports", async () => {
+  await using rig = await makeRig();
+  const failed = await cli(rig, [], { fail: new Set(["train@0"]) });
+  assertEquals(failed.code, 1);
+  assertMatch(failed.stdout, /failed {2}train@0/);
+  assertMatch(
+    failed.stdout,
+    /error: stage train@0 failed: Error: train@0 exploded/,
+  );
+  assertEquals((await cli(rig, [])).code, 0);
+  assertEquals((await cli(rig, ["verify"])).code, 0);
+  const path = join(rig.root, "results/report.md");
+  await Deno.chmod(path, 0o644);
+  await Deno.writeTextFile(path, "edited by hand\n");
+  const verify = await cli(rig, ["verify"]);
+  assertEquals(verify.code, 1);
+  assertMatch(
+    verify.stdout,
+    /corrupt {2}report {2}report\.md {2}\(checked-out file\)/,
+  );
+  const gc = await cli(rig, ["gc"]);
+  assertEquals(gc.code, 0);
+  assertMatch(
+    gc.stdout,
+    /^gc: removed \d+ manifest\(s\), \d+ object\(s\), \d+ scratch\/temp dir\(s\); freed .*B\n$/,
+  );
+});

@@ -1,0 +1,143 @@
+import { assert, assertEquals, assertMatch } from "./assert.ts";
+import {
+  formatBar,
+  formatBytes,
+  formatDuration,
+  formatProgress,
+  formatProgressDone,
+  type ProgressState,
+  shouldPrintPlain,
+} from "../../pipeline/progress.ts";
+import { TerminalRenderer } from "../../pipeline/render.ts";
+import type { PipelineEvent } from "../../pipeline/events.ts";
+
+Deno.test("formatBytes and formatDuration", () => {
+  assertEquals(formatBytes(512), "512 B");
+  assertEquals(formatBytes(1536), "1.5 KiB");
+  assertEquals(formatBytes(3 * 1024 * 1024), "3.0 MiB");
+  assertEquals(formatDuration(7), "0:07");
+  assertEquals(formatDuration(62), "1:02");
+  assertEquals(formatDuration(3723), "1:02:03");
+});
+
+Deno.test("formatBar fills in proportion to done/total", () => {
+  assertEquals(formatBar(0, 10, 10), "[>.........]");
+  assertEquals(formatBar(5, 10, 10), "[=====>....]");
+  assertEquals(formatBar(10, 10, 10), "[==========]");
+  assertEquals(formatBar(20, 10, 4), "[====]");
+});
+
+const state = (over: Partial<ProgressState>): ProgressState => ({
+  label: "epoch 1/3",
+  done: 50,
+  total: 100,
+  unit: "batch",
+  fields: {},
+  elapsedMs: 10_000,
+  ...over,
+});
+
+Deno.test("formatProgress shows counts, rate, ETA and fields; bytes as MiB and MiB/s", () => {
+  assertEquals(
+    formatProgress(state({ fields: { loss: 0.41 } }), { bar: false }),
+    "epoch 1/3  50/100 (50%)  5.00 batch/s  ETA 0:10  loss: 0.4100",
+  );
+  const bytes = state({
+    label: "download",
+    done: 2 * 1048576,
+    total: 8 * 1048576,
+    unit: "bytes",
+    elapsedMs: 1000,
+  });
+  assertEquals(
+    formatProgress(bytes, { bar: true, width: 4 }),
+    "download  [=>..]  2.0 MiB/8.0 MiB  2.0 MiB/s  ETA 0:03",
+  );
+  assertEquals(
+    formatProgressDone(state({ done: 100 }), "best 0.9"),
+    "epoch 1/3  100/100  10.0 batch/s  10.0s  best 0.9",
+  );
+});
+
+Deno.test("shouldPrintPlain: one line per ~10% or after a quiet interval", () => {
+  const last = { fraction: 0.1, atMs: 0, done: 10 };
+  assertEquals(shouldPrintPlain(last, state({ done: 15 }), 1000), false);
+  assertEquals(shouldPrintPlain(last, state({ done: 20 }), 1000), true);
+  assertEquals(shouldPrintPlain(last, state({ done: 11 }), 6000), true);
+  assertEquals(shouldPrintPlain(last, state({ done: 10 }), 60000), false);
+});
+
+function progressEvent(done: number, finished = false): PipelineEvent {
+  return {
+    type: "progress",
+    instance: "train@0",
+    id: 1,
+    label: "epoch 1",
+    done,
+    total: 100,
+    unit: "batch",
+    fields: { loss: 1 },
+    elapsedMs: 1000,
+    finished,
+  };
+}
+
+Deno.test("non-TTY renderer prints at most about one progress line per 10%", () => {
+  let out = "";
+  let now = 0;
+  const renderer = new TerminalRenderer({
+    write: (t) => (out += t),
+    tty: false,
+    color: false,
+    now: () => now,
+  });
+  for (let done = 1; done <= 100; done++) {
+    now += 10;
+    renderer.handle(progressEvent(done));
+  }
+  renderer.handle(progressEvent(100, true));
+  const lines = out.trim().split("\n");
+  assert(lines.length >= 10 && lines.length <= 12, `${lines.length} lines`);
+  assert(!out.includes("\r"), "no carriage returns in logs");
+  assertMatch(lines.at(-1) ?? "", /epoch 1 {2}100\/100/);
+});
+
+Deno.test("TTY renderer redraws in place, throttled, and keeps log lines above the bar", () => {
+  let out = "";
+  let now = 0;
+  const renderer = new TerminalRenderer({
+    write: (t) => (out += t),
+    tty: true,
+    color: false,
+    now: () => now,
+  });
+  for (let done = 1; done <= 50; done++) {
+    now += 10; // 500 ms in all, throttle 100 ms -> about 5 redraws
+    renderer.handle(progressEvent(done));
+  }
+  const redraws = out.split("\r\x1b[K").length - 1;
+  assert(redraws >= 4 && redraws <= 6, `${redraws} redraws`);
+  renderer.handle({
+    type: "log",
+    instance: "train@0",
+    line: "checkpoint saved",
+  });
+  assertMatch(out, /\r\x1b\[K {2}checkpoint saved\n {2}epoch 1 {2}\[/);
+});
+
+Deno.test("colors only when asked (NO_COLOR turns them off in the CLI)", () => {
+  const finish: PipelineEvent = {
+    type: "finish",
+    instance: "a",
+    outcome: "ran",
+    seconds: 1.5,
+  };
+  let plain = "";
+  new TerminalRenderer({ write: (t) => (plain += t), tty: true, color: false })
+    .handle(finish);
+  assertEquals(plain, "ran     a  1.50s\n");
+  let colored = "";
+  new TerminalRenderer({ write: (t) => (colored += t), tty: true, color: true })
+    .handle(finish);
+  assertMatch(colored, /\x1b\[32m/);
+});
