@@ -122,7 +122,10 @@ Deno.test("TTY renderer redraws in place, throttled, and keeps log lines above t
     instance: "train@0",
     line: "checkpoint saved",
   });
-  assertMatch(out, /\r\x1b\[K {2}checkpoint saved\n {2}epoch 1 {2}\[/);
+  assert(
+    out.includes("\r\x1b[K  checkpoint saved\n  epoch 1  ["),
+    "log line printed above a redrawn bar",
+  );
 });
 
 Deno.test("colors only when asked (NO_COLOR turns them off in the CLI)", () => {
@@ -139,5 +142,5 @@ Deno.test("colors only when asked (NO_COLOR turns them off in the CLI)", () => {
   let colored = "";
   new TerminalRenderer({ write: (t) => (colored += t), tty: true, color: true })
     .handle(finish);
-  assertMatch(colored, /\x1b\[32m/);
+  assert(colored.includes("\x1b[32mran"), "green ran");
 });
