@@ -1,0 +1,230 @@
+/**
+ * Choosing and starting the tfjs backend: WebGPU on a hardware GPU, wasm otherwise.
+ *
+ * Two known pitfalls of tfjs-backend-webgpu on Deno are worked around by registering our
+ * own WebGPU factory instead of the package's:
+ * - the package asks for optional device features in a form Deno rejects ("'requiredFeatures'
+ *   ... can not be converted to a enum", denoland/webgpu-examples#22); we ask for none, and
+ *   retry without limits if the device request still fails;
+ * - an adapter that already produced a device cannot produce another (tensorflow/tfjs#8518),
+ *   so probing and the backend each request a fresh adapter.
+ *
+ * @module
+ */
+import * as tf from "@tensorflow/tfjs-core";
+import "@tensorflow/tfjs-backend-cpu";
+import "@tensorflow/tfjs-backend-wasm";
+import { WebGPUBackend } from "@tensorflow/tfjs-backend-webgpu";
+import { ModelError } from "./errors.ts";
+
+/** The backend param: a backend name, or "auto". */
+export type BackendRequest = "auto" | "webgpu" | "wasm" | "cpu";
+/** A backend that actually runs. */
+export type BackendName = "webgpu" | "wasm" | "cpu";
+
+/** The outcome of {@linkcode selectBackend}. */
+export interface BackendSelection {
+  /** The backend now active in tfjs. */
+  backend: BackendName;
+  /** Description of the WebGPU adapter used (null when the backend is not WebGPU). */
+  adapter: string | null;
+  /** One line explaining a choice the user did not make explicitly (e.g. auto -> wasm). */
+  note?: string;
+}
+
+/** What matters of a `GPUAdapterInfo` for choosing a backend. */
+export interface AdapterInfoLike {
+  vendor?: string;
+  architecture?: string;
+  device?: string;
+  description?: string;
+  isFallbackAdapter?: boolean;
+}
+
+/** What {@linkcode probeAdapter} learnt about the default WebGPU adapter. */
+export interface AdapterProbe {
+  /** One-line human description. */
+  description: string;
+  /** True for software renderers (llvmpipe, lavapipe, SwiftShader, fallback adapters). */
+  software: boolean;
+}
+
+const SOFTWARE_RENDERERS =
+  /llvmpipe|lavapipe|swiftshader|softpipe|software|microsoft basic render/i;
+
+/** True when the adapter is a software renderer rather than a hardware GPU. */
+export function isSoftwareAdapter(info: AdapterInfoLike): boolean {
+  if (info.isFallbackAdapter) return true;
+  const text = [info.description, info.vendor, info.architecture, info.device]
+    .join(" ");
+  return SOFTWARE_RENDERERS.test(text);
+}
+
+/** A one-line description of an adapter, e.g. "llvmpipe (LLVM 15.0.6, 256 bits) [fallback]". */
+export function describeAdapter(info: AdapterInfoLike): string {
+  const name = info.description || [info.vendor, info.architecture, info.device]
+    .filter((s) => s && s.length > 0).join(" ") ||
+    "unnamed adapter";
+  return info.isFallbackAdapter ? `${name} [fallback]` : name;
+}
+
+/** Minimal view of `navigator.gpu`, so tests can pass a fake. */
+export interface GpuLike {
+  requestAdapter(
+    options?: GPURequestAdapterOptions,
+  ): Promise<GPUAdapter | null>;
+}
+
+function defaultGpu(): GpuLike | null {
+  return (globalThis.navigator as { gpu?: GpuLike } | undefined)?.gpu ?? null;
+}
+
+/** Requests an adapter (a fresh one on every call) and describes it; null if there is none. */
+export async function probeAdapter(gpu: GpuLike | null = defaultGpu()): Promise<
+  AdapterProbe | null
+> {
+  if (!gpu) return null;
+  let adapter: GPUAdapter | null;
+  try {
+    adapter = await gpu.requestAdapter({ powerPreference: "high-performance" });
+  } catch {
+    return null;
+  }
+  if (!adapter) return null;
+  const info: AdapterInfoLike = {
+    ...(adapter.info as AdapterInfoLike),
+    isFallbackAdapter: (adapter.info as AdapterInfoLike).isFallbackAdapter ??
+      (adapter as { isFallbackAdapter?: boolean }).isFallbackAdapter,
+  };
+  return {
+    description: describeAdapter(info),
+    software: isSoftwareAdapter(info),
+  };
+}
+
+/** Limits worth raising for big matrices; the defaults are too small for 784x512 dispatches. */
+const RAISED_LIMITS = [
+  "maxComputeWorkgroupStorageSize",
+  "maxComputeWorkgroupsPerDimension",
+  "maxStorageBufferBindingSize",
+  "maxBufferSize",
+  "maxComputeWorkgroupSizeX",
+  "maxComputeInvocationsPerWorkgroup",
+] as const;
+
+async function createWebGpuBackend(): Promise<WebGPUBackend> {
+  const gpu = defaultGpu();
+  if (!gpu) {
+    throw new ModelError(
+      "WebGPU is not available in this runtime (no navigator.gpu)",
+    );
+  }
+  // A fresh adapter: the one used for probing must not be reused (tensorflow/tfjs#8518).
+  const adapter = await gpu.requestAdapter({
+    powerPreference: "high-performance",
+  });
+  if (!adapter) {
+    throw new ModelError("no WebGPU adapter found; use backend=wasm or cpu");
+  }
+  const requiredLimits: Record<string, number> = {};
+  for (const name of RAISED_LIMITS) {
+    const value = (adapter.limits as unknown as Record<string, number>)[name];
+    if (typeof value === "number") requiredLimits[name] = value;
+  }
+  let device: GPUDevice;
+  try {
+    // No requiredFeatures: the optional ones tfjs asks for break device creation on Deno.
+    device = await adapter.requestDevice({ requiredLimits });
+  } catch (first) {
+    const retry = await gpu.requestAdapter({
+      powerPreference: "high-performance",
+    });
+    if (!retry) throw first;
+    device = await retry.requestDevice();
+  }
+  return new WebGPUBackend(device, adapter.info);
+}
+
+// Replace the package's factory (and its priority 3, which would make tfjs start WebGPU on
+// the first op when no backend was set) with ours at the lowest priority.
+tf.removeBackend("webgpu");
+tf.registerBackend("webgpu", createWebGpuBackend, 0);
+
+let lastAdapter: string | null = null;
+
+async function activate(name: BackendName): Promise<void> {
+  let ok: boolean;
+  try {
+    ok = await tf.setBackend(name);
+  } catch (error) {
+    throw new ModelError(
+      `could not start the ${name} backend: ${(error as Error).message}`,
+      {
+        cause: error,
+      },
+    );
+  }
+  if (!ok || tf.getBackend() !== name) {
+    throw new ModelError(
+      `could not start the ${name} backend (tfjs reported failure); choose another with backend=`,
+    );
+  }
+}
+
+/**
+ * Activates the requested backend. "auto" picks WebGPU when the adapter is a hardware GPU,
+ * and wasm when there is no adapter or only a software one (with a one-line note). A forced
+ * "webgpu" runs on whatever adapter there is, software ones included.
+ */
+export async function selectBackend(
+  requested: BackendRequest,
+  options: { gpu?: GpuLike | null } = {},
+): Promise<BackendSelection> {
+  const gpu = options.gpu === undefined ? defaultGpu() : options.gpu;
+  if (requested === "cpu" || requested === "wasm") {
+    await activate(requested);
+    lastAdapter = null;
+    return { backend: requested, adapter: null };
+  }
+  const probe = await probeAdapter(gpu);
+  if (requested === "webgpu") {
+    if (!probe) {
+      throw new ModelError(
+        "backend=webgpu was requested but there is no WebGPU adapter; use backend=auto or wasm",
+      );
+    }
+    await activate("webgpu");
+    lastAdapter = probe.description;
+    return { backend: "webgpu", adapter: probe.description };
+  }
+  if (probe && !probe.software) {
+    await activate("webgpu");
+    lastAdapter = probe.description;
+    return { backend: "webgpu", adapter: probe.description };
+  }
+  await activate("wasm");
+  lastAdapter = null;
+  const note = probe
+    ? `backend auto: the only WebGPU adapter is a software renderer (${probe.description}); using wasm (backend=webgpu forces it)`
+    : "backend auto: no WebGPU adapter found; using wasm";
+  return { backend: "wasm", adapter: null, note };
+}
+
+/** Versions and the active backend, for run records. */
+export interface EnvironmentDescription {
+  deno: string;
+  tfjs: string;
+  backend: string;
+  adapter: string | null;
+}
+
+/** Deno and tfjs versions, the active backend and (when it is WebGPU) its adapter. */
+export function describeEnvironment(): EnvironmentDescription {
+  const backend = tf.getBackend();
+  return {
+    deno: Deno.version.deno,
+    tfjs: tf.version_core,
+    backend,
+    adapter: backend === "webgpu" ? lastAdapter : null,
+  };
+}
