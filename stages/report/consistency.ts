@@ -100,3 +100,68 @@ export function findEnvironmentNotes(
   }
   return notes;
 }
+
+function pick(value: unknown, path: readonly string[]): unknown {
+  let v = value;
+  for (const key of path) {
+    if (v === null || typeof v !== "object" || Array.isArray(v)) {
+      return undefined;
+    }
+    v = (v as Record<string, unknown>)[key];
+  }
+  return v;
+}
+
+/**
+ * Compares the runs with the params the report was generated with, where those params
+ * have the expected shape (`train.epochs`, `train.alpha`, `seeds`): a report whose params
+ * say one thing while its runs did another is mixing results. Params of another shape
+ * are skipped, since the report layer does not own the params schema.
+ */
+export function findParamMismatches(
+  runs: readonly ReportRun[],
+  params: unknown,
+): string[] {
+  const warnings: string[] = [];
+  const epochs = pick(params, ["train", "epochs"]);
+  if (typeof epochs === "number") {
+    const off = runs.filter((r) => r.history.epochs.length !== epochs);
+    if (off.length > 0) {
+      warnings.push(
+        `params say train.epochs = ${epochs}, but ${
+          off.map((r) => `${runLabel(r)} has ${r.history.epochs.length}`).join(
+            ", ",
+          )
+        }`,
+      );
+    }
+  }
+  const alpha = pick(params, ["train", "alpha"]);
+  if (typeof alpha === "number") {
+    const off = runs.filter((r) =>
+      r.model === "rdrop" && r.history.alpha !== alpha
+    );
+    if (off.length > 0) {
+      warnings.push(
+        `params say train.alpha = ${alpha}, but ${
+          off.map((r) => `${runLabel(r)} used ${r.history.alpha}`).join(", ")
+        }`,
+      );
+    }
+  }
+  const seeds = pick(params, ["seeds"]);
+  if (Array.isArray(seeds) && seeds.every((s) => typeof s === "number")) {
+    const extra = [...new Set(runs.map((r) => r.seed))].filter((s) =>
+      !seeds.includes(s)
+    );
+    if (extra.length > 0) {
+      warnings.push(
+        `params say seeds = [${
+          seeds.join(", ")
+        }], but the report got runs of seed(s) ` +
+          `[${extra.join(", ")}]`,
+      );
+    }
+  }
+  return warnings;
+}

@@ -323,7 +323,9 @@ function pipelineSection(metrics: Metrics, mermaid: string): string {
   const ran = metrics.stages.filter((s) => !s.cached).length;
   const total = metrics.stages.reduce((a, s) => a + s.seconds, 0);
   // A fence inside the body would end the block early; the DAG text never needs one.
-  const body = mermaid.trim().replaceAll("```", "'''");
+  let body = mermaid.trim().replaceAll("```", "'''");
+  // Accept a bare edge list too: Mermaid needs the diagram type on the first line.
+  if (!/^(flowchart|graph)\b/.test(body)) body = `flowchart TD\n${body}`;
   return [
     "## Pipeline",
     "",
@@ -336,6 +338,29 @@ function pipelineSection(metrics: Metrics, mermaid: string): string {
     `${ran} of ${metrics.stages.length} stages ran in this invocation, the rest came from ` +
     `the cache; ${total.toFixed(1)} s in all.`,
   ].join("\n");
+}
+
+/** Flattens params to dotted paths; arrays and empty objects stay one JSON value. */
+export function flattenParams(
+  value: unknown,
+  prefix = "",
+): Array<[string, string]> {
+  if (value !== null && typeof value === "object" && !Array.isArray(value)) {
+    const entries = Object.entries(value as Record<string, unknown>);
+    if (entries.length > 0) {
+      return entries.flatMap(([k, v]) =>
+        flattenParams(v, prefix ? `${prefix}.${k}` : k)
+      );
+    }
+  }
+  return [[prefix || "(params)", JSON.stringify(value) ?? "undefined"]];
+}
+
+function paramsSection(params: unknown): string {
+  const rows = flattenParams(params).map((
+    [k, v],
+  ) => [`\`${cell(k)}\``, `\`${cell(v)}\``]);
+  return ["## Params", "", table(["Param", "Value"], rows)].join("\n");
 }
 
 function environmentSection(metrics: Metrics): string {
@@ -386,13 +411,7 @@ export function renderMarkdown(
     confusionSection(metrics, options.charts),
     runsSection(metrics),
     pipelineSection(metrics, options.mermaid),
-    [
-      "## Params",
-      "",
-      "```json",
-      JSON.stringify(metrics.params, null, 2),
-      "```",
-    ].join("\n"),
+    paramsSection(metrics.params),
     environmentSection(metrics),
   ];
   return sections.filter((s) => s !== null).join("\n\n") + "\n";

@@ -11,7 +11,11 @@ import {
   StageTiming,
   type ValidatedInput,
 } from "./input.ts";
-import { findEnvironmentNotes, findMixedSettings } from "./consistency.ts";
+import {
+  findEnvironmentNotes,
+  findMixedSettings,
+  findParamMismatches,
+} from "./consistency.ts";
 import { mean, pairedTInterval, sampleStd, verdictOf } from "./stats.ts";
 
 const ModelName = z.enum(["baseline", "rdrop"]);
@@ -296,7 +300,10 @@ export function computeMetrics(input: ValidatedInput): Metrics {
       rdrop: sumConfusion(rdrop, k),
     },
     curves: [...curves("baseline", baseline), ...curves("rdrop", rdrop)],
-    warnings: findMixedSettings(input.runs),
+    warnings: [
+      ...findMixedSettings(input.runs),
+      ...findParamMismatches(input.runs, input.params),
+    ],
     notes: findEnvironmentNotes(input.runs, input.environment),
     stages: input.stages,
     environment: input.environment,

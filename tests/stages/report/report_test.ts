@@ -195,7 +195,7 @@ Deno.test("per-class table, confusion matrices, DAG, stages, params, environment
   );
   assertStringIncludes(md, "| train_rdrop@0 | 64.2 s | ran |");
   assertStringIncludes(md, "| download | 0.01 s | cache |");
-  assertStringIncludes(md, '"alpha": 0.05');
+  assertStringIncludes(md, "| `train.alpha` | `0.05` |");
   assertStringIncludes(md, "| Deno | 2.9.6 |");
   assertStringIncludes(md, "| TensorFlow.js | 4.22.0 |");
   assertStringIncludes(md, "| WebGPU adapter | none |");
@@ -311,4 +311,42 @@ Deno.test("a badly broken input gives a short message, not hundreds of lines", a
   );
   assertStringIncludes(e.message, "… and 92 more issue(s)");
   assert(e.message.split("\n").length < 25);
+});
+
+Deno.test("runs that disagree with the report's params are warned about", async () => {
+  const input = makeInput([makeRun("baseline", 0), makeRun("rdrop", 0)]);
+  const { metrics, files } = await renderReport({
+    ...input,
+    params: { seeds: [1], train: { epochs: 10, alpha: 0.1 } },
+  });
+  assertStringIncludes(files["report.md"], "> [!WARNING]");
+  const text = metrics.warnings.join("\n");
+  assertStringIncludes(
+    text,
+    "params say train.epochs = 10, but baseline@0 has 3, rdrop@0 has 3",
+  );
+  assertStringIncludes(
+    text,
+    "params say train.alpha = 0.1, but rdrop@0 used 0.05",
+  );
+  assertStringIncludes(
+    text,
+    "params say seeds = [1], but the report got runs of seed(s) [0]",
+  );
+  // Params of an unknown shape are not second-guessed.
+  const other = await renderReport({ ...input, params: { something: "else" } });
+  assertEquals(other.metrics.warnings, []);
+});
+
+Deno.test("params table and a bare Mermaid body", async () => {
+  const input = makeInput([makeRun("baseline", 0)]);
+  const { files } = await renderReport({
+    ...input,
+    params: { train: { hidden: [512, 512], backend: "auto" }, seeds: [0] },
+    mermaid: "a --> b",
+  });
+  const md = files["report.md"];
+  assertStringIncludes(md, "| `train.hidden` | `[512,512]` |");
+  assertStringIncludes(md, '| `train.backend` | `"auto"` |');
+  assertStringIncludes(md, "```mermaid\nflowchart TD\na --> b\n```");
 });
