@@ -150,7 +150,16 @@ export async function fetchVerified(
     source: s,
     parsed: parseSource(s),
   }));
-  await Deno.mkdir(options.destDir, { recursive: true });
+  try {
+    await Deno.mkdir(options.destDir, { recursive: true });
+  } catch (error) {
+    throw new DataError(
+      `cannot create the destination directory ${options.destDir}: ${
+        errorText(error)
+      }`,
+      { cause: error },
+    );
+  }
   const failures: SourceFailure[] = [];
   for (const { source, parsed: p } of parsed) {
     options.signal?.throwIfAborted();
@@ -375,7 +384,18 @@ async function storeVerified(
     options.destDir,
     `.${file.name}.${crypto.randomUUID().slice(0, 8)}.tmp`,
   );
-  const out = await Deno.open(tempPath, { write: true, createNew: true });
+  let out: Deno.FsFile;
+  try {
+    out = await Deno.open(tempPath, { write: true, createNew: true });
+  } catch (error) {
+    await body.cancel().catch(() => {});
+    throw new DataError(
+      `cannot write into ${options.destDir}: ${
+        errorText(error)
+      }; check that the directory is writable`,
+      { cause: error },
+    );
+  }
   let outClosed = false;
   const reader = body.getReader();
   const gunzip = new DecompressionStream("gzip");
@@ -402,8 +422,14 @@ async function storeVerified(
       }
       if (step.done) break;
       const chunk = step.value;
-      for (let off = 0; off < chunk.length;) {
-        off += await out.write(chunk.subarray(off));
+      try {
+        for (let off = 0; off < chunk.length;) {
+          off += await out.write(chunk.subarray(off));
+        }
+      } catch (error) {
+        throw new DataError(`cannot write ${tempPath}: ${errorText(error)}`, {
+          cause: error,
+        });
       }
       bytes += chunk.length;
       hooks.onChunk(bytes);

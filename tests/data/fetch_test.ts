@@ -442,3 +442,48 @@ Deno.test({
     }
   },
 });
+
+Deno.test("an unwritable destination is a DataError, not a source failure, and leaks nothing", async () => {
+  await withSetup(async (fx, server, dest) => {
+    const src = await Deno.makeTempDir();
+    try {
+      await Deno.writeFile(`${src}/${NAME}`, fx.gz);
+      // A regular file where the destination directory should be: creating files in it fails.
+      await Deno.writeTextFile(`${dest}/not-a-dir`, "");
+      const failed: SourceFailure[] = [];
+      await assertRejects(
+        () =>
+          fetchVerified(fx.file, {
+            sources: [src],
+            destDir: `${dest}/not-a-dir/sub`,
+          }),
+        DataError,
+      );
+      // The directory exists but refuses new files: the temp file cannot be created.
+      await Deno.mkdir(`${dest}/ro`);
+      await Deno.chmod(`${dest}/ro`, 0o500);
+      // Root ignores directory permissions; then only the mkdir case above is checked.
+      const enforced = await Deno.writeTextFile(`${dest}/ro/probe`, "").then(
+        () => Deno.remove(`${dest}/ro/probe`).then(() => false),
+        () => true,
+      );
+      for (const source of enforced ? [src, server.base("good")] : []) {
+        const error = await assertRejects(
+          () =>
+            fetchVerified(fx.file, {
+              sources: [source],
+              destDir: `${dest}/ro`,
+              onSourceFailed: (f) => failed.push(f),
+            }),
+          DataError,
+        );
+        assert(!(error instanceof FetchError), error.message);
+      }
+      assertEquals(failed, []);
+      await Deno.chmod(`${dest}/ro`, 0o700);
+      assertEquals(await tempDirEntries(`${dest}/ro`), []);
+    } finally {
+      await Deno.remove(src, { recursive: true });
+    }
+  });
+});
