@@ -1,0 +1,161 @@
+import * as tf from "@tensorflow/tfjs-core";
+import {
+  assert,
+  assertAlmostEquals,
+  assertEquals,
+  assertRejects,
+} from "./assert.ts";
+import {
+  describeAdapter,
+  describeEnvironment,
+  type GpuLike,
+  isSoftwareAdapter,
+  probeAdapter,
+  selectBackend,
+} from "../../models/backend.ts";
+import { ModelError } from "../../models/errors.ts";
+import {
+  disposeMlp,
+  initialValues,
+  type MlpConfig,
+  mlpFromValues,
+} from "../../models/mlp.ts";
+import { createReferenceStep } from "../../models/reference_step.ts";
+
+function fakeGpu(info: Record<string, unknown> | null): GpuLike {
+  return {
+    requestAdapter: () =>
+      Promise.resolve(
+        info === null ? null : ({
+          info,
+          features: new Set(),
+          limits: {},
+        } as unknown as GPUAdapter),
+      ),
+  };
+}
+
+Deno.test("software adapters are recognised; hardware ones are not", () => {
+  assert(
+    isSoftwareAdapter({ description: "llvmpipe (LLVM 15.0.6, 256 bits)" }),
+  );
+  assert(isSoftwareAdapter({ description: "lavapipe" }));
+  assert(
+    isSoftwareAdapter({
+      vendor: "google",
+      description: "SwiftShader Device (Subzero)",
+    }),
+  );
+  assert(
+    isSoftwareAdapter({ description: "Some GPU", isFallbackAdapter: true }),
+  );
+  assert(!isSoftwareAdapter({ vendor: "nvidia", description: "NVIDIA H200" }));
+  assert(
+    !isSoftwareAdapter({
+      vendor: "4098",
+      description: "AMD Radeon RX 7900 XTX (RADV NAVI31)",
+    }),
+  );
+  assertEquals(
+    describeAdapter({ description: "llvmpipe", isFallbackAdapter: true }),
+    "llvmpipe [fallback]",
+  );
+  assertEquals(
+    describeAdapter({ vendor: "nvidia", architecture: "hopper" }),
+    "nvidia hopper",
+  );
+});
+
+Deno.test("auto picks wasm, with a one-line note, for a software adapter or none", async () => {
+  const software = await selectBackend("auto", {
+    gpu: fakeGpu({ description: "llvmpipe", isFallbackAdapter: true }),
+  });
+  assertEquals(software.backend, "wasm");
+  assertEquals(tf.getBackend(), "wasm");
+  assert(
+    software.note?.includes("llvmpipe") && !software.note.includes("\n"),
+    software.note,
+  );
+  const none = await selectBackend("auto", { gpu: null });
+  assertEquals([none.backend, none.adapter], ["wasm", null]);
+  assert(none.note?.includes("no WebGPU adapter"), none.note);
+  const missing = await selectBackend("auto", { gpu: fakeGpu(null) });
+  assertEquals(missing.backend, "wasm");
+  const probe = await probeAdapter(fakeGpu({ description: "NVIDIA H200" }));
+  assertEquals(probe, { description: "NVIDIA H200", software: false });
+});
+
+Deno.test("forcing webgpu without an adapter is a ModelError; cpu and wasm are honoured", async () => {
+  const error = await assertRejects(() =>
+    selectBackend("webgpu", { gpu: null })
+  );
+  assert(error instanceof ModelError, String(error));
+  assertEquals((await selectBackend("cpu")).backend, "cpu");
+  assertEquals(describeEnvironment().backend, "cpu");
+  assertEquals(describeEnvironment().tfjs, tf.version_core);
+  assertEquals((await selectBackend("wasm")).backend, "wasm");
+});
+
+const hasAdapter = (await probeAdapter()) !== null;
+
+Deno.test({
+  name:
+    "a WebGPU step and a wasm step from the same weights give the same losses within 1e-4",
+  ignore: !hasAdapter,
+  async fn() {
+    const config: MlpConfig = {
+      inputSize: 12,
+      hidden: [16, 8],
+      classes: 4,
+      dropout: 0.5,
+    };
+    const values = initialValues(config, { seed: 21 });
+    const xs = Float32Array.from(
+      { length: 6 * 12 },
+      (_, i) => Math.sin(i * 0.7),
+    );
+    const ys = Int32Array.from([0, 1, 2, 3, 1, 2]);
+    const lossesOn = async (
+      backend: "wasm" | "webgpu",
+      mode: "baseline" | "rdrop",
+    ) => {
+      const selection = await selectBackend(backend);
+      assertEquals(tf.getBackend(), backend);
+      const params = mlpFromValues(config, values);
+      const step = createReferenceStep(params, {
+        mode,
+        alpha: 1,
+        dropout: 0.5,
+        learningRate: 0.01,
+        seed: 5,
+      });
+      const x = tf.tensor2d(xs, [6, 12]);
+      const y = tf.tensor1d(ys, "int32");
+      const out: number[] = [];
+      // Three steps: the later losses depend on the first updates too.
+      for (let i = 0; i < 3; i++) {
+        const loss = step.run(x, y);
+        out.push((await loss.data())[0]);
+        loss.dispose();
+      }
+      step.dispose();
+      disposeMlp(params);
+      x.dispose();
+      y.dispose();
+      return { out, adapter: selection.adapter };
+    };
+    for (const mode of ["baseline", "rdrop"] as const) {
+      const wasm = await lossesOn("wasm", mode);
+      const webgpu = await lossesOn("webgpu", mode);
+      assert(webgpu.adapter !== null, "no adapter described");
+      wasm.out.forEach((l, i) =>
+        assertAlmostEquals(webgpu.out[i], l, 1e-4, `${mode} step ${i + 1}`)
+      );
+      assert(
+        wasm.out[2] !== wasm.out[0],
+        "losses did not change; the steps did nothing",
+      );
+    }
+    await selectBackend("cpu");
+  },
+});
