@@ -14,6 +14,8 @@ export interface IdxArray {
   dims: number[];
   /** The elements; a view into the parsed buffer, not a copy. */
   data: Uint8Array;
+  /** The whole (decompressed) file, header included: what the published SHA-256s cover. */
+  bytes: Uint8Array;
 }
 
 const IDX_UBYTE = 0x08;
@@ -96,7 +98,7 @@ export function parseIdx(bytes: Uint8Array, file: string): IdxArray {
       }]`,
     );
   }
-  return { dims, data: bytes.subarray(headerLength) };
+  return { dims, data: bytes.subarray(headerLength), bytes };
 }
 
 /** True when `bytes` starts with the gzip magic number 0x1f 0x8b. */

@@ -207,13 +207,7 @@ function splitMeta(
 }
 
 function sha256OfIdx(a: IdxArray): string {
-  // The published hashes cover the whole decompressed file; readIdxFile keeps the header
-  // in front of `data` in the same buffer.
-  return createHash("sha256").update(
-    new Uint8Array(a.data.buffer, 0, a.data.byteOffset + a.data.length),
-  ).digest(
-    "hex",
-  );
+  return createHash("sha256").update(a.bytes).digest("hex");
 }
 
 /**

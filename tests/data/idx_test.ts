@@ -23,9 +23,11 @@ import { gzip, makeIdx, sha256 } from "./_helpers.ts";
 Deno.test("parseIdx reads dims big-endian and returns the data bytes", () => {
   const data = Array.from({ length: 2 * 3 * 300 }, (_, i) => i % 256);
   // 300 > 255 so a little-endian or one-byte reading of the dimension would differ
-  const parsed = parseIdx(makeIdx([2, 3, 300], data), "x.idx");
+  const file = makeIdx([2, 3, 300], data);
+  const parsed = parseIdx(file, "x.idx");
   assertEquals(parsed.dims, [2, 3, 300]);
   assertEquals(Array.from(parsed.data), data);
+  assertEquals(parsed.bytes, file);
 });
 
 Deno.test("parseIdx rejects a wrong magic, naming the file", () => {
@@ -169,8 +171,7 @@ Deno.test({
       numClasses: 10,
     });
     // Hash the whole decompressed file (header included), as the published SHA-256s are defined.
-    const whole = (a: { data: Uint8Array }) =>
-      new Uint8Array(a.data.buffer, 0, a.data.byteOffset + a.data.length);
+    const whole = (a: { bytes: Uint8Array }) => a.bytes;
     assertEquals(
       sha256(whole(testImages)),
       FASHION_MNIST_FILES.testImages.sha256,
