@@ -507,11 +507,9 @@ class RunState {
   ): Promise<StepOutcome> {
     const emit = this.#emit;
     emit({ type: "start", instance: instance.name, reasons });
-    // Invalidate before running: if this run dies, the lock no longer claims the old outputs.
-    if (this.#lock.instances[instance.name] !== undefined) {
-      delete this.#lock.instances[instance.name];
-      await writeLockFile(this.#plan.root, this.#lock);
-    }
+    // The lock entry is left alone until commit: run() writes into a temp outDir and the
+    // workspace is only touched by #commit, so the old entry still describes the workspace if
+    // this run fails or dies, and status can keep naming the real reasons.
     const started = performance.now();
     const outDir = await this.#store.makeTempDir(
       instance.name.replace("@", "-"),

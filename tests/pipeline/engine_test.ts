@@ -505,3 +505,19 @@ Deno.test("a stage that ignores the signal is abandoned after the grace period",
     "did not wait for the stuck stage",
   );
 });
+
+Deno.test("after a failed rerun, status still names why the stage is stale and the old outputs stay", async () => {
+  await using rig = await makeRig();
+  const { pipeline, switches } = demoPipeline(rig);
+  await runPipeline(pipeline, { root: rig.root });
+  await writeParams(rig, { train: { alpha: 0.3 } });
+  switches.fail.add("train@0");
+  const { result } = await runCollect(pipeline, { root: rig.root });
+  assertEquals(result.outcome, "failed");
+  const status = await pipelineStatus(pipeline, { root: rig.root });
+  assertEquals(status[1].reasons, ["params changed (alpha 0.05 -> 0.3)"]);
+  const model = await Deno.readTextFile(
+    join(rig.root, ".pipeline/out/train@0/model.json"),
+  );
+  assertEquals(JSON.parse(model), { sum: 0.30000000000000004 });
+});
