@@ -16,8 +16,6 @@ export interface ChartFiles {
   confusion: string;
 }
 
-const PUBLISHED_SOURCE = "Liang et al. 2021";
-
 function seedList(seeds: readonly number[]): string {
   return seeds.join(", ");
 }
@@ -155,8 +153,8 @@ function summarySection(metrics: Metrics): string {
     ),
     "",
     `${seedsNote} Training time is the training loop only (no evaluation); ` +
-    "the published reference rows are the single-run test accuracies reported for the " +
-    `reference experiment (${PUBLISHED_SOURCE}), not measured here.`,
+    "the published reference rows are the single-run test accuracies reported by " +
+    `${metrics.published.source}, not measured here.`,
     "",
     verdictSentence(metrics),
   ].join("\n");

@@ -95,6 +95,7 @@ export const Metrics = z.object({
     baseline: z.number().min(0).max(1),
     rdrop: z.number().min(0).max(1),
     difference: z.number(),
+    source: z.string(),
   }),
   runs: z.array(RunMetrics).min(1),
   classNames: z.array(z.string()),

@@ -66,6 +66,10 @@ Deno.test("5 seeds: summary, paired t-interval and 'helped' verdict", async () =
   );
   assertStringIncludes(md, "*Published reference: Baseline* | 1 | 84.26 %");
   assertStringIncludes(md, "*Published reference: R-Drop* | 1 | 85.34 %");
+  assertStringIncludes(
+    md,
+    "reported by the reference experiment, not measured here",
+  );
   const [low, high] = expectedInterval(GAIN);
   assertStringIncludes(md, "95 % paired t-interval (n−1 = 4 df");
   assertStringIncludes(md, `**[${low}, ${high}]**`);
@@ -212,6 +216,19 @@ Deno.test("custom published figures replace the defaults", async () => {
     "*Published reference: Baseline* | 1 | 90.00 %",
   );
   assertAlmostEquals(metrics.published.difference, 0.01, 1e-12);
+  assertStringIncludes(
+    files["report.md"],
+    "reported by the published source, not measured",
+  );
+  const named = await renderReport({
+    ...input,
+    published: { baseline: 0.9, rdrop: 0.91, source: "Smith (2020), table 3" },
+  });
+  assertStringIncludes(
+    named.files["report.md"],
+    "reported by Smith (2020), table 3, not measured",
+  );
+  assertEquals(named.metrics.published.source, "Smith (2020), table 3");
 });
 
 Deno.test("deterministic: same input gives the same bytes, whatever the run order", async () => {
