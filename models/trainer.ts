@@ -157,14 +157,27 @@ function resolveSettings(data: TrainData, options: TrainOptions): {
   return { settings, epochs };
 }
 
+/** JSON with object keys sorted, so that key order never counts as a difference. */
+function canonicalJson(value: unknown): string {
+  return JSON.stringify(
+    value,
+    (_key, v) =>
+      v && typeof v === "object" && !Array.isArray(v)
+        ? Object.fromEntries(
+          Object.entries(v).sort(([a], [b]) => a < b ? -1 : 1),
+        )
+        : v,
+  );
+}
+
 function describeMismatch(
   stored: CheckpointSettings,
   wanted: CheckpointSettings,
 ): string[] {
   const out: string[] = [];
   for (const key of Object.keys(wanted) as (keyof CheckpointSettings)[]) {
-    const a = JSON.stringify(stored[key]);
-    const b = JSON.stringify(wanted[key]);
+    const a = canonicalJson(stored[key]);
+    const b = canonicalJson(wanted[key]);
     if (a !== b) out.push(`${key}: checkpoint ${a}, this run ${b}`);
   }
   return out;
