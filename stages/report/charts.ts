@@ -39,7 +39,8 @@ const CONFIG = {
   },
 } as const;
 
-type CurveField = "testAccuracy" | "trainLoss";
+/** The per-epoch quantities a learning curve can show. */
+export type CurveField = "testAccuracy" | "trainLoss";
 
 /**
  * Learning curve for one per-epoch quantity: a thick line with points for the mean over
@@ -273,7 +274,11 @@ export function confusionSpec(metrics: Metrics): ChartSpec {
   };
 }
 
-/** Compiles a Vega-Lite spec and renders it to an SVG string without a browser or canvas. */
+/**
+ * Compiles a Vega-Lite spec and renders it to an SVG string without a browser or canvas.
+ * Await one call before starting the next: vega's SVG id counters are module-global, and
+ * interleaved renders would number each other's gradients.
+ */
 export async function renderSvg(spec: ChartSpec): Promise<string> {
   const compiled = vl.compile(spec as unknown as vl.TopLevelSpec).spec;
   const view = new vega.View(vega.parse(compiled), { renderer: "none" });

@@ -73,12 +73,19 @@ export type ReportInput = z.input<typeof ReportInputSchema>;
 
 /** The input after validation, with runs sorted (baseline first, then by seed). */
 export interface ValidatedInput {
+  /** Runs sorted baseline first, then by seed. */
   runs: ReportRun[];
+  /** The params object as given. */
   params: unknown;
+  /** The DAG's Mermaid text. */
   mermaid: string;
+  /** Stage timings in the order given. */
   stages: StageTiming[];
+  /** The process that made the report. */
   environment: ReportEnvironment;
+  /** ISO date of the report. */
   generatedAt: string;
+  /** Published reference accuracies, defaulted to {@link PUBLISHED_DEFAULT}. */
   published: { baseline: number; rdrop: number; source: string };
 }
 

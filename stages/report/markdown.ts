@@ -10,9 +10,13 @@ import type { Comparison, Metrics, ModelSummary } from "./metrics.ts";
 
 /** File names of the charts, relative to report.md. */
 export interface ChartFiles {
+  /** Test accuracy per epoch. */
   accuracy: string;
+  /** Training loss per epoch. */
   trainLoss: string;
+  /** Per-class test accuracy. */
   perClass: string;
+  /** Confusion matrix heatmaps. */
   confusion: string;
 }
 

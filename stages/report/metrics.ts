@@ -45,6 +45,7 @@ const RunMetrics = z.object({
   examples: z.number().int().positive(),
 });
 
+/** One model's results aggregated over its seeds. */
 const ModelSummary = z.object({
   model: ModelName,
   seeds: z.array(z.number().int()),
@@ -57,6 +58,7 @@ const ModelSummary = z.object({
 /** One model's results aggregated over its seeds. */
 export type ModelSummary = z.infer<typeof ModelSummary>;
 
+/** The paired R-Drop - baseline comparison. */
 const Comparison = z.object({
   /** Seeds both models ran; the difference is paired on these. */
   pairedSeeds: z.array(z.number().int()).min(1),

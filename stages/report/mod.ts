@@ -35,7 +35,24 @@ export {
   verdictOf,
 } from "./stats.ts";
 export type { PairedInterval, Verdict } from "./stats.ts";
-export { verdictSentence } from "./markdown.ts";
+export { flattenParams, renderMarkdown, verdictSentence } from "./markdown.ts";
+export type { ChartFiles } from "./markdown.ts";
+export { computeMetrics } from "./metrics.ts";
+export { validateInput } from "./input.ts";
+export type { ValidatedInput } from "./input.ts";
+export {
+  confusionSpec,
+  learningCurveSpec,
+  MODEL_LABEL,
+  perClassSpec,
+  renderSvg,
+} from "./charts.ts";
+export type { ChartSpec, CurveField } from "./charts.ts";
+export {
+  findEnvironmentNotes,
+  findMixedSettings,
+  findParamMismatches,
+} from "./consistency.ts";
 
 /** File names of the report's files, relative to the report directory. */
 export const REPORT_FILES = {
