@@ -1,0 +1,33 @@
+/**
+ * evaluate_baseline / evaluate_rdrop: test accuracy, loss, per-class accuracy and the
+ * confusion matrix of each trained model, one instance per seed.
+ *
+ * @module
+ */
+import { defineStage } from "../pipeline/mod.ts";
+import type { Params } from "./params.ts";
+import { type Mode, trainParams, type TrainStageOptions } from "./train.ts";
+
+/** Declares `evaluate_<mode>`, one instance per seed (paired with `train_<mode>@seed`). */
+export function evaluateStage(mode: Mode, options: TrainStageOptions) {
+  return defineStage({
+    name: `evaluate_${mode}`,
+    description: `evaluate train_${mode} on the test split`,
+    deps: ["preprocess", `train_${mode}`],
+    // Evaluation runs on the training backend: its float arithmetic decides ties in argmax.
+    params: (p: Params) => ({
+      mode,
+      backend: trainParams(p, mode, options).backend,
+    }),
+    foreach: (p: Params) => p.seeds,
+    outputs: ["evaluation.json"],
+    code: import.meta.url,
+    async run(ctx) {
+      const { runEvaluation } = await import("./evaluate_run.ts");
+      await runEvaluation(ctx, {
+        seed: Number(ctx.item),
+        trainStage: `train_${mode}@${ctx.item}`,
+      });
+    },
+  });
+}

@@ -1,0 +1,38 @@
+/**
+ * The experiment as one declaration (this project's dvc.yaml):
+ * download -> preprocess -> train_{baseline,rdrop}@seed -> evaluate_{baseline,rdrop}@seed -> report.
+ *
+ * @module
+ */
+import { definePipeline } from "../pipeline/mod.ts";
+import { download } from "./download.ts";
+import { evaluateStage } from "./evaluate.ts";
+import { Params } from "./params.ts";
+import { preprocess } from "./preprocess.ts";
+import { report } from "./report_stage.ts";
+import { trainStage, type TrainStageOptions } from "./train.ts";
+
+/** Builds the pipeline for a machine whose `backend: auto` resolves as `options` says. */
+export function createPipeline(options: TrainStageOptions) {
+  return definePipeline({
+    params: Params,
+    paramsFile: "params.json",
+    stages: [
+      download,
+      preprocess,
+      trainStage("baseline", options),
+      trainStage("rdrop", options),
+      evaluateStage("baseline", options),
+      evaluateStage("rdrop", options),
+      report,
+    ],
+    async summary(outputs) {
+      const { headline, parseMetrics } = await import("./report/mod.ts");
+      const dir = outputs.report;
+      if (!dir) return [];
+      const path = `${dir}/metrics.json`;
+      const metrics = parseMetrics(await Deno.readTextFile(path), { path });
+      return [`Report: ${dir}/report.md`, headline(metrics)];
+    },
+  });
+}

@@ -1,0 +1,34 @@
+/**
+ * preprocess: IDX files -> float32 images in [0, 1] and int32 labels, as raw tensor files.
+ *
+ * @module
+ */
+import { defineStage } from "../pipeline/mod.ts";
+import type { Params } from "./params.ts";
+import { PREPROCESSED_FILES } from "../data/mod.ts";
+
+/** Parses and scales the downloaded files, keeping the first `limit` examples of each split. */
+export const preprocess = defineStage({
+  name: "preprocess",
+  description: "parse IDX, scale pixels to [0, 1], write float32/int32 tensors",
+  deps: ["download"],
+  params: (p: Params) => p.preprocess,
+  outputs: PREPROCESSED_FILES,
+  code: import.meta.url,
+  async run(ctx) {
+    const { fashionMnistPaths, preprocessIdxFiles, writePreprocessed } =
+      await import(
+        "../data/mod.ts"
+      );
+    const data = await preprocessIdxFiles(
+      fashionMnistPaths(ctx.inputs.download),
+      {
+        limit: ctx.params.limit ?? undefined,
+      },
+    );
+    await writePreprocessed(ctx.outDir, data);
+    ctx.log(
+      `train ${data.train.count} x ${data.train.features}, test ${data.test.count}`,
+    );
+  },
+});

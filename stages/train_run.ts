@@ -1,0 +1,108 @@
+/**
+ * The body of a train instance, loaded only when one runs so that `status` and `dag` never
+ * pay for loading TensorFlow.js.
+ *
+ * @module
+ */
+import type { StageContext } from "../pipeline/mod.ts";
+import { loadPreprocessed } from "../data/mod.ts";
+import { selectBackend } from "../models/backend.ts";
+import { describeEnvironment } from "../models/backend.ts";
+import { fileCheckpointStore } from "../models/checkpoint.ts";
+import { disposeMlp, saveModelArtifacts } from "../models/mlp.ts";
+import { train } from "../models/trainer.ts";
+import { createTrainStep } from "../models/train_step.ts";
+import { RunRecord, TrainHistory } from "./artifacts.ts";
+import type { trainParams } from "./train.ts";
+import { writeJson } from "./json_files.ts";
+
+/** Trains one (mode, seed) and writes weights, history and run record into `ctx.outDir`. */
+export async function runTraining(
+  ctx: StageContext<ReturnType<typeof trainParams>>,
+  options: { seed: number },
+): Promise<void> {
+  const p = ctx.params;
+  const selection = await selectBackend(p.backend);
+  if (selection.note) ctx.log(selection.note);
+  const data = await loadPreprocessed(ctx.inputs.preprocess);
+  const requestedBackend =
+    (ctx.allParams as { train: { backend: string } }).train.backend;
+
+  let bar: ReturnType<typeof ctx.progress> | null = null;
+  const result = await train({ train: data.train, test: data.test }, {
+    mode: p.mode,
+    alpha: p.alpha,
+    epochs: p.epochs,
+    batchSize: p.batchSize,
+    learningRate: p.learningRate,
+    seed: options.seed,
+    shuffle: p.shuffle,
+    model: {
+      hidden: p.hidden,
+      dropout: p.dropout,
+      classes: data.meta.classNames.length,
+    },
+    checkpoint: fileCheckpointStore(`${ctx.scratchDir}/checkpoint.bin`),
+    createStep: createTrainStep,
+    signal: ctx.signal,
+    onStep(info) {
+      if (info.step === 1 || !bar) {
+        bar = ctx.progress({
+          label: `epoch ${info.epoch}/${p.epochs}`,
+          total: info.steps,
+          unit: "steps",
+        });
+      }
+      const fields: Record<string, string | number> = {
+        "samples/s": Math.round(info.samplesPerSecond),
+      };
+      if (info.loss !== undefined) fields.loss = info.loss.toFixed(4);
+      bar.update(info.step, fields);
+    },
+    onEpoch(record) {
+      const line =
+        `epoch ${record.epoch}/${p.epochs}: train loss ${
+          record.trainLoss.toFixed(4)
+        }, ` +
+        `test acc ${(record.testAccuracy * 100).toFixed(2)} %, test loss ${
+          record.testLoss.toFixed(4)
+        }, ` +
+        `${record.epochSeconds.toFixed(1)} s, ${
+          Math.round(record.samplesPerSecond)
+        } samples/s`;
+      if (bar) bar.done(line);
+      else ctx.log(line);
+      bar = null;
+    },
+  });
+  if (result.resumedEpochs > 0) {
+    ctx.log(`resumed from the checkpoint after epoch ${result.resumedEpochs}`);
+  }
+  try {
+    await saveModelArtifacts(ctx.outDir, result.params, { dropout: p.dropout });
+  } finally {
+    disposeMlp(result.params);
+  }
+  const trainSeconds = result.history.reduce((s, e) => s + e.epochSeconds, 0);
+  const environment = describeEnvironment();
+  await writeJson(`${ctx.outDir}/history.json`, TrainHistory, {
+    mode: p.mode,
+    alpha: p.alpha,
+    seed: options.seed,
+    epochs: result.history,
+  });
+  await writeJson(`${ctx.outDir}/run.json`, RunRecord, {
+    mode: p.mode,
+    seed: options.seed,
+    backend: environment.backend,
+    requestedBackend,
+    adapter: environment.adapter,
+    deno: environment.deno,
+    tfjs: environment.tfjs,
+    trainSeconds,
+    samplesPerSecond: trainSeconds > 0
+      ? data.train.count * result.history.length / trainSeconds
+      : 0,
+    resumedEpochs: result.resumedEpochs,
+  });
+}
