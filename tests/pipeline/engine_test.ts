@@ -521,3 +521,28 @@ Deno.test("after a failed rerun, status still names why the stage is stale and t
   );
   assertEquals(JSON.parse(model), { sum: 0.30000000000000004 });
 });
+
+Deno.test("an edited checked-out output (new size or mtime) is stale and restored, not rerun", async () => {
+  await using rig = await makeRig();
+  const { pipeline } = demoPipeline(rig);
+  await runPipeline(pipeline, { root: rig.root });
+  const path = join(rig.root, "results/report.md");
+  const original = await Deno.readTextFile(path);
+  // Save the way editors do (new file + rename), so the cached object is untouched.
+  await Deno.writeTextFile(`${path}.new`, original + "my note\n");
+  await Deno.rename(`${path}.new`, path);
+  const status = await pipelineStatus(pipeline, { root: rig.root });
+  assertEquals(status[2].reasons, ["output missing or corrupt (report.md)"]);
+  await runPipeline(pipeline, { root: rig.root });
+  assertEquals(rig.count("report"), 1);
+  assertEquals(await Deno.readTextFile(path), original);
+  // Same size, new mtime: still noticed without hashing.
+  const info = await Deno.stat(path);
+  await Deno.utime(
+    path,
+    new Date(),
+    new Date((info.mtime?.getTime() ?? 0) + 5000),
+  );
+  const touched = await pipelineStatus(pipeline, { root: rig.root });
+  assertEquals(touched[2].reasons, ["output missing or corrupt (report.md)"]);
+});
