@@ -165,3 +165,42 @@ export function findParamMismatches(
   }
   return warnings;
 }
+
+/**
+ * The setting the published reference figures belong to (the reference experiment's
+ * values, as dotted params paths). Only paths present in the params are compared.
+ */
+export const REFERENCE_SETTING: Readonly<Record<string, unknown>> = Object
+  .freeze({
+    "preprocess.limit": null,
+    "train.epochs": 10,
+    "train.batchSize": 32,
+    "train.learningRate": 0.001,
+    "train.hidden": [512, 512],
+    "train.dropout": 0.5,
+    "train.alpha": 0.05,
+    "train.shuffle": false,
+  });
+
+/**
+ * Params that differ from {@link REFERENCE_SETTING}, as "train.epochs = 3 (reference 10)".
+ * Non-empty means the published rows are not a like-for-like comparison.
+ */
+export function findReferenceDifferences(
+  params: unknown,
+  reference: Readonly<Record<string, unknown>> = REFERENCE_SETTING,
+): string[] {
+  const out: string[] = [];
+  for (const [path, expected] of Object.entries(reference)) {
+    const actual = pick(params, path.split("."));
+    if (actual === undefined) continue;
+    if (JSON.stringify(actual) !== JSON.stringify(expected)) {
+      out.push(
+        `${path} = ${JSON.stringify(actual)} (reference ${
+          JSON.stringify(expected)
+        })`,
+      );
+    }
+  }
+  return out;
+}

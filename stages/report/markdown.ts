@@ -100,6 +100,18 @@ function summaryRow(m: ModelSummary): string[] {
   ];
 }
 
+function referenceCaveat(metrics: Metrics): string[] {
+  const diffs = metrics.published.settingDifferences;
+  if (diffs.length === 0) return [];
+  return [
+    "",
+    `> **Not the reference setting:** ${
+      diffs.join(", ")
+    }. The published rows belong to ` +
+    "the reference setting, so they are not a like-for-like comparison for these runs.",
+  ];
+}
+
 function summarySection(metrics: Metrics): string {
   const rows = metrics.models.map(summaryRow);
   const c = metrics.comparison;
@@ -159,6 +171,7 @@ function summarySection(metrics: Metrics): string {
     `${seedsNote} Training time is the training loop only (no evaluation); ` +
     "the published reference rows are the single-run test accuracies reported by " +
     `${metrics.published.source}, not measured here.`,
+    ...referenceCaveat(metrics),
     "",
     verdictSentence(metrics),
   ].join("\n");

@@ -15,6 +15,7 @@ import {
   findEnvironmentNotes,
   findMixedSettings,
   findParamMismatches,
+  findReferenceDifferences,
 } from "./consistency.ts";
 import { mean, pairedTInterval, sampleStd, verdictOf } from "./stats.ts";
 
@@ -98,6 +99,8 @@ export const Metrics = z.object({
     rdrop: z.number().min(0).max(1),
     difference: z.number(),
     source: z.string(),
+    /** Params that differ from the setting the published figures belong to. */
+    settingDifferences: z.array(z.string()),
   }),
   runs: z.array(RunMetrics).min(1),
   classNames: z.array(z.string()),
@@ -275,6 +278,7 @@ export function computeMetrics(input: ValidatedInput): Metrics {
     published: {
       ...input.published,
       difference: input.published.rdrop - input.published.baseline,
+      settingDifferences: findReferenceDifferences(input.params),
     },
     runs: input.runs.map((r) => ({
       model: r.model,

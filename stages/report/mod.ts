@@ -52,6 +52,8 @@ export {
   findEnvironmentNotes,
   findMixedSettings,
   findParamMismatches,
+  findReferenceDifferences,
+  REFERENCE_SETTING,
 } from "./consistency.ts";
 
 /** File names of the report's files, relative to the report directory. */
@@ -162,7 +164,10 @@ export function headline(metrics: Metrics): string {
     return `${name} ${acc}`;
   });
   const c = metrics.comparison;
-  const published = `published ${pp(metrics.published.difference)}`;
+  const other = metrics.published.settingDifferences.length > 0
+    ? ", other setting"
+    : "";
+  const published = `published ${pp(metrics.published.difference)}${other}`;
   if (c) parts.push(`R-Drop − baseline ${pp(c.meanDifference)} (${published})`);
   const lines = [`Test accuracy: ${parts.join(" · ")}`];
   if (c?.interval) {

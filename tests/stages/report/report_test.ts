@@ -367,3 +367,41 @@ Deno.test("params table and a bare Mermaid body", async () => {
   assertStringIncludes(md, '| `train.backend` | `"auto"` |');
   assertStringIncludes(md, "```mermaid\nflowchart TD\na --> b\n```");
 });
+
+Deno.test("a run outside the reference setting says the published rows do not compare", async () => {
+  const input = makeInput([makeRun("baseline", 0), makeRun("rdrop", 0)]);
+  const small = await renderReport({
+    ...input,
+    params: {
+      seeds: [0],
+      preprocess: { limit: 500 },
+      train: { epochs: 3, alpha: 0.05 },
+    },
+  });
+  assertStringIncludes(
+    small.files["report.md"],
+    "> **Not the reference setting:** preprocess.limit = 500 (reference null), " +
+      "train.epochs = 3 (reference 10).",
+  );
+  assertStringIncludes(
+    headline(small.metrics),
+    "published +1.08 pp, other setting",
+  );
+  const reference = await renderReport({
+    ...input,
+    params: { seeds: [0], preprocess: { limit: null }, train: { epochs: 10, alpha: 0.05 } },
+  });
+  assertEquals(reference.metrics.published.settingDifferences, []);
+  assert(!reference.files["report.md"].includes("Not the reference setting"));
+  assert(!headline(reference.metrics).includes("other setting"));
+});
+  assertEquals(full.metrics.published.settingDifferences, [
+    "train.epochs = 3 (reference 10)",
+  ]);
+  const reference = await renderReport({
+    ...input,
+    params: { seeds: [0], preprocess: { limit: null }, train: { epochs: 3 } },
+    runs: [makeRun("baseline", 0), makeRun("rdrop", 0)],
+  });
+  assertEquals(reference.metrics.published.settingDifferences.length, 1);
+});
