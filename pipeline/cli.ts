@@ -197,6 +197,10 @@ function writer(stream: { writeSync(p: Uint8Array): number }) {
 
 function noColorSet(): boolean {
   try {
+    // Without --allow-env, reading NO_COLOR would prompt on a terminal; assume it is unset.
+    const state =
+      Deno.permissions.querySync({ name: "env", variable: "NO_COLOR" }).state;
+    if (state !== "granted") return false;
     return (Deno.env.get("NO_COLOR") ?? "") !== "";
   } catch {
     return false;

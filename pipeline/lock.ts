@@ -118,9 +118,15 @@ export function processAlive(pid: number): boolean {
   }
 }
 
-function hostName(): string {
+/**
+ * This machine's host name, or `"unknown"` without `--allow-sys=hostname` (checked first so
+ * that a terminal never gets a permission prompt for it).
+ */
+export function hostName(): string {
   try {
-    return Deno.hostname();
+    const state =
+      Deno.permissions.querySync({ name: "sys", kind: "hostname" }).state;
+    return state === "granted" ? Deno.hostname() : "unknown";
   } catch {
     return "unknown";
   }

@@ -1,3 +1,4 @@
+import { denoCommand } from "./helpers.ts";
 import { assert, assertEquals, assertMatch, assertRejects } from "./assert.ts";
 import { join } from "node:path";
 import {
@@ -8,6 +9,7 @@ import {
   UserError,
   verifyPipeline,
 } from "../../pipeline/mod.ts";
+import { hostName } from "../../pipeline/lock.ts";
 import { demoPipeline, makeRig, runCollect, writeParams } from "./helpers.ts";
 
 Deno.test("first run runs every stage once; a no-op rerun runs nothing", async () => {
@@ -398,7 +400,7 @@ Deno.test("a second run refuses while a live process holds the run lock", async 
   await Deno.mkdir(join(rig.root, ".pipeline"), { recursive: true });
   await Deno.writeTextFile(
     join(rig.root, ".pipeline/run.lock"),
-    JSON.stringify({ pid: Deno.pid, host: Deno.hostname(), startedAt: "then" }),
+    JSON.stringify({ pid: Deno.pid, host: hostName(), startedAt: "then" }),
   );
   const error = await assertRejects(
     () => runPipeline(pipeline, { root: rig.root }),
@@ -411,7 +413,7 @@ Deno.test("a second run refuses while a live process holds the run lock", async 
 Deno.test("a run lock left by a dead process is taken over", async () => {
   await using rig = await makeRig();
   const { pipeline } = demoPipeline(rig);
-  const child = new Deno.Command(Deno.execPath(), { args: ["eval", "0"] })
+  const child = new Deno.Command(denoCommand(), { args: ["eval", "0"] })
     .spawn();
   await child.status;
   await Deno.mkdir(join(rig.root, ".pipeline"), { recursive: true });
@@ -419,7 +421,7 @@ Deno.test("a run lock left by a dead process is taken over", async () => {
     join(rig.root, ".pipeline/run.lock"),
     JSON.stringify({
       pid: child.pid,
-      host: Deno.hostname(),
+      host: hostName(),
       startedAt: "then",
     }),
   );

@@ -206,3 +206,13 @@ export async function runCollect(
 export async function writeParams(rig: Rig, params: unknown): Promise<void> {
   await rig.write("params.json", JSON.stringify(params));
 }
+
+/**
+ * The deno executable to spawn: the running one when allowed, else `deno` from PATH (what a
+ * task's `--allow-run=deno` permits).
+ */
+export function denoCommand(): string {
+  const state =
+    Deno.permissions.querySync({ name: "run", command: Deno.execPath() }).state;
+  return state === "granted" ? Deno.execPath() : "deno";
+}

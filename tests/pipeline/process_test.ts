@@ -1,5 +1,6 @@
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { denoCommand } from "./helpers.ts";
 import { assert, assertEquals, assertMatch } from "./assert.ts";
 
 const FIXTURE = fileURLToPath(
@@ -8,7 +9,7 @@ const FIXTURE = fileURLToPath(
 const CONFIG = fileURLToPath(new URL("../../deno.json", import.meta.url));
 
 function start(root: string, mode: "hang" | "fast"): Deno.ChildProcess {
-  return new Deno.Command(Deno.execPath(), {
+  return new Deno.Command(denoCommand(), {
     args: ["run", "-A", "--config", CONFIG, FIXTURE],
     env: { PIPELINE_TEST_ROOT: root, PIPELINE_TEST_MODE: mode, NO_COLOR: "1" },
     stdout: "piped",
