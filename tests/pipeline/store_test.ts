@@ -1,0 +1,169 @@
+import { join } from "node:path";
+import { assert, assertEquals, assertMatch, assertRejects } from "./assert.ts";
+import { writeFileAtomic } from "../../pipeline/fs.ts";
+import { Store } from "../../pipeline/store.ts";
+import {
+  acquireRunLock,
+  readLockFile,
+  RunLockBusyError,
+} from "../../pipeline/lock.ts";
+import { sha256Text } from "../../pipeline/hash.ts";
+import { UserError } from "../../pipeline/errors.ts";
+
+async function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
+  const dir = await Deno.makeTempDir({ prefix: "pipeline-store-" });
+  try {
+    await fn(dir);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+async function names(dir: string): Promise<string[]> {
+  return (await Array.fromAsync(Deno.readDir(dir))).map((e) => e.name).sort();
+}
+
+Deno.test("writeFileAtomic replaces whole files and leaves no temp file, even when it fails", async () => {
+  await withDir(async (dir) => {
+    const path = join(dir, "a.json");
+    await writeFileAtomic(path, "one");
+    await writeFileAtomic(path, "two");
+    assertEquals(await Deno.readTextFile(path), "two");
+    assertEquals(await names(dir), ["a.json"]);
+    await Deno.mkdir(join(dir, "taken"));
+    await Deno.writeTextFile(join(dir, "taken", "x"), "keep");
+    await assertRejects(
+      () => writeFileAtomic(join(dir, "taken"), "data"),
+      Error,
+    );
+    assertEquals(await names(dir), ["a.json", "taken"]);
+    assertEquals(await Deno.readTextFile(join(dir, "taken", "x")), "keep");
+  });
+});
+
+Deno.test("putOutputs stores read-only objects by hash; checkout links them into a workspace", async () => {
+  await withDir(async (root) => {
+    const store = new Store(root);
+    const out = await store.makeTempDir("s");
+    await Deno.mkdir(join(out, "sub"));
+    await Deno.writeTextFile(join(out, "sub/a.txt"), "hello");
+    const records = await store.putOutputs(out, ["sub/a.txt"]);
+    assertEquals(records, {
+      "sub/a.txt": { sha256: await sha256Text("hello"), size: 5 },
+    });
+    const object = store.objectPath(records["sub/a.txt"].sha256);
+    assertEquals((await Deno.stat(object)).mode! & 0o777, 0o444);
+    const checked = await store.checkout(records, join(root, "ws"), {
+      clean: true,
+    });
+    const target = join(root, "ws/sub/a.txt");
+    assertEquals(await Deno.readTextFile(target), "hello");
+    assertEquals(checked["sub/a.txt"].size, 5);
+    assertEquals(
+      checked["sub/a.txt"].mtime,
+      (await Deno.stat(target)).mtime?.getTime(),
+    );
+    assertEquals((await Deno.stat(target)).ino, (await Deno.stat(object)).ino);
+  });
+});
+
+Deno.test("putOutputs names every declared output that was not written", async () => {
+  await withDir(async (root) => {
+    const store = new Store(root);
+    const out = await store.makeTempDir("s");
+    await Deno.writeTextFile(join(out, "a.txt"), "a");
+    const error = await assertRejects(
+      () => store.putOutputs(out, ["a.txt", "b.txt", "c.txt"]),
+      UserError,
+    );
+    assertEquals(
+      error.message,
+      "did not write its declared outputs b.txt, c.txt",
+    );
+  });
+});
+
+Deno.test("manifests are zod-validated when read back; corrupt objects are found by re-hashing", async () => {
+  await withDir(async (root) => {
+    const store = new Store(root);
+    const key = "a".repeat(64);
+    assertEquals((await store.readManifest(key)).state, "missing");
+    await Deno.mkdir(join(root, ".pipeline/runs"), { recursive: true });
+    await Deno.writeTextFile(
+      store.manifestPath(key),
+      JSON.stringify({ version: 1, key }),
+    );
+    assertEquals((await store.readManifest(key)).state, "invalid");
+    const out = await store.makeTempDir("s");
+    await Deno.writeTextFile(join(out, "x"), "content");
+    const outputs = await store.putOutputs(out, ["x"]);
+    const manifest = {
+      version: 1 as const,
+      key,
+      stage: "s",
+      instance: "s",
+      item: null,
+      params: {},
+      code: { files: {}, packages: {} },
+      upstream: {},
+      outputs,
+      seconds: 1,
+      finishedAt: "now",
+    };
+    await store.writeManifest(manifest);
+    const read = await store.readManifest(key);
+    assertEquals(read.state, "ok");
+    assertEquals(await store.corruptObjects(manifest), []);
+    const object = store.objectPath(outputs.x.sha256);
+    await Deno.chmod(object, 0o644);
+    await Deno.writeTextFile(object, "CONTENT"); // same size, other bytes
+    assertEquals(await store.corruptObjects(manifest), ["x"]);
+  });
+});
+
+Deno.test("the run lock is exclusive, records pid, and is released", async () => {
+  await withDir(async (dir) => {
+    const release = await acquireRunLock(dir, { command: "run" });
+    const info = JSON.parse(await Deno.readTextFile(join(dir, "run.lock")));
+    assertEquals([info.pid, info.command], [Deno.pid, "run"]);
+    const error = await assertRejects(
+      () => acquireRunLock(dir),
+      RunLockBusyError,
+    );
+    assertMatch(
+      error.message,
+      /another run holds .*run\.lock \(pid \d+ on .*\); wait for it/,
+    );
+    await release();
+    assertEquals(await names(dir), []);
+    const again = await acquireRunLock(dir);
+    await again();
+  });
+});
+
+Deno.test("an unreadable run lock (no live holder) is taken over", async () => {
+  await withDir(async (dir) => {
+    await Deno.writeTextFile(join(dir, "run.lock"), "");
+    let tookOver = false;
+    const release = await acquireRunLock(dir, {
+      onTakeover: () => (tookOver = true),
+    });
+    assert(tookOver);
+    await release();
+  });
+});
+
+Deno.test("an invalid pipeline.lock is a user error that says how to recover", async () => {
+  await withDir(async (root) => {
+    assertEquals(await readLockFile(root), { version: 1, instances: {} });
+    await Deno.writeTextFile(
+      join(root, "pipeline.lock"),
+      JSON.stringify({ version: 1, instances: { a: {} } }),
+    );
+    const error = await assertRejects(() => readLockFile(root), UserError);
+    assertMatch(
+      error.message,
+      /pipeline\.lock is invalid .*delete it and rerun/,
+    );
+  });
+});
