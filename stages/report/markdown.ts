@@ -350,8 +350,11 @@ function pipelineSection(metrics: Metrics, mermaid: string): string {
     "",
     table(["Stage", "Time", "Result"], rows, "lrl"),
     "",
-    `${ran} of ${metrics.stages.length} stages ran in this invocation, the rest came from ` +
-    `the cache; ${total.toFixed(1)} s in all.`,
+    `${ran} of ${metrics.stages.length} stages ran in this invocation and ` +
+    `${
+      metrics.stages.length - ran
+    } came from the cache (a cached stage shows the time of ` +
+    `the run that produced it); ${total.toFixed(1)} s of stage time in all.`,
   ].join("\n");
 }
 

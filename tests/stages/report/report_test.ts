@@ -199,6 +199,10 @@ Deno.test("per-class table, confusion matrices, DAG, stages, params, environment
   );
   assertStringIncludes(md, "| train_rdrop@0 | 64.2 s | ran |");
   assertStringIncludes(md, "| download | 0.01 s | cache |");
+  assertStringIncludes(
+    md,
+    "2 of 4 stages ran in this invocation and 2 came from the cache",
+  );
   assertStringIncludes(md, "| `train.alpha` | `0.05` |");
   assertStringIncludes(md, "| Deno | 2.9.6 |");
   assertStringIncludes(md, "| TensorFlow.js | 4.22.0 |");
