@@ -23,11 +23,8 @@ import {
   readMlpValues,
 } from "./mlp.ts";
 import { deriveSeed, permutation } from "./random.ts";
-import {
-  createReferenceStep,
-  type Step,
-  type StepOptions,
-} from "./reference_step.ts";
+import type { Step, StepOptions } from "./reference_step.ts";
+import { createTrainStep } from "./train_step.ts";
 
 /** Train and test splits. */
 export interface TrainData {
@@ -84,7 +81,10 @@ export interface TrainOptions {
   readEvery?: number;
   /** Evaluation batch size (default 1000). */
   evalBatchSize?: number;
-  /** Optimiser step to use (default: the reference step). */
+  /**
+   * Optimiser step to use (default: `createTrainStep` of `train_step.ts`, the optimised
+   * one; `createReferenceStep` is the plain autodiff one).
+   */
   createStep?: StepFactory;
 }
 
@@ -200,7 +200,7 @@ export async function train(
 ): Promise<TrainResult> {
   const { settings, epochs } = resolveSettings(data, options);
   const readEvery = Math.max(1, options.readEvery ?? 50);
-  const createStep = options.createStep ?? createReferenceStep;
+  const createStep = options.createStep ?? createTrainStep;
   const config = settings.model;
   const params = initMlp(config, { seed: settings.seed });
   const stepOptions: StepOptions = {

@@ -21,6 +21,7 @@ import {
   mlpFromValues,
 } from "../../models/mlp.ts";
 import { createReferenceStep } from "../../models/reference_step.ts";
+import { createTrainStep } from "../../models/train_step.ts";
 
 function fakeGpu(info: Record<string, unknown> | null): GpuLike {
   return {
@@ -100,7 +101,7 @@ const hasAdapter = (await probeAdapter()) !== null;
 
 Deno.test({
   name:
-    "a WebGPU step and a wasm step from the same weights give the same losses within 1e-4",
+    "WebGPU and wasm steps (optimised and reference) from the same weights give the same losses within 1e-4",
   ignore: !hasAdapter,
   async fn() {
     const config: MlpConfig = {
@@ -115,14 +116,16 @@ Deno.test({
       (_, i) => Math.sin(i * 0.7),
     );
     const ys = Int32Array.from([0, 1, 2, 3, 1, 2]);
+    type Create = typeof createReferenceStep;
     const lossesOn = async (
       backend: "wasm" | "webgpu",
       mode: "baseline" | "rdrop",
+      create: Create,
     ) => {
       const selection = await selectBackend(backend);
       assertEquals(tf.getBackend(), backend);
       const params = mlpFromValues(config, values);
-      const step = createReferenceStep(params, {
+      const step = create(params, {
         mode,
         alpha: 1,
         dropout: 0.5,
@@ -144,17 +147,28 @@ Deno.test({
       y.dispose();
       return { out, adapter: selection.adapter };
     };
-    for (const mode of ["baseline", "rdrop"] as const) {
-      const wasm = await lossesOn("wasm", mode);
-      const webgpu = await lossesOn("webgpu", mode);
-      assert(webgpu.adapter !== null, "no adapter described");
-      wasm.out.forEach((l, i) =>
-        assertAlmostEquals(webgpu.out[i], l, 1e-4, `${mode} step ${i + 1}`)
-      );
-      assert(
-        wasm.out[2] !== wasm.out[0],
-        "losses did not change; the steps did nothing",
-      );
+    const steps = [["optimised", createTrainStep], [
+      "reference",
+      createReferenceStep,
+    ]] as const;
+    for (const [name, create] of steps) {
+      for (const mode of ["baseline", "rdrop"] as const) {
+        const wasm = await lossesOn("wasm", mode, create);
+        const webgpu = await lossesOn("webgpu", mode, create);
+        assert(webgpu.adapter !== null, "no adapter described");
+        wasm.out.forEach((l, i) =>
+          assertAlmostEquals(
+            webgpu.out[i],
+            l,
+            1e-4,
+            `${name} ${mode} step ${i + 1}`,
+          )
+        );
+        assert(
+          wasm.out[2] !== wasm.out[0],
+          `${name} ${mode}: the steps did nothing`,
+        );
+      }
     }
     await selectBackend("cpu");
   },

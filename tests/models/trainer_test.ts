@@ -1,10 +1,12 @@
 import * as tf from "@tensorflow/tfjs-core";
-import "../../models/backend.ts";
+import "@tensorflow/tfjs-backend-cpu";
+import "@tensorflow/tfjs-backend-wasm";
 import { assert, assertEquals, assertRejects } from "./assert.ts";
 import { blobs } from "./_synthetic.ts";
 import { DivergenceError, ModelError } from "../../models/errors.ts";
 import { memoryCheckpointStore } from "../../models/checkpoint.ts";
 import { disposeMlp, readMlpValues } from "../../models/mlp.ts";
+import { createReferenceStep } from "../../models/reference_step.ts";
 import {
   stepsPerEpoch,
   train,
@@ -12,7 +14,17 @@ import {
   type TrainOptions,
 } from "../../models/trainer.ts";
 
-await tf.setBackend("cpu");
+/** The behaviour tests run on both CPU backends (each has its own kernels). */
+const BACKENDS = ["cpu", "wasm"] as const;
+
+function test(name: string, fn: () => Promise<void>): void {
+  for (const backend of BACKENDS) {
+    Deno.test(`${name} [${backend}]`, async () => {
+      await tf.setBackend(backend);
+      await fn();
+    });
+  }
+}
 
 const FEATURES = 20;
 const CLASSES = 3;
@@ -45,7 +57,7 @@ function withoutTimes(
 }
 
 for (const mode of ["baseline", "rdrop"] as const) {
-  Deno.test(`a tiny ${mode} run (300 examples, 2 epochs) beats chance clearly`, async () => {
+  test(`a tiny ${mode} run (300 examples, 2 epochs) beats chance clearly`, async () => {
     const result = await train(DATA, { ...BASE, mode, alpha: 1 });
     assertEquals(result.history.length, 2);
     assertEquals(result.resumedEpochs, 0);
@@ -66,7 +78,7 @@ for (const mode of ["baseline", "rdrop"] as const) {
   });
 }
 
-Deno.test("the same seed and backend reproduce the same history; another seed does not", async () => {
+test("the same seed and backend reproduce the same history; another seed does not", async () => {
   const options: TrainOptions = { ...BASE, mode: "rdrop", shuffle: true };
   const a = await train(DATA, options);
   const b = await train(DATA, options);
@@ -83,7 +95,7 @@ Deno.test("the same seed and backend reproduce the same history; another seed do
   for (const r of [a, b, c]) disposeMlp(r.params);
 });
 
-Deno.test("a run killed after epoch 1 resumes from its checkpoint with the same history", async () => {
+test("a run killed after epoch 1 resumes from its checkpoint with the same history", async () => {
   const options: TrainOptions = {
     ...BASE,
     mode: "rdrop",
@@ -124,7 +136,7 @@ Deno.test("a run killed after epoch 1 resumes from its checkpoint with the same 
   disposeMlp(resumed.params);
 });
 
-Deno.test("a checkpoint of other settings is refused with a ModelError", async () => {
+test("a checkpoint of other settings is refused with a ModelError", async () => {
   const store = memoryCheckpointStore();
   const first = await train(DATA, { ...BASE, epochs: 1, checkpoint: store });
   disposeMlp(first.params);
@@ -137,7 +149,7 @@ Deno.test("a checkpoint of other settings is refused with a ModelError", async (
   );
 });
 
-Deno.test("a NaN or infinite loss stops with a DivergenceError naming epoch, step and a hint", async () => {
+test("a NaN or infinite loss stops with a DivergenceError naming epoch, step and a hint", async () => {
   const before = tf.memory().numTensors;
   const huge = await assertRejects(() =>
     train(DATA, { ...BASE, mode: "rdrop", alpha: 1e39, readEvery: 3 })
@@ -160,28 +172,35 @@ Deno.test("a NaN or infinite loss stops with a DivergenceError naming epoch, ste
   );
 });
 
-Deno.test("no tensor leak: live tensors are the same after every step", async () => {
+test("no tensor leak: live tensors are the same after every step", async () => {
   const before = tf.memory().numTensors;
   const counts: number[] = [];
-  for (const mode of ["baseline", "rdrop"] as const) {
-    const result = await train(DATA, {
-      ...BASE,
-      mode,
-      shuffle: true,
-      onStep: () => counts.push(tf.memory().numTensors),
-    });
-    assertEquals(
-      new Set(counts).size,
-      1,
-      `live tensors per step: ${[...new Set(counts)]}`,
-    );
-    counts.length = 0;
-    disposeMlp(result.params);
+  const steps = [["optimised", undefined], [
+    "reference",
+    createReferenceStep,
+  ]] as const;
+  for (const [stepName, createStep] of steps) {
+    for (const mode of ["baseline", "rdrop"] as const) {
+      const result = await train(DATA, {
+        ...BASE,
+        mode,
+        shuffle: true,
+        createStep,
+        onStep: () => counts.push(tf.memory().numTensors),
+      });
+      assertEquals(
+        new Set(counts).size,
+        1,
+        `${stepName} ${mode}: live tensors per step: ${[...new Set(counts)]}`,
+      );
+      counts.length = 0;
+      disposeMlp(result.params);
+    }
   }
   assertEquals(tf.memory().numTensors, before);
 });
 
-Deno.test("the last partial batch is kept and progress reports it", async () => {
+test("the last partial batch is kept and progress reports it", async () => {
   assertEquals(stepsPerEpoch(300, 16), 19);
   assertEquals(stepsPerEpoch(32, 32), 1);
   const small: TrainData = {
@@ -202,7 +221,7 @@ Deno.test("the last partial batch is kept and progress reports it", async () => 
   disposeMlp(result.params);
 });
 
-Deno.test("bad options and inconsistent data are ModelErrors", async () => {
+test("bad options and inconsistent data are ModelErrors", async () => {
   for (
     const options of [
       { ...BASE, epochs: 0 },
