@@ -109,10 +109,16 @@ try {
   });
   const options = { root };
   const firstRun = await time(() => runPipeline(pipeline, options));
+  const planSamples: number[] = [];
+  const decideSamples: number[] = [];
   const noop = await median(async () => {
     const result = await runPipeline(pipeline, options);
     if (result.ran.length !== 0) throw new Error("no-op rerun ran stages");
+    planSamples.push(result.timings.planMs);
+    decideSamples.push(result.timings.decideMs);
   });
+  const mid = (xs: number[]) =>
+    xs.sort((a, b) => a - b)[Math.floor(xs.length / 2)];
   const status = await median(async () => {
     const entries = await pipelineStatus(pipeline, options);
     if (entries.some((e) => e.state !== "fresh")) throw new Error("not fresh");
@@ -133,6 +139,8 @@ try {
     outputMiB: STAGES * MIB,
     firstRunMs: Math.round(firstRun),
     noopRerunMs: Math.round(noop),
+    noopKeysMs: Math.round(mid(planSamples)),
+    noopStalenessMs: Math.round(mid(decideSamples)),
     statusAllFreshMs: Math.round(status),
     statusOneParamChangedMs: Math.round(statusChanged),
     staleAfterChange: stale,
@@ -146,6 +154,8 @@ try {
       } MiB of outputs (median of ${REPEAT})`,
       `  first run (writes + hashes everything)  ${report.firstRunMs} ms`,
       `  no-op rerun (engine time)               ${report.noopRerunMs} ms`,
+      `    of which params + keys + code hashes  ${report.noopKeysMs} ms`,
+      `    of which lock file + output stats     ${report.noopStalenessMs} ms`,
       `  status, all fresh                       ${report.statusAllFreshMs} ms`,
       `  status, one param changed (${stale} stale)   ${report.statusOneParamChangedMs} ms`,
       `  verify (full re-hash, for contrast)     ${report.verifyFullRehashMs} ms`,

@@ -253,6 +253,11 @@ export interface RunResult {
   outputs: Record<string, string>;
   /** The plan entries (what was decided before running). */
   plan: PlanEntry[];
+  /**
+   * Engine milliseconds: `planMs` (params, instances, keys incl. code hashing) and `decideMs`
+   * (lock file + output stats), i.e. what a no-op rerun costs before any stage work.
+   */
+  timings: { planMs: number; decideMs: number };
 }
 
 /** Runs every stale instance in topological order (see {@link RunOptions}). */
@@ -261,7 +266,9 @@ export async function runPipeline<S extends PipelineDeclaration>(
   options: RunOptions,
 ): Promise<RunResult> {
   const emit = options.onEvent ?? (() => {});
+  const planStarted = performance.now();
   const plan = await planPipeline(pipeline, options);
+  const planMs = performance.now() - planStarted;
   const store = new Store(plan.root);
   const selected = selectInstances(plan, options.targets ?? []);
   const forcedNames = (options.force ?? []).flatMap((target) =>
@@ -280,6 +287,7 @@ export async function runPipeline<S extends PipelineDeclaration>(
     cached: [],
     outputs,
     plan: [],
+    timings: { planMs, decideMs: 0 },
   };
   const release = options.dryRun ? undefined : await acquireRunLock(store.dir, {
     command: options.command,
@@ -291,6 +299,7 @@ export async function runPipeline<S extends PipelineDeclaration>(
       }),
   });
   try {
+    const decideStarted = performance.now();
     const lock = await readLockFile(plan.root);
     const decisions = new Map<string, PlanEntry & { cachedResult: boolean }>();
     for (const instance of plan.instances) {
@@ -320,6 +329,7 @@ export async function runPipeline<S extends PipelineDeclaration>(
       decisions.set(instance.name, { ...entry, cachedResult });
       result.plan.push(entry);
     }
+    result.timings.decideMs = performance.now() - decideStarted;
     emit({
       type: "plan",
       entries: result.plan,
