@@ -109,7 +109,9 @@ export function dropoutMaskValues(
       h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
       h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
       h ^= h >>> 16;
-      out[transposed ? c * rows + r : r * cols + c] = (h >>> 0) >= threshold ? keep : 0;
+      out[transposed ? c * rows + r : r * cols + c] = (h >>> 0) >= threshold
+        ? keep
+        : 0;
     }
   }
   return out;
@@ -256,7 +258,11 @@ export interface StepTensors {
 export function forwardBackward(
   tensors: StepTensors,
   inputs: { x: tf.Tensor2D; y: tf.Tensor1D; masksT: (tf.Tensor2D | null)[] },
-  options: { mode: "baseline" | "rdrop"; alpha: number; reduction?: "sum" | "batchmean" },
+  options: {
+    mode: "baseline" | "rdrop";
+    alpha: number;
+    reduction?: "sum" | "batchmean";
+  },
 ): StepGradients {
   return tf.tidy(() => {
     const { weights, weightsT, biases } = tensors;
@@ -266,7 +272,9 @@ export function forwardBackward(
     const actsT: tf.Tensor2D[] = [hT];
     const gatesT: tf.Tensor2D[] = [];
     for (let layer = 0; layer < last; layer++) {
-      const aT = tf.relu(tf.add(tf.matMul(weightsT[layer], hT), column(biases[layer])));
+      const aT = tf.relu(
+        tf.add(tf.matMul(weightsT[layer], hT), column(biases[layer])),
+      );
       const mask = inputs.masksT[layer];
       if (mask) {
         hT = tf.mul(aT, mask);
@@ -379,7 +387,9 @@ class HostAdam {
     this.#t = offset + 2 * largest;
     const needed = offset + 3 * largest;
     const have = this.#kernels.memory.buffer.byteLength;
-    if (needed > have) this.#kernels.memory.grow(Math.ceil((needed - have) / 65536));
+    if (needed > have) {
+      this.#kernels.memory.grow(Math.ceil((needed - have) / 65536));
+    }
   }
 
   #view(offset: number, n: number): Float32Array {
@@ -427,7 +437,12 @@ class HostAdam {
     );
     buffers.out.set(this.#view(this.#p, n));
     if (buffers.outT && buffers.shape) {
-      this.#kernels.transpose(this.#p, this.#t, buffers.shape[0], buffers.shape[1]);
+      this.#kernels.transpose(
+        this.#p,
+        this.#t,
+        buffers.shape[0],
+        buffers.shape[1],
+      );
       buffers.outT.set(this.#view(this.#t, n));
     }
   }
@@ -497,18 +512,27 @@ export function createTrainStep(
   const beta1 = options.beta1 ?? 0.9;
   const beta2 = options.beta2 ?? 0.999;
   const epsilon = options.epsilon ?? 1e-8;
-  const vars: tf.Variable[] = params.weights.flatMap((w, i) => [w, params.biases[i]]);
+  const vars: tf.Variable[] = params.weights.flatMap((
+    w,
+    i,
+  ) => [w, params.biases[i]]);
   const backendName = tf.getBackend();
-  const host = (options.adam ?? (backendName === "wasm" || backendName === "cpu"
-    ? "host"
-    : "device")) === "host";
+  const host = (options.adam ??
+    (backendName === "wasm" || backendName === "cpu" ? "host" : "device")) ===
+    "host";
   const sizes = vars.map((p) => p.size);
   // Host Adam keeps the moments in the kernel module's memory; device Adam in variables.
   const hostAdamState = host ? new HostAdam(sizes) : null;
-  const devM = host ? [] : vars.map((p) => tf.tidy(() => tf.variable(tf.zerosLike(p), false)));
-  const devV = host ? [] : vars.map((p) => tf.tidy(() => tf.variable(tf.zerosLike(p), false)));
+  const devM = host
+    ? []
+    : vars.map((p) => tf.tidy(() => tf.variable(tf.zerosLike(p), false)));
+  const devV = host
+    ? []
+    : vars.map((p) => tf.tidy(() => tf.variable(tf.zerosLike(p), false)));
   // Transposed copies of the weights, kept in step with them (see forwardBackward).
-  let weightsT: tf.Tensor2D[] = params.weights.map((w) => tf.keep(tf.transpose(w)));
+  let weightsT: tf.Tensor2D[] = params.weights.map((w) =>
+    tf.keep(tf.transpose(w))
+  );
   let step = 0;
   let disposed = false;
 
@@ -534,12 +558,19 @@ export function createTrainStep(
 
   function replaceTransposed(layer: number, next: tf.Tensor2D): void {
     weightsT[layer].dispose();
-    weightsT[layer] = next;
+    // Kept: run() may be called inside the caller's tf.tidy.
+    weightsT[layer] = tf.keep(next);
   }
 
   function hostAdam(adamState: HostAdam, grads: tf.Tensor[], t: number): void {
     const heap = heapBackend();
-    const adam = { t, learningRate: options.learningRate, beta1, beta2, epsilon };
+    const adam = {
+      t,
+      learningRate: options.learningRate,
+      beta1,
+      beta2,
+      epsilon,
+    };
     vars.forEach((p, i) => {
       const isWeight = i % 2 === 0;
       const shape = p.shape as [number, number];
@@ -558,7 +589,9 @@ export function createTrainStep(
           shape,
         }, adam);
         next = tf.engine().makeTensorFromTensorInfo(info);
-        if (infoT) nextT = tf.engine().makeTensorFromTensorInfo(infoT) as tf.Tensor2D;
+        if (infoT) {
+          nextT = tf.engine().makeTensorFromTensorInfo(infoT) as tf.Tensor2D;
+        }
       } else {
         const out = new Float32Array(p.size);
         const outT = isWeight ? new Float32Array(p.size) : undefined;
@@ -585,14 +618,19 @@ export function createTrainStep(
       vars.forEach((p, i) => {
         const g = grads[i];
         const mi = tf.add(tf.mul(devM[i], beta1), tf.mul(g, 1 - beta1));
-        const vi = tf.add(tf.mul(devV[i], beta2), tf.mul(tf.square(g), 1 - beta2));
+        const vi = tf.add(
+          tf.mul(devV[i], beta2),
+          tf.mul(tf.square(g), 1 - beta2),
+        );
         devM[i].assign(mi);
         devV[i].assign(vi);
         const denom = tf.add(tf.div(tf.sqrt(vi), correction2), epsilon);
         p.assign(tf.sub(p, tf.mul(tf.div(mi, denom), stepSize)));
       });
     });
-    params.weights.forEach((w, layer) => replaceTransposed(layer, tf.keep(tf.transpose(w))));
+    params.weights.forEach((w, layer) =>
+      replaceTransposed(layer, tf.keep(tf.transpose(w)))
+    );
   }
 
   return {
@@ -619,12 +657,17 @@ export function createTrainStep(
     async getState() {
       if (hostAdamState) return { step, ...hostAdamState.moments() };
       const read = (ts: tf.Variable[]) =>
-        Promise.all(ts.map(async (t) => Float32Array.from(await t.data<"float32">())));
+        Promise.all(
+          ts.map(async (t) => Float32Array.from(await t.data<"float32">())),
+        );
       return { step, m: await read(devM), v: await read(devV) };
     },
     setState(state) {
-      const ok = state.m.length === vars.length && state.v.length === vars.length &&
-        sizes.every((n, i) => state.m[i].length === n && state.v[i].length === n) &&
+      const ok = state.m.length === vars.length &&
+        state.v.length === vars.length &&
+        sizes.every((n, i) =>
+          state.m[i].length === n && state.v[i].length === n
+        ) &&
         Number.isInteger(state.step) && state.step >= 0;
       if (!ok) {
         throw new ModelError(
@@ -643,7 +686,9 @@ export function createTrainStep(
         });
       }
       // The weights may have been replaced too (a resumed run loads them before this).
-      params.weights.forEach((w, layer) => replaceTransposed(layer, tf.keep(tf.transpose(w))));
+      params.weights.forEach((w, layer) =>
+        replaceTransposed(layer, tf.keep(tf.transpose(w)))
+      );
       step = state.step;
     },
     dispose() {
