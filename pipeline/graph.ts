@@ -188,7 +188,25 @@ export function expandInstances(
     }
     instances.set(stage.name, list);
   }
-  return [...instances.values()].flat();
+  const all = [...instances.values()].flat();
+  checkOutputCollisions(all);
+  return all;
+}
+
+function checkOutputCollisions(instances: readonly Instance[]): void {
+  const owners = new Map<string, string>();
+  for (const instance of instances) {
+    for (const output of instance.stage.outputs) {
+      const path = `${instance.workspace}/${output}`;
+      const owner = owners.get(path);
+      if (owner !== undefined) {
+        throw new UserError(
+          `stages ${owner} and ${instance.name} both write ${path}; give one of them another workspace or output name`,
+        );
+      }
+      owners.set(path, instance.name);
+    }
+  }
 }
 
 function workspaceOf(stage: AnyStage<unknown>, item: Item | undefined) {

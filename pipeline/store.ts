@@ -157,7 +157,8 @@ export class Store {
       const record = await sha256File(source);
       const target = this.objectPath(record.sha256);
       await Deno.mkdir(dirname(target), { recursive: true });
-      await Deno.chmod(source, 0o444);
+      // Read-only objects guard against edits through a hard-linked checkout.
+      if (Deno.build.os !== "windows") await Deno.chmod(source, 0o444);
       // Renaming over an existing object replaces it atomically, which also heals a corrupt one.
       await Deno.rename(source, target);
       records[output] = record;
@@ -209,7 +210,7 @@ export class Store {
       } catch {
         const temp = `${target}.${Deno.pid}.checkout.tmp`;
         await Deno.copyFile(object, temp);
-        await Deno.chmod(temp, 0o644);
+        if (Deno.build.os !== "windows") await Deno.chmod(temp, 0o644);
         await Deno.rename(temp, target);
       }
       const info = await Deno.stat(target);

@@ -132,3 +132,14 @@ Deno.test("non-serialisable params and bad foreach items are user errors", () =>
     /foreach item "x\/y"/,
   );
 });
+
+Deno.test("two instances writing the same workspace file is an error naming both", () => {
+  const stages = [
+    stage("a", { workspace: "results" }),
+    stage("b", { workspace: "results" }),
+  ] as AnyStage<unknown>[];
+  assertEquals(
+    userError(() => expandInstances(stages, {})),
+    "stages a and b both write results/o.txt; give one of them another workspace or output name",
+  );
+});
