@@ -68,6 +68,12 @@ export {
   type StepState,
 } from "./reference_step.ts";
 export {
+  type AdamState,
+  createTrainStep,
+  type TrainStep,
+  type TrainStepOptions,
+} from "./train_step.ts";
+export {
   type StepFactory,
   type StepInfo,
   stepsPerEpoch,

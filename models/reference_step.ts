@@ -10,7 +10,7 @@
 import * as tf from "@tensorflow/tfjs-core";
 import { nllLoss, rDropLoss } from "./losses.ts";
 import type { MlpParams } from "./mlp.ts";
-import { deriveSeed } from "./random.ts";
+import { dropoutMaskValues } from "./train_step.ts";
 
 /** Options of a training step (same shape as `train_step.ts`'s `TrainStepOptions`). */
 export interface StepOptions {
@@ -55,22 +55,16 @@ export interface Step {
 }
 
 /**
- * Inverted-dropout keep mask `[rows, cols]` (values 0 or 1/(1-rate)) as a pure function
- * of `seed`; drawn on the CPU, so it is identical on every backend.
+ * Inverted-dropout keep mask `[rows, cols]` (values 0 or 1/(1-rate)) as a pure function of
+ * `(seed, step, layer)`: the same hashed masks as `train_step.ts` draws, so the two steps
+ * can be compared with dropout on, and identical on every backend.
  */
 export function dropoutMask(
   rows: number,
   cols: number,
-  rate: number,
-  seed: number,
+  options: { rate: number; seed: number; step: number; layer: number },
 ): tf.Tensor2D {
-  return tf.tidy(() => {
-    const u = tf.randomUniform([rows, cols], 0, 1, "float32", seed);
-    return tf.mul(
-      tf.cast(tf.greaterEqual(u, rate), "float32"),
-      1 / (1 - rate),
-    ) as tf.Tensor2D;
-  });
+  return tf.tensor2d(dropoutMaskValues(rows, cols, options), [rows, cols]);
 }
 
 /**
@@ -129,10 +123,14 @@ export function forwardTrain(
       if (layer < last) {
         h = tf.relu(h);
         if (options.dropout > 0) {
-          const seed = deriveSeed(options.seed, options.step, layer);
           h = tf.mul(
             h,
-            dropoutMask(h.shape[0], h.shape[1], options.dropout, seed),
+            dropoutMask(h.shape[0], h.shape[1], {
+              rate: options.dropout,
+              seed: options.seed,
+              step: options.step,
+              layer,
+            }),
           );
         }
       }

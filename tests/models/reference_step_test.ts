@@ -105,9 +105,24 @@ Deno.test("setState resumes exactly where getState left off", async () => {
 });
 
 Deno.test("dropout masks are seeded, keep about 1 - rate, and scale by 1/(1 - rate)", async () => {
-  const a = await dropoutMask(100, 100, 0.3, 9).data();
-  const b = await dropoutMask(100, 100, 0.3, 9).data();
-  const c = await dropoutMask(100, 100, 0.3, 10).data();
+  const a = await dropoutMask(100, 100, {
+    rate: 0.3,
+    seed: 9,
+    step: 4,
+    layer: 1,
+  }).data();
+  const b = await dropoutMask(100, 100, {
+    rate: 0.3,
+    seed: 9,
+    step: 4,
+    layer: 1,
+  }).data();
+  const c = await dropoutMask(100, 100, {
+    rate: 0.3,
+    seed: 9,
+    step: 5,
+    layer: 1,
+  }).data();
   assertEquals(Array.from(a), Array.from(b));
   assert(a.some((v, i) => v !== c[i]), "seed ignored");
   const kept = a.filter((v) => v !== 0);
