@@ -185,3 +185,29 @@ Deno.test("CLI: a failing stage exits 1 naming it; verify exits 1 on corruption;
     /^gc: removed \d+ manifest\(s\), \d+ object\(s\), \d+ scratch\/temp dir\(s\); freed .*B\n$/,
   );
 });
+
+Deno.test("CLI: colors on a terminal unless NO_COLOR is set", async () => {
+  await using rig = await makeRig();
+  const { pipeline } = demoPipeline(rig);
+  const run = async () => {
+    let stdout = "";
+    await runCli(pipeline, ["--force", "source"], {
+      root: rig.root,
+      stdout: (t) => (stdout += t),
+      stderr: () => {},
+      tty: true,
+      signal: new AbortController().signal,
+    });
+    return stdout;
+  };
+  const previous = Deno.env.get("NO_COLOR");
+  try {
+    Deno.env.delete("NO_COLOR");
+    assert((await run()).includes("\x1b[32mran"), "colored without NO_COLOR");
+    Deno.env.set("NO_COLOR", "1");
+    assert(!(await run()).includes("\x1b["), "no escape codes with NO_COLOR");
+  } finally {
+    if (previous === undefined) Deno.env.delete("NO_COLOR");
+    else Deno.env.set("NO_COLOR", previous);
+  }
+});
