@@ -35,6 +35,7 @@ export class TerminalRenderer {
   #now: () => number;
   #active: { key: string; line: string } | undefined;
   #lastDraw = -Infinity;
+  #bars = new Map<string, ProgressState>();
   #plain = new Map<string, { fraction: number; atMs: number; done: number }>();
 
   /** Creates a renderer writing through `options.write`. */
@@ -147,11 +148,29 @@ export class TerminalRenderer {
     }
   }
 
+  /** Clears the bar line and forgets every bar (the stage is over). */
   #endBar(): void {
+    this.#bars.clear();
+    this.#clearLine();
+  }
+
+  #clearLine(): void {
     if (this.#active !== undefined) {
       this.#options.write("\r\x1b[K");
       this.#active = undefined;
     }
+  }
+
+  /** Draws the oldest unfinished bar; several at once (parallel downloads) share one line. */
+  #drawOldest(now: number): void {
+    const first = this.#bars.entries().next();
+    if (first.done) return;
+    const [key, state] = first.value;
+    const more = this.#bars.size > 1 ? `  (+${this.#bars.size - 1} more)` : "";
+    const line = `  ${formatProgress(state, { bar: true })}${more}`;
+    this.#lastDraw = now;
+    this.#active = { key, line };
+    this.#options.write(`\r\x1b[K${line}`);
   }
 
   #progress(event: Extract<PipelineEvent, { type: "progress" }>): void {
@@ -159,17 +178,17 @@ export class TerminalRenderer {
     const state: ProgressState = event;
     const now = this.#now();
     if (event.finished) {
-      if (this.#active?.key === key) this.#endBar();
+      this.#bars.delete(key);
       this.#plain.delete(key);
+      this.#clearLine();
       this.line(`  ${formatProgressDone(state, event.summary)}`);
+      if (this.#options.tty) this.#drawOldest(now);
       return;
     }
     if (this.#options.tty) {
+      this.#bars.set(key, state);
       if (now - this.#lastDraw < (this.#options.throttleMs ?? 100)) return;
-      this.#lastDraw = now;
-      const line = `  ${formatProgress(state, { bar: true })}`;
-      this.#active = { key, line };
-      this.#options.write(`\r\x1b[K${line}`);
+      this.#drawOldest(now);
       return;
     }
     const last = this.#plain.get(key) ?? { fraction: 0, atMs: now, done: 0 };

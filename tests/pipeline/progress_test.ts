@@ -144,3 +144,46 @@ Deno.test("colors only when asked (NO_COLOR turns them off in the CLI)", () => {
     .handle(finish);
   assert(colored.includes("\x1b[32mran"), "green ran");
 });
+
+Deno.test("TTY renderer: parallel bars share one line, oldest first, and each ends with its own line", () => {
+  let out = "";
+  let now = 0;
+  const renderer = new TerminalRenderer({
+    write: (t) => (out += t),
+    tty: true,
+    color: false,
+    now: () => now,
+  });
+  const bar = (
+    id: number,
+    label: string,
+    done: number,
+    finished = false,
+  ): PipelineEvent => ({
+    type: "progress",
+    instance: "download",
+    id,
+    label,
+    done,
+    total: 10,
+    unit: "bytes",
+    fields: {},
+    elapsedMs: 1000,
+    finished,
+  });
+  renderer.handle(bar(1, "images", 1));
+  now += 200;
+  renderer.handle(bar(2, "labels", 5));
+  assert(out.endsWith("(+1 more)"), out);
+  assert(!out.includes("labels"), "the newer bar waits its turn");
+  now += 200;
+  renderer.handle(bar(1, "images", 10, true));
+  assert(out.includes("  images  10 B/10 B"), "final line of the first bar");
+  assert(
+    out.endsWith(
+      "\r\x1b[K  labels  [" + "=".repeat(15) + ">" + ".".repeat(14) +
+        "]  5 B/10 B  5 B/s  ETA 0:01",
+    ),
+    out,
+  );
+});
