@@ -211,6 +211,27 @@ export class CodeHasher {
     return { files: sortRecord(files), packages: sortRecord(packages) };
   }
 
+  /**
+   * SHA-256 of root-relative data files a stage declares in `files` (read, not imported).
+   * Throws a {@link UserError} naming a missing file.
+   */
+  async dataFiles(
+    stage: string,
+    paths: readonly string[],
+  ): Promise<Record<string, string>> {
+    const out: Record<string, string> = {};
+    for (const rel of paths) {
+      const info = await this.#file(toFileUrl(join(this.#root, rel)), rel);
+      if (info === undefined) {
+        throw new UserError(
+          `stage ${stage}: file ${rel} (in its files list) does not exist; create it or remove it from files`,
+        );
+      }
+      out[rel] = info.sha256;
+    }
+    return out;
+  }
+
   #relativeIfLocal(url: URL): string | undefined {
     if (url.protocol !== "file:") return undefined;
     const rel = relative(this.#root, fromFileUrl(url)).split(sep).join("/");

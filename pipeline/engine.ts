@@ -117,10 +117,11 @@ export async function planPipeline<S extends PipelineDeclaration>(
   const keys = new Map<string, string>();
   const planned: PlannedInstance[] = [];
   for (const instance of instances) {
-    let code = codes.get(instance.stage.code);
+    const codeId = `${instance.stage.name}\n${instance.stage.code}`;
+    let code = codes.get(codeId);
     if (code === undefined) {
-      code = hasher.fingerprint(instance.stage.code);
-      codes.set(instance.stage.code, code);
+      code = fingerprintStage(hasher, instance.stage);
+      codes.set(codeId, code);
     }
     const upstream: Record<string, string> = {};
     for (const dep of [...instance.deps].sort()) {
@@ -138,6 +139,21 @@ export async function planPipeline<S extends PipelineDeclaration>(
     planned.push({ ...instance, key, record });
   }
   return { root, params, instances: planned, mermaid: toMermaid(instances) };
+}
+
+async function fingerprintStage(
+  hasher: CodeHasher,
+  stage: AnyStage<unknown>,
+): Promise<KeyRecord["code"]> {
+  const code = await hasher.fingerprint(stage.code);
+  if (stage.files === undefined || stage.files.length === 0) return code;
+  const files = {
+    ...code.files,
+    ...await hasher.dataFiles(stage.name, stage.files),
+  };
+  const sorted: Record<string, string> = {};
+  for (const path of Object.keys(files).sort()) sorted[path] = files[path];
+  return { files: sorted, packages: code.packages };
 }
 
 /** One line of `status`. */

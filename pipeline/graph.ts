@@ -61,6 +61,9 @@ export function validateDeclarations(
     for (const output of stage.outputs) {
       checkOutputPath(stage.name, output, seen);
     }
+    for (const file of stage.files ?? []) {
+      checkRelativePath(stage.name, "file", file);
+    }
     if (stage.workspace !== undefined) {
       checkRelativePath(stage.name, "workspace", stage.workspace);
     }

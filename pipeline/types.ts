@@ -86,6 +86,12 @@ export interface StageDeclaration<A, P> {
   outputs: readonly string[];
   /** Module whose local import graph is this stage's code (use `import.meta.url`). */
   code: string;
+  /**
+   * Root-relative files the stage reads without importing them (small configs, hash lists).
+   * They are hashed into the key like code, so status names them as `code changed (path)`.
+   * Large data should come from an upstream stage instead: these are re-hashed on every run.
+   */
+  files?: readonly string[];
   /** Directory relative to root where outputs are checked out; default `.pipeline/out/<instance>`. */
   workspace?: string;
   /** Does the work. */

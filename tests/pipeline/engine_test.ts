@@ -548,3 +548,31 @@ Deno.test("an edited checked-out output (new size or mtime) is stale and restore
   const touched = await pipelineStatus(pipeline, { root: rig.root });
   assertEquals(touched[2].reasons, ["output missing or corrupt (report.md)"]);
 });
+
+Deno.test("files a stage declares are hashed into its key and named when they change", async () => {
+  await using rig = await makeRig();
+  const { pipeline } = demoPipeline(rig);
+  await rig.write("config/labels.txt", "a\nb\n");
+  const withFiles = {
+    ...pipeline,
+    stages: pipeline.stages.map((stage) =>
+      stage.name === "source"
+        ? { ...stage, files: ["config/labels.txt"] }
+        : stage
+    ),
+  };
+  await runPipeline(withFiles, { root: rig.root });
+  assertEquals(
+    (await pipelineStatus(withFiles, { root: rig.root }))[0].state,
+    "fresh",
+  );
+  await rig.write("config/labels.txt", "a\nb\nc\n");
+  const status = await pipelineStatus(withFiles, { root: rig.root });
+  assertEquals(status[0].reasons, ["code changed (config/labels.txt)"]);
+  await Deno.remove(join(rig.root, "config/labels.txt"));
+  await assertRejects(
+    () => pipelineStatus(withFiles, { root: rig.root }),
+    UserError,
+    "stage source: file config/labels.txt (in its files list) does not exist",
+  );
+});
