@@ -82,6 +82,16 @@ export function scanImports(source: string): string[] {
   return [...new Set(found.map((entry) => entry.spec))];
 }
 
+/** Where {@link resolveSpecifier} resolves from. */
+export interface ResolveOptions {
+  /** URL of the importing module. */
+  referrer: URL;
+  /** deno.json "imports". */
+  importMap: Readonly<Record<string, string>>;
+  /** URL of deno.json (relative import-map targets resolve against it). */
+  mapBase: URL;
+}
+
 /** How a specifier resolved. */
 export type Resolved =
   | { kind: "file"; url: URL }
@@ -95,10 +105,9 @@ export type Resolved =
  */
 export function resolveSpecifier(
   specifier: string,
-  referrer: URL,
-  importMap: Readonly<Record<string, string>>,
-  mapBase: URL,
+  options: ResolveOptions,
 ): Resolved {
+  const { referrer, importMap, mapBase } = options;
   if (
     specifier.startsWith("./") || specifier.startsWith("../") ||
     specifier.startsWith("/") || specifier.startsWith("file:")
@@ -201,7 +210,11 @@ export class CodeHasher {
       }
       files[rel] = info.sha256;
       for (const spec of info.imports) {
-        const resolved = resolveSpecifier(spec, url, importMap, mapBase);
+        const resolved = resolveSpecifier(spec, {
+          referrer: url,
+          importMap,
+          mapBase,
+        });
         if (resolved.kind === "file") queue.push(resolved.url);
         else if (resolved.kind === "package") {
           packages[resolved.name] = resolved.target;

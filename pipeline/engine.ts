@@ -28,7 +28,7 @@ import {
   writeLockFile,
 } from "./lock.ts";
 import { loadParams, type ParamOverride } from "./params.ts";
-import { type Manifest, outputsLookUnchanged, Store } from "./store.ts";
+import { changedOutputs, type Manifest, Store } from "./store.ts";
 import type {
   AnyStage,
   PipelineDeclaration,
@@ -194,11 +194,10 @@ async function staleness(
       `workspace changed (${entry.workspace} -> ${instance.workspace})`,
     );
   }
-  const changed = await outputsLookUnchanged(
-    join(plan.root, instance.workspace),
-    entry.outputs,
-    instance.stage.outputs,
-  );
+  const changed = await changedOutputs(join(plan.root, instance.workspace), {
+    recorded: entry.outputs,
+    declared: instance.stage.outputs,
+  });
   for (const output of changed) {
     reasons.push(`output missing or corrupt (${output})`);
   }

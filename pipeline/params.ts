@@ -44,12 +44,12 @@ export function parseOverride(text: string): ParamOverride {
   return { path, value };
 }
 
-/** Returns a copy of `params` with `value` set at `path`, creating objects on the way. */
+/** Returns a copy of `params` with the override's value set at its path, creating objects on the way. */
 export function setPath(
   params: unknown,
-  path: readonly string[],
-  value: unknown,
+  override: ParamOverride,
 ): Record<string, unknown> {
+  const { path, value } = override;
   const root = isPlainObject(params) ? structuredClone(params) : {};
   let node: Record<string, unknown> = root;
   for (const [index, part] of path.entries()) {
@@ -103,7 +103,7 @@ export async function loadParams<S extends z.ZodType>(
     }
   }
   for (const override of options.overrides ?? []) {
-    raw = setPath(raw, override.path, override.value);
+    raw = setPath(raw, override);
   }
   const result = schema.safeParse(raw);
   if (!result.success) {

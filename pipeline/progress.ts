@@ -73,9 +73,11 @@ export function progressEta(state: ProgressState): number | undefined {
 }
 
 /** A Keras-like bar: `[=====>......]`, `width` characters between the brackets. */
-export function formatBar(done: number, total: number, width: number): string {
-  const fraction = total > 0 ? Math.min(1, Math.max(0, done / total)) : 0;
-  const filled = Math.floor(fraction * width);
+export function formatBar(fraction: number, width: number): string {
+  const clamped = Number.isFinite(fraction)
+    ? Math.min(1, Math.max(0, fraction))
+    : 0;
+  const filled = Math.floor(clamped * width);
   if (filled >= width) return `[${"=".repeat(width)}]`;
   return `[${"=".repeat(filled)}>${".".repeat(width - filled - 1)}]`;
 }
@@ -90,7 +92,12 @@ export function formatProgress(
 ): string {
   const parts = [state.label];
   if (options.bar) {
-    parts.push(formatBar(state.done, state.total, options.width ?? 30));
+    parts.push(
+      formatBar(
+        state.total > 0 ? state.done / state.total : 0,
+        options.width ?? 30,
+      ),
+    );
   }
   const percent = state.total > 0
     ? Math.floor((100 * state.done) / state.total)
@@ -139,10 +146,9 @@ export function formatProgressDone(
  */
 export function shouldPrintPlain(
   last: { fraction: number; atMs: number; done: number },
-  state: ProgressState,
-  nowMs: number,
-  intervalMs = 5000,
+  now: { state: ProgressState; nowMs: number; intervalMs?: number },
 ): boolean {
+  const { state, nowMs, intervalMs = 5000 } = now;
   if (state.done === last.done) return false;
   const fraction = state.total > 0 ? state.done / state.total : 0;
   return fraction - last.fraction >= 0.1 || nowMs - last.atMs >= intervalMs;

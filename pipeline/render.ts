@@ -193,7 +193,7 @@ export class TerminalRenderer {
     }
     const last = this.#plain.get(key) ?? { fraction: 0, atMs: now, done: 0 };
     if (!this.#plain.has(key)) this.#plain.set(key, last);
-    if (!shouldPrintPlain(last, state, now)) return;
+    if (!shouldPrintPlain(last, { state, nowMs: now })) return;
     this.#plain.set(key, {
       fraction: state.total > 0 ? state.done / state.total : 0,
       atMs: now,

@@ -224,12 +224,15 @@ export class Store {
   }
 }
 
-/** Whether every checked-out file still has the recorded size and mtime (no hashing). */
-export async function outputsLookUnchanged(
+/** Declared outputs whose checked-out file is missing or has another size or mtime (no hashing). */
+export async function changedOutputs(
   dir: string,
-  outputs: Record<string, CheckedOutRecord>,
-  declared: readonly string[],
+  options: {
+    recorded: Record<string, CheckedOutRecord>;
+    declared: readonly string[];
+  },
 ): Promise<string[]> {
+  const { recorded: outputs, declared } = options;
   const changed: string[] = [];
   for (const output of declared) {
     const record = outputs[output];

@@ -39,33 +39,34 @@ const s = "import { fake } from './in_string.ts'";
 Deno.test("resolveSpecifier: relative files, import map exact and prefix, npm subpaths, externals", () => {
   const base = new URL("file:///p/stages/s.ts");
   const mapBase = new URL("file:///p/deno.json");
+  const opts = () => ({ referrer: base, importMap: map, mapBase });
   const map = {
     zod: "npm:zod@4.6.7",
     "@/": "./src/",
     "tf": "npm:@tensorflow/tfjs@4.22.0",
   };
-  assertEquals(resolveSpecifier("../models/m.ts", base, map, mapBase), {
+  assertEquals(resolveSpecifier("../models/m.ts", opts()), {
     kind: "file",
     url: new URL("file:///p/models/m.ts"),
   });
-  assertEquals(resolveSpecifier("zod", base, map, mapBase), {
+  assertEquals(resolveSpecifier("zod", opts()), {
     kind: "package",
     name: "zod",
     target: "npm:zod@4.6.7",
   });
-  assertEquals(resolveSpecifier("@/util.ts", base, map, mapBase), {
+  assertEquals(resolveSpecifier("@/util.ts", opts()), {
     kind: "file",
     url: new URL("file:///p/src/util.ts"),
   });
-  assertEquals(resolveSpecifier("tf/dist/x.js", base, map, mapBase), {
+  assertEquals(resolveSpecifier("tf/dist/x.js", opts()), {
     kind: "package",
     name: "tf",
     target: "npm:@tensorflow/tfjs@4.22.0",
   });
-  assertEquals(resolveSpecifier("node:path", base, map, mapBase), {
+  assertEquals(resolveSpecifier("node:path", opts()), {
     kind: "external",
   });
-  assertEquals(resolveSpecifier("npm:zod@4", base, map, mapBase), {
+  assertEquals(resolveSpecifier("npm:zod@4", opts()), {
     kind: "external",
   });
 });

@@ -49,10 +49,10 @@ Deno.test("parseOverride rejects a missing = or an empty key part", () => {
 
 Deno.test("setPath creates nested objects and does not mutate its input", () => {
   const input = { train: { alpha: 1 } };
-  assertEquals(setPath(input, ["train", "epochs"], 3), {
+  assertEquals(setPath(input, { path: ["train", "epochs"], value: 3 }), {
     train: { alpha: 1, epochs: 3 },
   });
-  assertEquals(setPath(input, ["a", "b", "c"], 1), {
+  assertEquals(setPath(input, { path: ["a", "b", "c"], value: 1 }), {
     train: { alpha: 1 },
     a: { b: { c: 1 } },
   });

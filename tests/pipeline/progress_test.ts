@@ -21,10 +21,10 @@ Deno.test("formatBytes and formatDuration", () => {
 });
 
 Deno.test("formatBar fills in proportion to done/total", () => {
-  assertEquals(formatBar(0, 10, 10), "[>.........]");
-  assertEquals(formatBar(5, 10, 10), "[=====>....]");
-  assertEquals(formatBar(10, 10, 10), "[==========]");
-  assertEquals(formatBar(20, 10, 4), "[====]");
+  assertEquals(formatBar(0, 10), "[>.........]");
+  assertEquals(formatBar(0.5, 10), "[=====>....]");
+  assertEquals(formatBar(1, 10), "[==========]");
+  assertEquals(formatBar(2, 4), "[====]");
 });
 
 const state = (over: Partial<ProgressState>): ProgressState => ({
@@ -61,10 +61,22 @@ Deno.test("formatProgress shows counts, rate, ETA and fields; bytes as MiB and M
 
 Deno.test("shouldPrintPlain: one line per ~10% or after a quiet interval", () => {
   const last = { fraction: 0.1, atMs: 0, done: 10 };
-  assertEquals(shouldPrintPlain(last, state({ done: 15 }), 1000), false);
-  assertEquals(shouldPrintPlain(last, state({ done: 20 }), 1000), true);
-  assertEquals(shouldPrintPlain(last, state({ done: 11 }), 6000), true);
-  assertEquals(shouldPrintPlain(last, state({ done: 10 }), 60000), false);
+  assertEquals(
+    shouldPrintPlain(last, { state: state({ done: 15 }), nowMs: 1000 }),
+    false,
+  );
+  assertEquals(
+    shouldPrintPlain(last, { state: state({ done: 20 }), nowMs: 1000 }),
+    true,
+  );
+  assertEquals(
+    shouldPrintPlain(last, { state: state({ done: 11 }), nowMs: 6000 }),
+    true,
+  );
+  assertEquals(
+    shouldPrintPlain(last, { state: state({ done: 10 }), nowMs: 60000 }),
+    false,
+  );
 });
 
 function progressEvent(done: number, finished = false): PipelineEvent {
