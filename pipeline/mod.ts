@@ -21,7 +21,7 @@ export type {
   UpstreamInfo,
 } from "./types.ts";
 export { HELP, parseCliArgs, runCli } from "./cli.ts";
-export type { CliArgs, CliOptions } from "./cli.ts";
+export type { CliArgs, CliOptions, Command } from "./cli.ts";
 export {
   collectGarbage,
   pipelineStatus,
@@ -52,5 +52,10 @@ export { RunLockBusyError } from "./lock.ts";
 export { TerminalRenderer } from "./render.ts";
 export type { RendererOptions } from "./render.ts";
 export { formatBytes, formatDuration, formatProgress } from "./progress.ts";
+export type { ProgressState } from "./progress.ts";
+export type { ParamOverride } from "./params.ts";
+export type { Instance } from "./graph.ts";
+export type { KeyRecord } from "./key.ts";
+export type { CodeFingerprint } from "./code_hash.ts";
 export { canonicalJson, sha256Bytes, sha256File } from "./hash.ts";
 export { writeFileAtomic } from "./fs.ts";
