@@ -49,17 +49,17 @@ Flags:
 Exit codes: 0 ok, 1 stage failed / lock busy / verify found corruption,
 2 usage or config error, 130 interrupted.`;
 
-/** The CLI commands. */
-export const COMMANDS = [
+/** A CLI command name. */
+export type Command = "run" | "status" | "dag" | "gc" | "verify" | "help";
+
+const COMMANDS: readonly Command[] = [
   "run",
   "status",
   "dag",
   "gc",
   "verify",
   "help",
-] as const;
-/** A CLI command name. */
-export type Command = typeof COMMANDS[number];
+];
 
 /** Parsed command line. */
 export interface CliArgs {
