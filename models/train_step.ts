@@ -101,17 +101,24 @@ export function dropoutMaskValues(
   const keep = 1 / (1 - rate);
   // Compare on 32 bits: P(hash >= threshold) = 1 - rate (to 2^-32).
   const threshold = Math.min(Math.round(rate * 2 ** 32), 2 ** 32 - 1);
+  // Element (r, c) is a hash of its index r * cols + c in either layout; the loops run in
+  // the order of the output so that the writes are sequential.
   const transposed = options.transposed === true;
-  for (let r = 0; r < rows; r++) {
-    for (let c = 0; c < cols; c++) {
-      // murmur3 finaliser of (key + golden-ratio counter of the element (r, c)).
-      let h = (key + Math.imul(r * cols + c + 1, 0x9e3779b9)) | 0;
+  const outer = transposed ? cols : rows;
+  const inner = transposed ? rows : cols;
+  const strideOuter = transposed ? 1 : cols;
+  const strideInner = transposed ? cols : 1;
+  let o = 0;
+  for (let a = 0; a < outer; a++) {
+    for (let b = 0; b < inner; b++) {
+      // murmur3 finaliser of (key + golden-ratio counter of the element's index).
+      let h =
+        (key + Math.imul(a * strideOuter + b * strideInner + 1, 0x9e3779b9)) |
+        0;
       h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
       h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
       h ^= h >>> 16;
-      out[transposed ? c * rows + r : r * cols + c] = (h >>> 0) >= threshold
-        ? keep
-        : 0;
+      out[o++] = (h >>> 0) >= threshold ? keep : 0;
     }
   }
   return out;
@@ -227,6 +234,102 @@ export function lossAndGradient(
   });
 }
 
+/**
+ * A tensor's values as a typed array without a device round trip: a view on the wasm heap
+ * (valid until the next allocation), or the cpu backend's own array. Only for CPU-memory
+ * backends.
+ */
+function hostView(t: tf.Tensor): Float32Array | Int32Array {
+  const heap = heapBackend();
+  if (heap) return heap.typedArrayFromHeap(t) as Float32Array | Int32Array;
+  return t.dataSync() as Float32Array | Int32Array;
+}
+
+/**
+ * {@linkcode lossAndGradient} in plain JS (float64 arithmetic) from feature-major logits
+ * `[classes, rows]`; returns d loss / d logits in both layouts.
+ */
+export function hostLossAndGradient(
+  logitsT: ArrayLike<number>,
+  labels: ArrayLike<number>,
+  options: {
+    rows: number;
+    classes: number;
+    mode: "baseline" | "rdrop";
+    alpha: number;
+    reduction?: "sum" | "batchmean";
+  },
+): { loss: number; dLogits: Float32Array; dLogitsT: Float32Array } {
+  const { rows, classes } = options;
+  const rdrop = options.mode === "rdrop";
+  const batch = rdrop ? rows / 2 : rows;
+  if (labels.length !== batch || (rdrop && rows % 2 !== 0)) {
+    throw new ModelError(
+      `${options.mode} step: ${rows} logit rows for ${labels.length} labels`,
+    );
+  }
+  const logp = new Float64Array(rows * classes);
+  for (let r = 0; r < rows; r++) {
+    let max = -Infinity;
+    for (let c = 0; c < classes; c++) {
+      max = Math.max(max, logitsT[c * rows + r]);
+    }
+    let sum = 0;
+    for (let c = 0; c < classes; c++) {
+      sum += Math.exp(logitsT[c * rows + r] - max);
+    }
+    const lse = max + Math.log(sum);
+    for (let c = 0; c < classes; c++) {
+      logp[r * classes + c] = logitsT[c * rows + r] - lse;
+    }
+  }
+  const grad = new Float64Array(rows * classes);
+  let nll = 0;
+  for (let r = 0; r < rows; r++) {
+    const label = labels[r % batch];
+    nll -= logp[r * classes + label];
+    for (let c = 0; c < classes; c++) {
+      grad[r * classes + c] =
+        (Math.exp(logp[r * classes + c]) - (c === label ? 1 : 0)) / rows;
+    }
+  }
+  let loss = nll / rows;
+  if (rdrop) {
+    const k = options.alpha * 0.5 /
+      (options.reduction === "batchmean" ? batch : 1);
+    let kl = 0;
+    for (let r = 0; r < batch; r++) {
+      const o1 = r * classes;
+      const o2 = (r + batch) * classes;
+      // <p1, D> and <p2, D> with D = logp1 - logp2.
+      let r1 = 0;
+      let r2 = 0;
+      for (let c = 0; c < classes; c++) {
+        const d = logp[o1 + c] - logp[o2 + c];
+        r1 += Math.exp(logp[o1 + c]) * d;
+        r2 += Math.exp(logp[o2 + c]) * d;
+      }
+      for (let c = 0; c < classes; c++) {
+        const p1 = Math.exp(logp[o1 + c]);
+        const p2 = Math.exp(logp[o2 + c]);
+        const d = logp[o1 + c] - logp[o2 + c];
+        kl += (p1 - p2) * d;
+        grad[o1 + c] += k * (p1 * (d - r1) + (p1 - p2));
+        grad[o2 + c] += k * (p2 * (r2 - d) - (p1 - p2));
+      }
+    }
+    loss += k * kl;
+  }
+  const dLogits = Float32Array.from(grad);
+  const dLogitsT = new Float32Array(rows * classes);
+  for (let r = 0; r < rows; r++) {
+    for (let c = 0; c < classes; c++) {
+      dLogitsT[c * rows + r] = dLogits[r * classes + c];
+    }
+  }
+  return { loss, dLogits, dLogitsT };
+}
+
 /** Loss and parameter gradients of one batch (no update), for tests and the step itself. */
 export interface StepGradients {
   /** The loss of the batch. */
@@ -262,6 +365,11 @@ export function forwardBackward(
     mode: "baseline" | "rdrop";
     alpha: number;
     reduction?: "sum" | "batchmean";
+    /**
+     * "host": the loss head in JS on CPU-visible memory (wasm, cpu: one pass instead of ~25
+     * tiny tfjs ops); "device" (default): tfjs ops, any backend.
+     */
+    head?: "host" | "device";
   },
 ): StepGradients {
   return tf.tidy(() => {
@@ -286,16 +394,38 @@ export function forwardBackward(
       }
       actsT.push(hT);
     }
-    const logitsT = tf.add(tf.matMul(weightsT[last], hT), column(biases[last]));
-    const { loss, dLogits } = lossAndGradient(
-      tf.transpose(logitsT) as tf.Tensor2D,
-      inputs.y,
-      options,
-    );
-    const grads: tf.Tensor[] = new Array(2 * weights.length);
+    const logitsT = tf.add(
+      tf.matMul(weightsT[last], hT),
+      column(biases[last]),
+    ) as tf.Tensor2D;
     // g: d loss / d z of the current layer, [N, fanOut]; gT the same feature-major.
-    let g: tf.Tensor2D = dLogits;
-    let gT = tf.transpose(g) as tf.Tensor2D;
+    let loss: tf.Scalar;
+    let g: tf.Tensor2D;
+    let gT: tf.Tensor2D;
+    if (options.head === "host") {
+      const [classes, rows] = logitsT.shape;
+      // Both views are read before anything is allocated (a growing wasm heap detaches them).
+      const head = hostLossAndGradient(hostView(logitsT), hostView(inputs.y), {
+        rows,
+        classes,
+        mode: options.mode,
+        alpha: options.alpha,
+        reduction: options.reduction,
+      });
+      loss = tf.scalar(head.loss);
+      g = tf.tensor2d(head.dLogits, [rows, classes]);
+      gT = tf.tensor2d(head.dLogitsT, [classes, rows]);
+    } else {
+      const out = lossAndGradient(
+        tf.transpose(logitsT) as tf.Tensor2D,
+        inputs.y,
+        options,
+      );
+      loss = out.loss;
+      g = out.dLogits;
+      gT = tf.transpose(g) as tf.Tensor2D;
+    }
+    const grads: tf.Tensor[] = new Array(2 * weights.length);
     for (let layer = last; layer >= 0; layer--) {
       grads[2 * layer] = tf.matMul(actsT[layer], g);
       grads[2 * layer + 1] = tf.sum(g, 0);
@@ -644,7 +774,7 @@ export function createTrainStep(
         const out = forwardBackward(
           { weights: params.weights, weightsT, biases: params.biases },
           { x: input, y, masksT },
-          options,
+          { ...options, head: host ? "host" : "device" },
         );
         return [out.loss, ...out.grads];
       });

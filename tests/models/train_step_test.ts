@@ -95,6 +95,7 @@ function ourGrads(
     mode: "baseline" | "rdrop";
     alpha: number;
     reduction?: "sum" | "batchmean";
+    head?: "host" | "device";
   },
 ): { loss: number; grads: Float32Array[] } {
   return tf.tidy(() => {
@@ -144,74 +145,79 @@ function maskTensors(rows: number, seed: number, rate: number): tf.Tensor2D[] {
   );
 }
 
-Deno.test("gradients match tf autodiff of rDropLoss / nllLoss (cpu, no dropout, 1e-5)", async () => {
-  await tf.setBackend("cpu");
-  const params = initMlp(TINY, { seed: 11 });
-  const { x, y } = batch(5, 1);
-  const xx = tf.concat([x, x], 0) as tf.Tensor2D;
-  for (const reduction of ["sum", "batchmean"] as const) {
-    for (const alpha of [0.05, 1]) {
-      const expected = autodiffGrads(
-        params,
-        () =>
-          rDropLoss(referenceLogits(params, xx, [null, null]), y, {
-            alpha,
-            reduction,
-          }),
-      );
-      const actual = ourGrads(params, { x: xx, y, masks: [null, null] }, {
-        mode: "rdrop",
-        alpha,
-        reduction,
-      });
-      assertAlmostEquals(actual.loss, expected.loss, 1e-5, "R-Drop loss");
-      actual.grads.forEach((g, i) =>
-        assertClose(
-          g,
-          expected.grads[i],
-          1e-5,
-          `R-Drop ${reduction} alpha ${alpha} grad ${i}`,
-        )
-      );
+for (const head of ["device", "host"] as const) {
+  Deno.test(`gradients match tf autodiff of rDropLoss / nllLoss (cpu, no dropout, 1e-5, ${head} head)`, async () => {
+    await tf.setBackend("cpu");
+    const params = initMlp(TINY, { seed: 11 });
+    const { x, y } = batch(5, 1);
+    const xx = tf.concat([x, x], 0) as tf.Tensor2D;
+    for (const reduction of ["sum", "batchmean"] as const) {
+      for (const alpha of [0.05, 1]) {
+        const expected = autodiffGrads(
+          params,
+          () =>
+            rDropLoss(referenceLogits(params, xx, [null, null]), y, {
+              alpha,
+              reduction,
+            }),
+        );
+        const actual = ourGrads(params, { x: xx, y, masks: [null, null] }, {
+          mode: "rdrop",
+          alpha,
+          reduction,
+          head,
+        });
+        assertAlmostEquals(actual.loss, expected.loss, 1e-5, "R-Drop loss");
+        actual.grads.forEach((g, i) =>
+          assertClose(
+            g,
+            expected.grads[i],
+            1e-5,
+            `R-Drop ${reduction} alpha ${alpha} grad ${i}`,
+          )
+        );
+      }
     }
-  }
-  const expected = autodiffGrads(
-    params,
-    () => nllLoss(referenceLogits(params, x, [null, null]), y),
-  );
-  const actual = ourGrads(params, { x, y, masks: [null, null] }, {
-    mode: "baseline",
-    alpha: 0,
+    const expected = autodiffGrads(
+      params,
+      () => nllLoss(referenceLogits(params, x, [null, null]), y),
+    );
+    const actual = ourGrads(params, { x, y, masks: [null, null] }, {
+      mode: "baseline",
+      alpha: 0,
+      head,
+    });
+    assertAlmostEquals(actual.loss, expected.loss, 1e-5, "NLL");
+    actual.grads.forEach((g, i) =>
+      assertClose(g, expected.grads[i], 1e-5, `baseline grad ${i}`)
+    );
+    disposeMlp(params);
+    tf.dispose([x, y, xx]);
   });
-  assertAlmostEquals(actual.loss, expected.loss, 1e-5, "NLL");
-  actual.grads.forEach((g, i) =>
-    assertClose(g, expected.grads[i], 1e-5, `baseline grad ${i}`)
-  );
-  disposeMlp(params);
-  tf.dispose([x, y, xx]);
-});
 
-Deno.test("gradients with dropout masks match autodiff through the same masks", async () => {
-  await tf.setBackend("cpu");
-  const params = initMlp(TINY, { seed: 12 });
-  const { x, y } = batch(4, 2);
-  const xx = tf.concat([x, x], 0) as tf.Tensor2D;
-  const masks = maskTensors(8, 5, 0.5);
-  const expected = autodiffGrads(
-    params,
-    () => rDropLoss(referenceLogits(params, xx, masks), y, { alpha: 0.3 }),
-  );
-  const actual = ourGrads(params, { x: xx, y, masks }, {
-    mode: "rdrop",
-    alpha: 0.3,
+  Deno.test(`gradients with dropout masks match autodiff through the same masks (${head} head)`, async () => {
+    await tf.setBackend("cpu");
+    const params = initMlp(TINY, { seed: 12 });
+    const { x, y } = batch(4, 2);
+    const xx = tf.concat([x, x], 0) as tf.Tensor2D;
+    const masks = maskTensors(8, 5, 0.5);
+    const expected = autodiffGrads(
+      params,
+      () => rDropLoss(referenceLogits(params, xx, masks), y, { alpha: 0.3 }),
+    );
+    const actual = ourGrads(params, { x: xx, y, masks }, {
+      mode: "rdrop",
+      alpha: 0.3,
+      head,
+    });
+    assertAlmostEquals(actual.loss, expected.loss, 1e-5, "loss");
+    actual.grads.forEach((g, i) =>
+      assertClose(g, expected.grads[i], 1e-5, `grad ${i}`)
+    );
+    disposeMlp(params);
+    tf.dispose([x, y, xx, ...masks]);
   });
-  assertAlmostEquals(actual.loss, expected.loss, 1e-5, "loss");
-  actual.grads.forEach((g, i) =>
-    assertClose(g, expected.grads[i], 1e-5, `grad ${i}`)
-  );
-  disposeMlp(params);
-  tf.dispose([x, y, xx, ...masks]);
-});
+}
 
 Deno.test("lossAndGradient: R-Drop gradient of the issue's example matches autodiff", async () => {
   await tf.setBackend("cpu");
