@@ -143,6 +143,12 @@ export class Store {
     for (const output of outputs) {
       const info = await statOrUndefined(join(outDir, output));
       if (info === undefined || !info.isFile) missing.push(output);
+      else if ((await Deno.lstat(join(outDir, output))).isSymlink) {
+        // Moving a link into the store would store the link, not the content.
+        throw new UserError(
+          `output ${output} is a symbolic link; write a regular file (copy the content)`,
+        );
+      }
     }
     if (missing.length > 0) {
       throw new UserError(

@@ -7,7 +7,7 @@ import {
   readLockFile,
   RunLockBusyError,
 } from "../../pipeline/lock.ts";
-import { sha256Text } from "../../pipeline/hash.ts";
+import { sha256Bytes, sha256File, sha256Text } from "../../pipeline/hash.ts";
 import { UserError } from "../../pipeline/errors.ts";
 
 async function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
@@ -164,6 +164,38 @@ Deno.test("an invalid pipeline.lock is a user error that says how to recover", a
     assertMatch(
       error.message,
       /pipeline\.lock is invalid .*delete it and rerun/,
+    );
+  });
+});
+
+Deno.test("sha256File streams large files and agrees with sha256Bytes", async () => {
+  await withDir(async (dir) => {
+    const data = new Uint8Array(3 * 1024 * 1024 + 17).map((_, i) =>
+      (i * 31) % 256
+    );
+    const path = join(dir, "big.bin");
+    await Deno.writeFile(path, data);
+    const { sha256, size } = await sha256File(path);
+    assertEquals(size, data.byteLength);
+    assertEquals(sha256, await sha256Bytes(data));
+    // The well-known digest of "abc" pins the algorithm.
+    assertEquals(
+      await sha256Text("abc"),
+      "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad",
+    );
+  });
+});
+
+Deno.test("an output that is a symbolic link is refused, naming it", async () => {
+  await withDir(async (root) => {
+    const store = new Store(root);
+    const out = await store.makeTempDir("s");
+    await Deno.writeTextFile(join(root, "elsewhere.txt"), "x");
+    await Deno.symlink(join(root, "elsewhere.txt"), join(out, "a.txt"));
+    await assertRejects(
+      () => store.putOutputs(out, ["a.txt"]),
+      UserError,
+      "output a.txt is a symbolic link",
     );
   });
 });
