@@ -399,6 +399,7 @@ type StepOutcome =
 
 class RunState {
   #ranNow = new Set<string>();
+  #outputsChanged = new Set<string>();
   #seconds = new Map<string, number>();
   #plan: Plan;
   #store: Store;
@@ -430,6 +431,18 @@ class RunState {
     instance: PlannedInstance,
     decision: PlanEntry,
   ): Promise<StepOutcome> {
+    // Keys are built from inputs, not output content. When an upstream had to be recomputed
+    // (corrupt or lost cache) and a non-deterministic stage (training) produced different
+    // bytes under the same key, results built on the old bytes are stale too.
+    const changedUpstream = instance.deps.filter((dep) =>
+      this.#outputsChanged.has(dep)
+    );
+    if (decision.action !== "run" && changedUpstream.length > 0) {
+      return await this.#run(
+        instance,
+        changedUpstream.map((dep) => `upstream output changed (${dep})`),
+      );
+    }
     if (decision.action === "fresh") {
       this.#emit({
         type: "finish",
@@ -564,10 +577,14 @@ class RunState {
         signal,
         (this.#options.abortGraceSeconds ?? 10) * 1000,
       );
+      const previous = await this.#previousOutputs(instance);
       const records = await this.#store.putOutputs(
         outDir,
         instance.stage.outputs,
       );
+      if (!sameOutputs(previous, records)) {
+        this.#outputsChanged.add(instance.name);
+      }
       const seconds = (performance.now() - started) / 1000;
       const manifest: Manifest = {
         version: 1,
@@ -611,6 +628,16 @@ class RunState {
     } finally {
       await removeIfExists(outDir);
     }
+  }
+
+  /** Output hashes this key had before this run (lock entry, else manifest), if known. */
+  async #previousOutputs(
+    instance: PlannedInstance,
+  ): Promise<Record<string, { sha256: string }> | undefined> {
+    const entry = this.#lock.instances[instance.name];
+    if (entry !== undefined && entry.key === instance.key) return entry.outputs;
+    const read = await this.#store.readManifest(instance.key);
+    return read.state === "ok" ? read.manifest.outputs : undefined;
   }
 
   #dirOf(name: string): string {
@@ -667,6 +694,16 @@ class RunState {
       },
     };
   }
+}
+
+function sameOutputs(
+  previous: Record<string, { sha256: string }> | undefined,
+  current: Record<string, { sha256: string }>,
+): boolean {
+  if (previous === undefined) return false;
+  const names = Object.keys(current);
+  return names.length === Object.keys(previous).length &&
+    names.every((name) => previous[name]?.sha256 === current[name].sha256);
 }
 
 /**

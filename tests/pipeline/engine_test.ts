@@ -576,3 +576,54 @@ Deno.test("files a stage declares are hashed into its key and named when they ch
     "stage source: file config/labels.txt (in its files list) does not exist",
   );
 });
+
+Deno.test("when a recomputed upstream gives different bytes under the same key, downstream reruns", async () => {
+  await using rig = await makeRig();
+  const { pipeline } = demoPipeline(rig);
+  let draw = 0;
+  const noisy = {
+    ...pipeline,
+    stages: pipeline.stages.map((stage) =>
+      stage.name !== "train" ? stage : {
+        ...stage,
+        // A non-deterministic stage, like training on a GPU.
+        run: async (ctx: { outDir: string; name: string }) => {
+          rig.calls.set(ctx.name, rig.count(ctx.name) + 1);
+          draw++;
+          await Deno.writeTextFile(
+            join(ctx.outDir, "model.json"),
+            JSON.stringify({ draw }),
+          );
+          await Deno.writeTextFile(join(ctx.outDir, "meta.json"), "{}");
+        },
+      }
+    ),
+  };
+  await runPipeline(noisy, { root: rig.root });
+  const lock = JSON.parse(
+    await Deno.readTextFile(join(rig.root, "pipeline.lock")),
+  );
+  const sha: string = lock.instances["train@0"].outputs["model.json"].sha256;
+  const object = join(
+    rig.root,
+    ".pipeline/objects",
+    sha.slice(0, 2),
+    sha.slice(2),
+  );
+  await Deno.remove(join(rig.root, ".pipeline/out/train@0"), {
+    recursive: true,
+  });
+  await Deno.remove(object);
+  const { result, events } = await runCollect(noisy, { root: rig.root });
+  assertEquals(result.ran, ["train@0", "report"]);
+  const start = events.find((e) =>
+    e.type === "start" && e.instance === "report"
+  );
+  assertEquals(start?.type === "start" && start.reasons, [
+    "upstream output changed (train@0)",
+  ]);
+  assertEquals(
+    await Deno.readTextFile(join(rig.root, "results/report.md")),
+    'train@0: {"draw":2}\n',
+  );
+});
