@@ -20,7 +20,8 @@
  *   a pure function of the step index (resuming reproduces them) and identical on every
  *   backend.
  *
- * R-Drop runs ONE forward pass over the batch concatenated with itself (`[2B, 784]`).
+ * R-Drop runs ONE forward pass over the batch concatenated with itself (`[2B, 784]`); the
+ * first layer's pre-activation, identical for both copies, is computed once.
  *
  * @module
  */
@@ -355,8 +356,13 @@ export interface StepTensors {
  * weight as the right operand is re-packed by XNNPACK whenever it changes, i.e. every step,
  * which costs more than the multiplication.) Only small `[N, k]` tensors are transposed.
  *
- * `x` is `[N, fanIn0]` (already `[x; x]` for R-Drop); `masksT[i]` is the keep mask of
- * hidden layer i, feature-major `[fanOut, N]`, or null for no dropout.
+ * `x` is the batch `[B, fanIn0]`; `masksT[i]` is the keep mask of hidden layer i,
+ * feature-major `[fanOut, N]` (N = B, or 2B for R-Drop), or null for no dropout.
+ *
+ * R-Drop is one forward pass over `[x; x]` (`[2B, fanIn0]`). Its first layer's
+ * pre-activation is the same for both copies, so it is computed once and duplicated, and
+ * the first weight gradient `[x; x]^T @ g` is taken as `x^T @ (g_1 + g_2)`: the same
+ * values with half the work on the largest layer.
  */
 export function forwardBackward(
   tensors: StepTensors,
@@ -375,14 +381,20 @@ export function forwardBackward(
   return tf.tidy(() => {
     const { weights, weightsT, biases } = tensors;
     const last = weights.length - 1;
-    const column = (b: tf.Tensor1D) => tf.reshape(b, [b.shape[0], 1]);
+    const rdrop = options.mode === "rdrop";
+    const linearT = (layer: number, inT: tf.Tensor2D): tf.Tensor2D => {
+      const b = biases[layer];
+      const zT = tf.add(
+        tf.matMul(weightsT[layer], inT),
+        tf.reshape(b, [b.shape[0], 1]),
+      ) as tf.Tensor2D;
+      return layer === 0 && rdrop ? tf.concat([zT, zT], 1) : zT;
+    };
     let hT = tf.transpose(inputs.x) as tf.Tensor2D;
     const actsT: tf.Tensor2D[] = [hT];
     const gatesT: tf.Tensor2D[] = [];
     for (let layer = 0; layer < last; layer++) {
-      const aT = tf.relu(
-        tf.add(tf.matMul(weightsT[layer], hT), column(biases[layer])),
-      );
+      const aT = tf.relu(linearT(layer, hT));
       const mask = inputs.masksT[layer];
       if (mask) {
         hT = tf.mul(aT, mask);
@@ -394,10 +406,7 @@ export function forwardBackward(
       }
       actsT.push(hT);
     }
-    const logitsT = tf.add(
-      tf.matMul(weightsT[last], hT),
-      column(biases[last]),
-    ) as tf.Tensor2D;
+    const logitsT = linearT(last, hT);
     // g: d loss / d z of the current layer, [N, fanOut]; gT the same feature-major.
     let loss: tf.Scalar;
     let g: tf.Tensor2D;
@@ -427,8 +436,16 @@ export function forwardBackward(
     }
     const grads: tf.Tensor[] = new Array(2 * weights.length);
     for (let layer = last; layer >= 0; layer--) {
-      grads[2 * layer] = tf.matMul(actsT[layer], g);
       grads[2 * layer + 1] = tf.sum(g, 0);
+      if (layer === 0 && rdrop) {
+        // Both copies of x share the weight: sum their row gradients first.
+        const [rows, cols] = g.shape;
+        g = tf.reshape(tf.sum(tf.reshape(g, [2, rows / 2, cols]), 0), [
+          rows / 2,
+          cols,
+        ]);
+      }
+      grads[2 * layer] = tf.matMul(actsT[layer], g);
       if (layer > 0) {
         gT = tf.mul(tf.matMul(weights[layer], gT), gatesT[layer - 1]);
         g = tf.transpose(gT) as tf.Tensor2D;
@@ -769,11 +786,11 @@ export function createTrainStep(
       const index = step;
       const rdrop = options.mode === "rdrop";
       const [loss, ...grads] = tf.tidy(() => {
-        const input = rdrop ? tf.concat([x, x], 0) as tf.Tensor2D : x;
-        const masksT = masksFor(input.shape[0], index);
+        // R-Drop: masks for the 2B rows of [x; x] (rows B.. are the second pass).
+        const masksT = masksFor(rdrop ? 2 * x.shape[0] : x.shape[0], index);
         const out = forwardBackward(
           { weights: params.weights, weightsT, biases: params.biases },
-          { x: input, y, masksT },
+          { x, y, masksT },
           { ...options, head: host ? "host" : "device" },
         );
         return [out.loss, ...out.grads];

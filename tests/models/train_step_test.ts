@@ -161,7 +161,7 @@ for (const head of ["device", "host"] as const) {
               reduction,
             }),
         );
-        const actual = ourGrads(params, { x: xx, y, masks: [null, null] }, {
+        const actual = ourGrads(params, { x, y, masks: [null, null] }, {
           mode: "rdrop",
           alpha,
           reduction,
@@ -205,7 +205,7 @@ for (const head of ["device", "host"] as const) {
       params,
       () => rDropLoss(referenceLogits(params, xx, masks), y, { alpha: 0.3 }),
     );
-    const actual = ourGrads(params, { x: xx, y, masks }, {
+    const actual = ourGrads(params, { x, y, masks }, {
       mode: "rdrop",
       alpha: 0.3,
       head,
