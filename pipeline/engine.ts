@@ -314,6 +314,10 @@ export async function runPipeline<S extends PipelineDeclaration>(
       }),
   });
   try {
+    if (release !== undefined) {
+      // We hold the run lock, so temp dirs left here are from killed runs: partial outputs.
+      await removeIfExists(join(store.dir, "tmp"));
+    }
     const decideStarted = performance.now();
     const lock = await readLockFile(plan.root);
     const decisions = new Map<string, PlanEntry & { cachedResult: boolean }>();

@@ -68,6 +68,11 @@ Deno.test("SIGKILL mid-stage leaves no result for it; finished stages are not re
       await Deno.readTextFile(join(root, ".pipeline/out/slow/c.txt")),
       "c",
     );
+    // The killed run's partial outputs were cleaned up.
+    assertEquals(
+      await Array.fromAsync(Deno.readDir(join(root, ".pipeline/tmp"))),
+      [],
+    );
   } finally {
     await Deno.remove(root, { recursive: true });
   }
