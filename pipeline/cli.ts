@@ -205,8 +205,10 @@ function writer(stream: { writeSync(p: Uint8Array): number }) {
 }
 
 function noColorSet(): boolean {
+  // Deno.noColor reflects NO_COLOR at startup and needs no permission.
+  if (Deno.noColor) return true;
   try {
-    // Without --allow-env, reading NO_COLOR would prompt on a terminal; assume it is unset.
+    // Without --allow-env, reading NO_COLOR again would prompt on a terminal.
     const state =
       Deno.permissions.querySync({ name: "env", variable: "NO_COLOR" }).state;
     if (state !== "granted") return false;
