@@ -4,10 +4,11 @@
  *
  * @module
  */
-import { type BackendName, probeAdapter } from "../models/backend.ts";
+import { probeAdapter } from "../models/backend.ts";
+import type { ResolvedBackend } from "./train_params.ts";
 
 /** `webgpu` when the WebGPU adapter is a hardware GPU, else `wasm` (software or no adapter). */
-export async function detectAutoBackend(): Promise<BackendName> {
+export async function detectAutoBackend(): Promise<ResolvedBackend> {
   const probe = await probeAdapter();
   return probe && !probe.software ? "webgpu" : "wasm";
 }

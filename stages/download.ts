@@ -5,7 +5,7 @@
  */
 import { defineStage } from "../pipeline/mod.ts";
 import type { Params } from "./params.ts";
-import { FASHION_MNIST_FILE_LIST } from "../data/mod.ts";
+import { FASHION_MNIST_FILE_LIST } from "../data/fashion_mnist.ts";
 
 /** Fetches the dataset from the first source that yields verified files. */
 export const download = defineStage({
@@ -24,7 +24,7 @@ export const download = defineStage({
   code: import.meta.url,
   async run(ctx) {
     const settings = (ctx.allParams as Params).download;
-    const { fetchAllVerified } = await import("../data/mod.ts");
+    const { fetchAllVerified } = await import("../data/fetch.ts");
     const bars = new Map<string, ReturnType<typeof ctx.progress>>();
     const results = await fetchAllVerified(FASHION_MNIST_FILE_LIST, {
       sources: settings.sources,

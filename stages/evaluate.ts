@@ -6,7 +6,11 @@
  */
 import { defineStage } from "../pipeline/mod.ts";
 import type { Params } from "./params.ts";
-import { type Mode, trainParams, type TrainStageOptions } from "./train.ts";
+import {
+  type Mode,
+  trainParams,
+  type TrainStageOptions,
+} from "./train_params.ts";
 
 /** Declares `evaluate_<mode>`, one instance per seed (paired with `train_<mode>@seed`). */
 export function evaluateStage(mode: Mode, options: TrainStageOptions) {

@@ -4,17 +4,17 @@
  * @module
  */
 import type { StageContext } from "../pipeline/mod.ts";
-import { loadPreprocessed } from "../data/mod.ts";
+import { loadPreprocessed } from "../data/preprocess.ts";
 import { selectBackend } from "../models/backend.ts";
 import { evaluateModel } from "../models/evaluate.ts";
 import { disposeMlp, loadModelArtifacts } from "../models/mlp.ts";
 import { Evaluation } from "./artifacts.ts";
 import { writeJson } from "./json_files.ts";
-import type { Mode } from "./train.ts";
+import type { Mode, ResolvedBackend } from "./train_params.ts";
 
 /** Evaluates the model of `options.trainStage` and writes `evaluation.json`. */
 export async function runEvaluation(
-  ctx: StageContext<{ mode: Mode; backend: "webgpu" | "wasm" | "cpu" }>,
+  ctx: StageContext<{ mode: Mode; backend: ResolvedBackend }>,
   options: { seed: number; trainStage: string },
 ): Promise<void> {
   await selectBackend(ctx.params.backend);

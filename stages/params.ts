@@ -6,7 +6,7 @@
  * @module
  */
 import { z } from "zod";
-import { DEFAULT_SOURCES } from "../data/mod.ts";
+import { DEFAULT_SOURCES } from "../data/fashion_mnist.ts";
 
 /** Where Fashion-MNIST comes from, in order of preference. */
 export const DownloadParams = z.strictObject({

@@ -4,13 +4,15 @@
  *
  * @module
  */
+import { relative } from "node:path";
 import { definePipeline } from "../pipeline/mod.ts";
 import { download } from "./download.ts";
 import { evaluateStage } from "./evaluate.ts";
 import { Params } from "./params.ts";
 import { preprocess } from "./preprocess.ts";
 import { report } from "./report_stage.ts";
-import { trainStage, type TrainStageOptions } from "./train.ts";
+import { trainStage } from "./train.ts";
+import type { TrainStageOptions } from "./train_params.ts";
 
 /** Builds the pipeline for a machine whose `backend: auto` resolves as `options` says. */
 export function createPipeline(options: TrainStageOptions) {
@@ -32,7 +34,10 @@ export function createPipeline(options: TrainStageOptions) {
       if (!dir) return [];
       const path = `${dir}/metrics.json`;
       const metrics = parseMetrics(await Deno.readTextFile(path), { path });
-      return [`Report: ${dir}/report.md`, headline(metrics)];
+      return [
+        `Report: ${relative(Deno.cwd(), `${dir}/report.md`)}`,
+        headline(metrics),
+      ];
     },
   });
 }

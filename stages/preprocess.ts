@@ -5,7 +5,7 @@
  */
 import { defineStage } from "../pipeline/mod.ts";
 import type { Params } from "./params.ts";
-import { PREPROCESSED_FILES } from "../data/mod.ts";
+import { PREPROCESSED_FILES } from "../data/preprocess.ts";
 
 /** Parses and scales the downloaded files, keeping the first `limit` examples of each split. */
 export const preprocess = defineStage({

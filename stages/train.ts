@@ -5,10 +5,11 @@
  */
 import { defineStage } from "../pipeline/mod.ts";
 import type { Params } from "./params.ts";
-import type { BackendName } from "../models/backend.ts";
-
-/** The two training modes of the experiment. */
-export type Mode = "baseline" | "rdrop";
+import {
+  type Mode,
+  trainParams,
+  type TrainStageOptions,
+} from "./train_params.ts";
 
 /** Files a train instance writes. */
 export const TRAIN_OUTPUTS = [
@@ -17,27 +18,6 @@ export const TRAIN_OUTPUTS = [
   "history.json",
   "run.json",
 ] as const;
-
-/** Options of {@linkcode trainStage}. */
-export interface TrainStageOptions {
-  /** What `backend: auto` resolves to on this machine (probed once by the CLI). */
-  autoBackend: BackendName;
-}
-
-/**
- * The params that decide a training result. `backend` is the resolved one: `auto` on a GPU
- * machine and on a CPU box are different computations, while `auto` and an explicit `wasm`
- * on the same CPU box are the same one (and share a cache entry).
- */
-export function trainParams(p: Params, mode: Mode, options: TrainStageOptions) {
-  const { alpha, backend, ...shared } = p.train;
-  return {
-    ...shared,
-    mode,
-    alpha: mode === "rdrop" ? alpha : 0,
-    backend: backend === "auto" ? options.autoBackend : backend,
-  };
-}
 
 /** Declares `train_<mode>`, one instance per seed. */
 export function trainStage(mode: Mode, options: TrainStageOptions) {

@@ -5,7 +5,7 @@
  * @module
  */
 import type { StageContext } from "../pipeline/mod.ts";
-import { loadPreprocessed } from "../data/mod.ts";
+import { loadPreprocessed } from "../data/preprocess.ts";
 import { selectBackend } from "../models/backend.ts";
 import { describeEnvironment } from "../models/backend.ts";
 import { fileCheckpointStore } from "../models/checkpoint.ts";
@@ -13,12 +13,12 @@ import { disposeMlp, saveModelArtifacts } from "../models/mlp.ts";
 import { train } from "../models/trainer.ts";
 import { createTrainStep } from "../models/train_step.ts";
 import { RunRecord, TrainHistory } from "./artifacts.ts";
-import type { trainParams } from "./train.ts";
+import type { TrainInstanceParams } from "./train_params.ts";
 import { writeJson } from "./json_files.ts";
 
 /** Trains one (mode, seed) and writes weights, history and run record into `ctx.outDir`. */
 export async function runTraining(
-  ctx: StageContext<ReturnType<typeof trainParams>>,
+  ctx: StageContext<TrainInstanceParams>,
   options: { seed: number },
 ): Promise<void> {
   const p = ctx.params;

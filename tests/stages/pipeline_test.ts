@@ -1,0 +1,144 @@
+/**
+ * The experiment end to end on a tiny slice of the real data: a report comes out, a rerun runs
+ * nothing, and a param change reruns exactly the stages it concerns.
+ *
+ * Runs the real CLI in a scratch copy of the project so the repo's cache and results stay as
+ * they are.
+ */
+import { deepStrictEqual, ok } from "node:assert/strict";
+import { join } from "node:path";
+import { DEBIAN_DATASET_DIR } from "../../data/fashion_mnist.ts";
+
+const ROOT = new URL("../..", import.meta.url).pathname;
+const COPIED = [
+  "deno.json",
+  "params.json",
+  "pipeline",
+  "stages",
+  "models",
+  "data",
+];
+const TINY = [
+  "--set",
+  "preprocess.limit=256",
+  "--set",
+  "train.epochs=1",
+  "--set",
+  "train.backend=wasm",
+  "--set",
+  "train.hidden=[32]",
+];
+const haveData = await Deno.stat(
+  join(DEBIAN_DATASET_DIR, "train-images-idx3-ubyte.gz"),
+)
+  .then(() => true, () => false);
+
+async function scratchProject(): Promise<string> {
+  const dir = await Deno.makeTempDir({ prefix: "rdrop_e2e_" });
+  const cp = new Deno.Command("cp", {
+    args: ["-r", ...COPIED.map((p) => join(ROOT, p)), dir],
+  });
+  ok((await cp.output()).success, "copying the project failed");
+  // Reuse the installed npm packages instead of resolving them again.
+  await Deno.symlink(join(ROOT, "node_modules"), join(dir, "node_modules"));
+  return dir;
+}
+
+async function cli(
+  dir: string,
+  args: string[],
+): Promise<{ code: number; out: string }> {
+  const command = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--allow-read",
+      "--allow-write=.",
+      "--allow-sys=hostname",
+      "stages/main.ts",
+      ...args,
+    ],
+    cwd: dir,
+    env: { NO_COLOR: "1" },
+    stdout: "piped",
+    stderr: "piped",
+  });
+  const { code, stdout, stderr } = await command.output();
+  const decode = (b: Uint8Array) => new TextDecoder().decode(b);
+  return { code, out: decode(stdout) + decode(stderr) };
+}
+
+function ranStages(out: string): string[] {
+  return out.split("\n").filter((l) => /^ran\s/.test(l)).map((l) =>
+    l.split(/\s+/)[1]
+  );
+}
+
+Deno.test({
+  name:
+    "tiny end-to-end run: report, no-op rerun, and a param change reruns only its stages",
+  ignore: !haveData,
+  async fn() {
+    const dir = await scratchProject();
+    try {
+      const first = await cli(dir, TINY);
+      deepStrictEqual(first.code, 0, first.out);
+      deepStrictEqual(ranStages(first.out), [
+        "download",
+        "preprocess",
+        "train_baseline@0",
+        "train_rdrop@0",
+        "evaluate_baseline@0",
+        "evaluate_rdrop@0",
+        "report",
+      ]);
+      const report = await Deno.readTextFile(join(dir, "results/report.md"));
+      ok(
+        report.includes("| Baseline |") && report.includes("| R-Drop |"),
+        report,
+      );
+      ok(first.out.includes("Report: results/report.md"), first.out);
+
+      const again = await cli(dir, TINY);
+      deepStrictEqual(again.code, 0, again.out);
+      deepStrictEqual(ranStages(again.out), []);
+
+      // alpha only concerns R-Drop: the baseline and the data stages stay cached.
+      const alpha = [...TINY, "--set", "train.alpha=0.5"];
+      const status = await cli(dir, ["status", "--json", ...alpha]);
+      deepStrictEqual(status.code, 0, status.out);
+      const stale =
+        (JSON.parse(status.out) as { stage: string; state: string }[])
+          .filter((s) => s.state === "stale").map((s) => s.stage);
+      deepStrictEqual(stale, ["train_rdrop@0", "evaluate_rdrop@0", "report"]);
+      const changed = await cli(dir, alpha);
+      deepStrictEqual(changed.code, 0, changed.out);
+      deepStrictEqual(ranStages(changed.out), [
+        "train_rdrop@0",
+        "evaluate_rdrop@0",
+        "report",
+      ]);
+
+      // Back to the first value: every result comes from the run-cache.
+      const back = await cli(dir, TINY);
+      deepStrictEqual(back.code, 0, back.out);
+      deepStrictEqual(ranStages(back.out), []);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name: "a bad --set names the key and runs nothing",
+  async fn() {
+    const dir = await scratchProject();
+    try {
+      const result = await cli(dir, ["--set", "train.alpah=0.1"]);
+      deepStrictEqual(result.code, 2, result.out);
+      ok(result.out.includes("alpah"), result.out);
+      deepStrictEqual(ranStages(result.out), []);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
