@@ -42,14 +42,18 @@ function values(n: number, seed: number, lo = 0, hi = 1): Float32Array {
   });
 }
 
-function batch(rows: number, seed: number): { x: tf.Tensor2D; y: tf.Tensor1D } {
-  const x = tf.tensor2d(values(rows * TINY.inputSize, seed), [
+function batch(
+  rows: number,
+  seed: number,
+  config: MlpConfig = TINY,
+): { x: tf.Tensor2D; y: tf.Tensor1D } {
+  const x = tf.tensor2d(values(rows * config.inputSize, seed), [
     rows,
-    TINY.inputSize,
+    config.inputSize,
   ]);
   const labels = Array.from(
     { length: rows },
-    (_, i) => (i * 3 + seed) % TINY.classes,
+    (_, i) => (i * 3 + seed) % config.classes,
   );
   return { x, y: tf.tensor1d(labels, "int32") };
 }
@@ -340,66 +344,83 @@ function referenceAdam(
   return out;
 }
 
+// QUAD's sizes are multiples of 4: the SIMD transpose path of the host Adam.
+const QUAD: MlpConfig = {
+  inputSize: 12,
+  hidden: [8, 4],
+  classes: 4,
+  dropout: 0,
+};
+
 for (
-  const setup of [{ backend: "cpu", adam: "host" }, {
-    backend: "wasm",
-    adam: "host",
-  }, {
-    backend: "cpu",
-    adam: "device",
-  }] as const
+  const setup of [
+    { backend: "cpu", adam: "host", config: TINY },
+    { backend: "wasm", adam: "host", config: TINY },
+    { backend: "wasm", adam: "host", config: QUAD },
+    { backend: "cpu", adam: "device", config: TINY },
+  ] as const
 ) {
-  Deno.test(`Adam matches a hand-computed PyTorch reference for 2 steps (${setup.backend}, ${setup.adam})`, async () => {
-    await tf.setBackend(setup.backend);
-    const lr = 0.01;
-    const params = initMlp(TINY, { seed: 21 });
-    const vars = params.weights.flatMap((w, i) => [w, params.biases[i]]);
-    let expected: Float64Array<ArrayBuffer>[] = vars.map((v) =>
-      Float64Array.from(v.dataSync())
-    );
-    const states = expected.map((p) => ({
-      m: new Float64Array(p.length),
-      v: new Float64Array(p.length),
-    }));
-    const step = createTrainStep(params, {
-      mode: "rdrop",
-      alpha: 0.5,
-      dropout: 0,
-      learningRate: lr,
-      seed: 0,
-      adam: setup.adam,
-    });
-    const { x, y } = batch(6, 3);
-    for (let t = 1; t <= 2; t++) {
-      // Gradients at the current parameters by autodiff (independent of the step's code).
-      const { grads } = autodiffGrads(
-        params,
-        () =>
-          rDropLoss(
-            referenceLogits(params, tf.concat([x, x], 0) as tf.Tensor2D, [
-              null,
-              null,
-            ]),
-            y,
-            { alpha: 0.5 },
-          ),
+  const sizes = [
+    setup.config.inputSize,
+    ...setup.config.hidden,
+    setup.config.classes,
+  ];
+  Deno.test(
+    `Adam matches a hand-computed PyTorch reference for 2 steps (${setup.backend}, ${setup.adam}, ${
+      sizes.join("-")
+    })`,
+    async () => {
+      await tf.setBackend(setup.backend);
+      const lr = 0.01;
+      const params = initMlp(setup.config, { seed: 21 });
+      const vars = params.weights.flatMap((w, i) => [w, params.biases[i]]);
+      let expected: Float64Array<ArrayBuffer>[] = vars.map((v) =>
+        Float64Array.from(v.dataSync())
       );
-      expected = expected.map((p, i) =>
-        referenceAdam(p, grads[i], states[i], t, lr)
-      );
-      step.run(x, y).dispose();
-      vars.forEach((v, i) =>
-        assertClose(v.dataSync(), expected[i], 2e-6, `step ${t} param ${i}`)
-      );
-    }
-    const state = await step.getState();
-    assertEquals(state.step, 2, "step count");
-    state.m.forEach((m, i) => assertClose(m, states[i].m, 1e-7, `m ${i}`));
-    state.v.forEach((v, i) => assertClose(v, states[i].v, 1e-9, `v ${i}`));
-    step.dispose();
-    disposeMlp(params);
-    tf.dispose([x, y]);
-  });
+      const states = expected.map((p) => ({
+        m: new Float64Array(p.length),
+        v: new Float64Array(p.length),
+      }));
+      const step = createTrainStep(params, {
+        mode: "rdrop",
+        alpha: 0.5,
+        dropout: 0,
+        learningRate: lr,
+        seed: 0,
+        adam: setup.adam,
+      });
+      const { x, y } = batch(6, 3, setup.config);
+      for (let t = 1; t <= 2; t++) {
+        // Gradients at the current parameters by autodiff (independent of the step's code).
+        const { grads } = autodiffGrads(
+          params,
+          () =>
+            rDropLoss(
+              referenceLogits(params, tf.concat([x, x], 0) as tf.Tensor2D, [
+                null,
+                null,
+              ]),
+              y,
+              { alpha: 0.5 },
+            ),
+        );
+        expected = expected.map((p, i) =>
+          referenceAdam(p, grads[i], states[i], t, lr)
+        );
+        step.run(x, y).dispose();
+        vars.forEach((v, i) =>
+          assertClose(v.dataSync(), expected[i], 2e-6, `step ${t} param ${i}`)
+        );
+      }
+      const state = await step.getState();
+      assertEquals(state.step, 2, "step count");
+      state.m.forEach((m, i) => assertClose(m, states[i].m, 1e-7, `m ${i}`));
+      state.v.forEach((v, i) => assertClose(v, states[i].v, 1e-9, `v ${i}`));
+      step.dispose();
+      disposeMlp(params);
+      tf.dispose([x, y]);
+    },
+  );
 }
 
 Deno.test("adamUpdate (the JS form) matches the float64 reference", () => {
