@@ -48,7 +48,8 @@ export interface BenchArgs {
   torch: boolean;
   torchScript: string;
   python: string;
-  torchThreads: number;
+  /** Torch thread counts to run; the first one is the peer of the ratio column. */
+  torchThreads: number[];
   torchEpochs: number;
   dataDir: string;
   json: string | null;
@@ -96,7 +97,7 @@ export function parseBenchArgs(argv: string[], repoRoot: URL): BenchArgs {
         "no-torch": { type: "boolean", default: false },
         "torch-script": { type: "string" },
         python: { type: "string", default: "/usr/bin/python3" },
-        "torch-threads": { type: "string" },
+        "torch-threads": { type: "string", default: "2" },
         "torch-epochs": { type: "string" },
         "data-dir": {
           type: "string",
@@ -149,7 +150,9 @@ export function parseBenchArgs(argv: string[], repoRoot: URL): BenchArgs {
     torch: !values["no-torch"],
     torchScript: values["torch-script"] ?? defaultTorchScript(repoRoot),
     python: values.python,
-    torchThreads: positiveInt("torch-threads", values["torch-threads"], 2),
+    torchThreads: values["torch-threads"].split(",").map((t) =>
+      positiveInt("torch-threads", t.trim(), 2)
+    ),
     torchEpochs: positiveInt(
       "torch-epochs",
       values["torch-epochs"],
@@ -224,6 +227,27 @@ export function projectedJobSeconds(
 ): number | null {
   if (!perSecond.baseline || !perSecond.rdrop) return null;
   return samples * epochs * (1 / perSecond.baseline + 1 / perSecond.rdrop);
+}
+
+/**
+ * The PyTorch runs as a Markdown table; samples per CPU-second use the whole process's CPU
+ * time (imports, data loading and evaluation included, so slightly pessimistic for torch).
+ */
+export function formatTorchTable(runs: TorchResult[], samples: number): string {
+  const lines = [
+    "| torch threads | mode | samples/s | samples/cpu-s (process) |",
+    "|---:|---|---:|---:|",
+  ];
+  for (const r of runs) {
+    if (!r.ok) continue;
+    const mode = r.summary.args.mode;
+    lines.push(
+      `| ${r.threads} | ${mode} | ${r.summary.samples_per_s.toFixed(0)} | ${
+        r.cpuSeconds ? (samples / r.cpuSeconds).toFixed(0) : "n/a"
+      } |`,
+    );
+  }
+  return lines.join("\n");
 }
 
 function loadAverage(): string {
@@ -312,34 +336,39 @@ async function main(argv: string[]): Promise<number> {
       );
     }
   }
+  const torchRuns: TorchResult[] = [];
   const torch: Record<string, TorchResult> = {};
   if (args.torch) {
-    for (const mode of args.modes) {
-      console.log(
-        `torch ${mode}: ${args.torchEpochs} epoch(s), --threads ${args.torchThreads} ...`,
-      );
-      const result = await runTorch({
-        script: args.torchScript,
-        python: args.python,
-        mode,
-        epochs: args.torchEpochs,
-        threads: args.torchThreads,
-        batchSize: DEFAULTS.batchSize,
-        learningRate: DEFAULTS.learningRate,
-        alpha: DEFAULTS.alpha,
-        seed: DEFAULTS.seed,
-      });
-      torch[mode] = result;
-      console.log(
-        result.ok
-          ? `torch ${mode}: ${
-            result.summary.samples_per_s.toFixed(0)
-          } samples/s ` +
-            `(train ${result.summary.train_s.toFixed(1)} s, test acc ${
-              (100 * result.summary.final_test_acc).toFixed(2)
-            }%)`
-          : `torch ${mode}: not measured: ${result.reason}`,
-      );
+    for (const threads of args.torchThreads) {
+      for (const mode of args.modes) {
+        console.log(
+          `torch ${mode}: ${args.torchEpochs} epoch(s), --threads ${threads} ...`,
+        );
+        const result = await runTorch({
+          script: args.torchScript,
+          python: args.python,
+          mode,
+          epochs: args.torchEpochs,
+          threads,
+          batchSize: DEFAULTS.batchSize,
+          learningRate: DEFAULTS.learningRate,
+          alpha: DEFAULTS.alpha,
+          seed: DEFAULTS.seed,
+        });
+        torchRuns.push(result);
+        if (threads === args.torchThreads[0]) torch[mode] = result;
+        console.log(
+          result.ok
+            ? `torch ${mode} (--threads ${threads}): ${
+              result.summary.samples_per_s.toFixed(0)
+            } samples/s (train ${
+              result.summary.train_s.toFixed(1)
+            } s, process cpu ${
+              result.cpuSeconds?.toFixed(1) ?? "?"
+            } s, test acc ${(100 * result.summary.final_test_acc).toFixed(2)}%)`
+            : `torch ${mode}: not measured: ${result.reason}`,
+        );
+      }
     }
   } else {
     console.log("torch: skipped (--no-torch)");
@@ -359,6 +388,10 @@ async function main(argv: string[]): Promise<number> {
   }));
   console.log("");
   console.log(formatTable(rows));
+  if (torchRuns.some((r) => r.ok)) {
+    console.log("");
+    console.log(formatTorchTable(torchRuns, args.torchEpochs * data.count));
+  }
   const jobs: Record<string, unknown> = {};
   for (const backend of new Set(rows.map((r) => r.backend))) {
     const rate = (mode: string) =>

@@ -8,6 +8,10 @@ import { z } from "zod";
 
 /** The part of the reference's `--json` summary the bench reads. */
 export const TorchSummary = z.object({
+  args: z.object({
+    mode: z.enum(["baseline", "rdrop"]),
+    threads: z.number().int(),
+  }),
   train_s: z.number().nonnegative(),
   samples_per_s: z.number().nonnegative(),
   final_test_acc: z.number().min(0).max(1),
@@ -38,8 +42,31 @@ export interface TorchRunOptions {
 
 /** Outcome of {@linkcode runTorch}: the summary, or why there is none. */
 export type TorchResult =
-  | { ok: true; summary: TorchSummary }
-  | { ok: false; reason: string };
+  | {
+    ok: true;
+    summary: TorchSummary;
+    cpuSeconds: number | null;
+    threads: number;
+  }
+  | { ok: false; reason: string; threads: number };
+
+// Runs the reference script unchanged as __main__ and then prints the interpreter's CPU
+// time (user + system, all threads), so that runs on a loaded machine can be compared by
+// CPU time as well as wall time.
+const RUSAGE_WRAPPER = [
+  "import resource, runpy, sys",
+  "script = sys.argv[1]",
+  "sys.argv = sys.argv[1:]",
+  "runpy.run_path(script, run_name='__main__')",
+  "r = resource.getrusage(resource.RUSAGE_SELF)",
+  "print('BENCH_RUSAGE %.6f' % (r.ru_utime + r.ru_stime), flush=True)",
+].join("\n");
+
+/** The CPU seconds printed by the wrapper, or null. */
+export function parseRusage(stdout: string): number | null {
+  const match = /^BENCH_RUSAGE ([0-9.]+)$/m.exec(stdout);
+  return match ? Number(match[1]) : null;
+}
 
 /** Where the reference script lives by default: `<repo>/../shared/bench/torch_reference.py`. */
 export function defaultTorchScript(repoRoot: URL): string {
@@ -53,6 +80,7 @@ export async function runTorch(options: TorchRunOptions): Promise<TorchResult> {
   } catch {
     return {
       ok: false,
+      threads: options.threads,
       reason:
         `reference script not found at ${options.script} (--torch-script)`,
     };
@@ -62,6 +90,8 @@ export async function runTorch(options: TorchRunOptions): Promise<TorchResult> {
   try {
     const command = new Deno.Command(options.python, {
       args: [
+        "-c",
+        RUSAGE_WRAPPER,
         options.script,
         "--mode",
         options.mode,
@@ -89,6 +119,7 @@ export async function runTorch(options: TorchRunOptions): Promise<TorchResult> {
     } catch (error) {
       return {
         ok: false,
+        threads: options.threads,
         reason: `could not start ${options.python}: ${
           (error as Error).message
         }`,
@@ -100,6 +131,7 @@ export async function runTorch(options: TorchRunOptions): Promise<TorchResult> {
         .join(" | ");
       return {
         ok: false,
+        threads: options.threads,
         reason:
           `${options.python} ${options.script} failed (exit ${output.code}): ${err}` +
           (err.includes("No module named 'torch'")
@@ -113,10 +145,16 @@ export async function runTorch(options: TorchRunOptions): Promise<TorchResult> {
     if (!parsed.success) {
       return {
         ok: false,
+        threads: options.threads,
         reason: `unexpected JSON from the reference: ${parsed.error.message}`,
       };
     }
-    return { ok: true, summary: parsed.data };
+    return {
+      ok: true,
+      summary: parsed.data,
+      cpuSeconds: parseRusage(new TextDecoder().decode(output.stdout)),
+      threads: options.threads,
+    };
   } finally {
     await Deno.remove(dir, { recursive: true }).catch(() => {});
   }
