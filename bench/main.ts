@@ -5,7 +5,7 @@
  *
  * Usage: `deno run --allow-read --allow-write --allow-run --allow-env --allow-sys bench/main.ts
  *   [--steps 300] [--synthetic] [--backends wasm,cpu] [--webgpu] [--modes baseline,rdrop]
- *   [--full] [--no-torch] [--torch-script PATH] [--python /usr/bin/python3]
+ *   [--full] [--variants] [--no-torch] [--torch-script PATH] [--python /usr/bin/python3]
  *   [--torch-threads 2] [--torch-epochs 1] [--data-dir DIR] [--json OUT]`
  *
  * @module
@@ -20,6 +20,7 @@ import { scaleImages } from "../data/preprocess.ts";
 import {
   type BenchData,
   type Measurement,
+  type MeasureOptions,
   measureTraining,
   syntheticData,
 } from "./measure.ts";
@@ -45,6 +46,8 @@ export interface BenchArgs {
   backends: BackendName[];
   modes: ("baseline" | "rdrop")[];
   full: boolean;
+  /** Also measure the reference step and our step with tfjs-op Adam/head (wasm). */
+  variants: boolean;
   torch: boolean;
   torchScript: string;
   python: string;
@@ -94,6 +97,7 @@ export function parseBenchArgs(argv: string[], repoRoot: URL): BenchArgs {
         webgpu: { type: "boolean", default: false },
         modes: { type: "string", default: "baseline,rdrop" },
         full: { type: "boolean", default: false },
+        variants: { type: "boolean", default: false },
         "no-torch": { type: "boolean", default: false },
         "torch-script": { type: "string" },
         python: { type: "string", default: "/usr/bin/python3" },
@@ -147,6 +151,7 @@ export function parseBenchArgs(argv: string[], repoRoot: URL): BenchArgs {
     backends: backends as BackendName[],
     modes: modes as ("baseline" | "rdrop")[],
     full: values.full,
+    variants: values.variants,
     torch: !values["no-torch"],
     torchScript: values["torch-script"] ?? defaultTorchScript(repoRoot),
     python: values.python,
@@ -305,35 +310,64 @@ async function main(argv: string[]): Promise<number> {
       );
       continue;
     }
-    for (const mode of args.modes) {
-      const steps = epochs
-        ? epochs * perEpochSteps
-        : backend === "cpu"
-        ? args.cpuSteps
-        : backend === "webgpu"
-        ? args.webgpuSteps
-        : args.steps;
-      const m = await measureTraining(data, {
-        mode,
-        steps,
-        warmup: epochs ? 0 : 5,
-        batchSize: DEFAULTS.batchSize,
-        alpha: DEFAULTS.alpha,
-        dropout: DEFAULTS.dropout,
-        learningRate: DEFAULTS.learningRate,
-        seed: DEFAULTS.seed,
-      });
-      measurements.push(m);
-      console.log(
-        `ours  ${backend.padEnd(6)} ${mode.padEnd(8)} ${steps} steps: ` +
-          `${m.samplesPerSecond.toFixed(0)} samples/s (wall ${
-            m.wallSeconds.toFixed(1)
-          } s, ` +
-          `cpu ${m.cpuSeconds.toFixed(1)} s, ${
-            (1000 * m.wallSeconds / steps).toFixed(2)
-          } ms/step), ` +
-          `last loss ${m.lastLoss.toFixed(4)}`,
-      );
+    const runs: {
+      label: string;
+      step?: "reference";
+      variant?: MeasureOptions["variant"];
+    }[] = backend === "wasm" && args.variants
+      ? [
+        {
+          label: "wasm: reference step (autodiff, tfjs-op Adam)",
+          step: "reference",
+        },
+        {
+          label: "wasm: ours, tfjs-op Adam, tfjs-op head",
+          variant: { adam: "device", head: "device" },
+        },
+        {
+          label: "wasm: ours, kernel Adam, tfjs-op head",
+          variant: { adam: "host", head: "device" },
+        },
+        { label: "wasm" },
+      ]
+      : [{ label: backend }];
+    for (const run of runs) {
+      for (const mode of args.modes) {
+        const steps = epochs
+          ? epochs * perEpochSteps
+          : backend === "cpu"
+          ? args.cpuSteps
+          : backend === "webgpu"
+          ? args.webgpuSteps
+          : args.steps;
+        const m = await measureTraining(data, {
+          mode,
+          steps,
+          warmup: epochs ? 0 : backend === "wasm" ? 30 : 3,
+          batchSize: DEFAULTS.batchSize,
+          alpha: DEFAULTS.alpha,
+          dropout: DEFAULTS.dropout,
+          learningRate: DEFAULTS.learningRate,
+          seed: DEFAULTS.seed,
+          step: run.step,
+          variant: run.variant,
+        });
+        m.backend = run.label;
+        measurements.push(m);
+        console.log(
+          `ours  ${run.label} ${mode} ${steps} steps: ` +
+            `${m.samplesPerSecond.toFixed(0)} samples/s (wall ${
+              m.wallSeconds.toFixed(1)
+            } s, ` +
+            `cpu ${m.cpuSeconds.toFixed(1)} s, ${
+              (1000 * m.wallSeconds / steps).toFixed(2)
+            } ` +
+            `ms/step, ${
+              (1000 * m.cpuSeconds / steps).toFixed(2)
+            } cpu-ms/step), ` +
+            `last loss ${m.lastLoss.toFixed(4)}`,
+        );
+      }
     }
   }
   const torchRuns: TorchResult[] = [];

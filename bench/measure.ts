@@ -8,7 +8,11 @@
 import * as tf from "@tensorflow/tfjs-core";
 import process from "node:process";
 import { DEFAULT_MLP_CONFIG, disposeMlp, initMlp } from "../models/mlp.ts";
-import { createTrainStep } from "../models/train_step.ts";
+import { createReferenceStep } from "../models/reference_step.ts";
+import {
+  createTrainStep,
+  type TrainStepOptions,
+} from "../models/train_step.ts";
 
 /** Training data in memory: row-major images `[count, features]` and labels. */
 export interface BenchData {
@@ -33,6 +37,13 @@ export interface MeasureOptions {
   seed: number;
   /** Read the loss back every this many steps (default 50), as the trainer does. */
   readEvery?: number;
+  /**
+   * "ours" (default): `createTrainStep`; "reference": the plain autodiff step of
+   * `models/reference_step.ts` (tf.variableGrads + Adam as tfjs ops), for comparison.
+   */
+  step?: "ours" | "reference";
+  /** Overrides of our step's implementation choices (for ablations). */
+  variant?: Pick<TrainStepOptions, "adam" | "head">;
 }
 
 /** What one measurement found. */
@@ -84,7 +95,8 @@ export async function measureTraining(
   data: BenchData,
   options: MeasureOptions,
 ): Promise<Measurement> {
-  const warmup = options.warmup ?? 5;
+  // JIT, heap growth and XNNPACK operator caches settle over the first few dozen steps.
+  const warmup = options.warmup ?? 30;
   const readEvery = options.readEvery ?? 50;
   const total = warmup + options.steps;
   // Upload only the rows the run touches (all of them once it wraps).
@@ -97,13 +109,16 @@ export async function measureTraining(
   const params = initMlp({ ...DEFAULT_MLP_CONFIG, dropout: options.dropout }, {
     seed: options.seed,
   });
-  const step = createTrainStep(params, {
+  const settings = {
     mode: options.mode,
     alpha: options.alpha,
     dropout: options.dropout,
     learningRate: options.learningRate,
     seed: options.seed,
-  });
+  };
+  const step = options.step === "reference"
+    ? createReferenceStep(params, settings)
+    : createTrainStep(params, { ...settings, ...options.variant });
   const runStep = (k: number): tf.Scalar => {
     const { start, size } = batchAt(k, rows, options.batchSize);
     return tf.tidy(() => {

@@ -51,10 +51,15 @@ export interface TrainStepOptions {
   /** KL reduction of the R-Drop loss: "sum" (default, as the reference) or "batchmean". */
   reduction?: "sum" | "batchmean";
   /**
-   * Where Adam runs: "host" = one fused JS loop over CPU-visible buffers (wasm, cpu),
-   * "device" = tfjs ops (any backend). Default: "host" on wasm and cpu, else "device".
+   * Where Adam runs: "host" = the WebAssembly SIMD kernel over CPU-visible buffers (wasm,
+   * cpu), "device" = tfjs ops (any backend). Default: "host" on wasm and cpu, else "device".
    */
   adam?: "host" | "device";
+  /**
+   * Where the loss and its logit gradient are computed: "host" = one JS pass (wasm, cpu),
+   * "device" = tfjs ops. Default: "host" on wasm and cpu, else "device".
+   */
+  head?: "host" | "device";
 }
 
 /** Adam's state; `m` and `v` in the order w0, b0, w1, b1, .... */
@@ -666,9 +671,14 @@ export function createTrainStep(
     i,
   ) => [w, params.biases[i]]);
   const backendName = tf.getBackend();
-  const host = (options.adam ??
-    (backendName === "wasm" || backendName === "cpu" ? "host" : "device")) ===
-    "host";
+  const cpuMemory = backendName === "wasm" || backendName === "cpu";
+  const host = (options.adam ?? (cpuMemory ? "host" : "device")) === "host";
+  const head = options.head ?? (cpuMemory ? "host" : "device");
+  if ((host || head === "host") && !cpuMemory) {
+    throw new ModelError(
+      `createTrainStep: adam/head "host" needs the wasm or cpu backend, not ${backendName}`,
+    );
+  }
   const sizes = vars.map((p) => p.size);
   // Host Adam keeps the moments in the kernel module's memory; device Adam in variables.
   const hostAdamState = host ? new HostAdam(sizes) : null;
@@ -793,7 +803,7 @@ export function createTrainStep(
         const out = forwardBackward(
           { weights: params.weights, weightsT, biases: params.biases },
           { x, y, masksT },
-          { ...options, head: host ? "host" : "device" },
+          { ...options, head },
         );
         return [out.loss, ...out.grads];
       });
