@@ -86,7 +86,9 @@ export interface TrainStep {
 
 /**
  * Inverted-dropout keep mask values `[rows * cols]` (0 or `1/(1-rate)`) as a pure function of
- * `(seed, step, layer)` and the element index: a counter-based hash, no generator state.
+ * `(seed, step, layer)` and the element's position: a counter-based hash, no generator
+ * state. One 32-bit hash serves rows 2k and 2k+1 of a column (16 bits each, so the rate is
+ * resolved to 2^-16).
  */
 export function dropoutMaskValues(
   rows: number,
@@ -105,26 +107,36 @@ export function dropoutMaskValues(
   if (!(rate > 0)) return out.fill(1);
   const key = deriveSeed(options.seed, options.step, options.layer) | 0;
   const keep = 1 / (1 - rate);
-  // Compare on 32 bits: P(hash >= threshold) = 1 - rate (to 2^-32).
-  const threshold = Math.min(Math.round(rate * 2 ** 32), 2 ** 32 - 1);
-  // Element (r, c) is a hash of its index r * cols + c in either layout; the loops run in
-  // the order of the output so that the writes are sequential.
-  const transposed = options.transposed === true;
-  const outer = transposed ? cols : rows;
-  const inner = transposed ? rows : cols;
-  const strideOuter = transposed ? 1 : cols;
-  const strideInner = transposed ? cols : 1;
-  let o = 0;
-  for (let a = 0; a < outer; a++) {
-    for (let b = 0; b < inner; b++) {
-      // murmur3 finaliser of (key + golden-ratio counter of the element's index).
-      let h =
-        (key + Math.imul(a * strideOuter + b * strideInner + 1, 0x9e3779b9)) |
-        0;
-      h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
-      h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
-      h ^= h >>> 16;
-      out[o++] = (h >>> 0) >= threshold ? keep : 0;
+  // P(16 random bits >= threshold) = 1 - rate (to 2^-16).
+  const threshold = Math.min(Math.round(rate * 65536), 65535);
+  const hash = (pairRow: number, c: number): number => {
+    // murmur3 finaliser of (key + golden-ratio counter of the row pair and column).
+    let h = (key + Math.imul(pairRow * cols + c + 1, 0x9e3779b9)) | 0;
+    h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
+    h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
+    return (h ^ (h >>> 16)) >>> 0;
+  };
+  // The loops follow the output layout so that the writes are sequential.
+  if (options.transposed === true) {
+    for (let c = 0; c < cols; c++) {
+      const base = c * rows;
+      for (let r = 0; r < rows; r += 2) {
+        const h = hash(r >> 1, c);
+        out[base + r] = (h & 0xffff) >= threshold ? keep : 0;
+        if (r + 1 < rows) {
+          out[base + r + 1] = (h >>> 16) >= threshold ? keep : 0;
+        }
+      }
+    }
+  } else {
+    for (let r = 0; r < rows; r += 2) {
+      for (let c = 0; c < cols; c++) {
+        const h = hash(r >> 1, c);
+        out[r * cols + c] = (h & 0xffff) >= threshold ? keep : 0;
+        if (r + 1 < rows) {
+          out[(r + 1) * cols + c] = (h >>> 16) >= threshold ? keep : 0;
+        }
+      }
     }
   }
   return out;
