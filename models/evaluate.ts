@@ -62,6 +62,31 @@ export function checkSplit(split: Split, name: string, classes: number): void {
 }
 
 /**
+ * Rows `start .. start+size-1` of `data` (or, with `order`, rows `order[start ..]`) as new
+ * tensors, gathered on the device by an index tensor made on the host.
+ *
+ * Why gather and not `tf.slice`: the wasm backend's Slice kernel copies the WHOLE input
+ * out of the heap (`readSync`) before slicing, i.e. 188 MB per batch for Fashion-MNIST's
+ * training set (measured: 420 ms a step instead of 70); its Gather kernel reads only
+ * the indices.
+ */
+export function gatherBatch(
+  data: { x: tf.Tensor2D; y: tf.Tensor1D },
+  order: Int32Array | null,
+  start: number,
+  size: number,
+): [tf.Tensor2D, tf.Tensor1D] {
+  const indices = new Int32Array(size);
+  for (let i = 0; i < size; i++) {
+    indices[i] = order ? order[start + i] : start + i;
+  }
+  return tf.tidy(() => {
+    const idx = tf.tensor1d(indices, "int32");
+    return [tf.gather(data.x, idx), tf.gather(data.y, idx)];
+  }) as [tf.Tensor2D, tf.Tensor1D];
+}
+
+/**
  * Evaluates `params` on tensors already on the device (`x` `[n, features]`, `y` `[n]`
  * int32), batch by batch. Lower level than {@linkcode evaluateModel}, for callers that
  * evaluate the same data repeatedly.
@@ -79,8 +104,7 @@ export async function evaluateTensors(
   for (let start = 0; start < n; start += batchSize) {
     const size = Math.min(batchSize, n - start);
     const [batchNll, predicted] = tf.tidy(() => {
-      const xb = tf.slice(data.x, [start, 0], [size, data.x.shape[1]]);
-      const yb = tf.slice(data.y, [start], [size]);
+      const [xb, yb] = gatherBatch(data, null, start, size);
       const logits = predictLogits(params, xb);
       const logp = tf.logSoftmax(logits);
       const nll = tf.neg(

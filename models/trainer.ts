@@ -12,7 +12,12 @@ import type {
   EpochRecord,
 } from "./checkpoint.ts";
 import { DivergenceError, ModelError } from "./errors.ts";
-import { checkSplit, evaluateTensors, type Split } from "./evaluate.ts";
+import {
+  checkSplit,
+  evaluateTensors,
+  gatherBatch,
+  type Split,
+} from "./evaluate.ts";
 import {
   assignMlpValues,
   DEFAULT_MLP_CONFIG,
@@ -244,10 +249,7 @@ export async function train(
 
     for (let epoch = resumedEpochs + 1; epoch <= epochs; epoch++) {
       const order = settings.shuffle
-        ? tf.tensor1d(
-          permutation(n, deriveSeed(settings.seed, 0x5eed, epoch)),
-          "int32",
-        )
+        ? permutation(n, deriveSeed(settings.seed, 0x5eed, epoch))
         : null;
       let lossSum: tf.Scalar = tf.scalar(0);
       let lastLoss = NaN;
@@ -257,16 +259,12 @@ export async function train(
           if (options.signal?.aborted) throw abortReason(options.signal);
           const start = s * settings.batchSize;
           const size = Math.min(settings.batchSize, n - start);
-          const [xb, yb] = tf.tidy(() => {
-            if (order) {
-              const idx = tf.slice(order, [start], [size]);
-              return [tf.gather(xTrain, idx), tf.gather(yTrain, idx)];
-            }
-            return [
-              tf.slice(xTrain, [start, 0], [size, features]),
-              tf.slice(yTrain, [start], [size]),
-            ];
-          }) as [tf.Tensor2D, tf.Tensor1D];
+          const [xb, yb] = gatherBatch(
+            { x: xTrain, y: yTrain },
+            order,
+            start,
+            size,
+          );
           const loss = step.run(xb, yb);
           xb.dispose();
           yb.dispose();
@@ -300,7 +298,6 @@ export async function train(
         }
       } finally {
         lossSum.dispose();
-        order?.dispose();
       }
       const epochSeconds = (performance.now() - started) / 1000;
       const evaluation = await evaluateTensors(params, { x: xTest, y: yTest }, {
