@@ -493,19 +493,19 @@ export function transposeInto(
   }
 }
 
-// Adam and transposes as a tiny WebAssembly SIMD module (871 bytes, assembled with wabt's
+// Adam and transposes as a tiny WebAssembly SIMD module (1 KB, assembled with wabt's
 // wat2wasm from the text at the end of this file). Over 670k parameters it takes ~0.9 ms
 // where the same loop in JS takes ~4.8 ms and tfjs ops ~15 ms.
 const KERNELS_WASM =
-  "AGFzbQEAAAABFwJgDH9/f39/fX19fX19fQBgBH9/f38AAwQDAAEBBQMBAAEHKgQGbWVtb3J5AgAEYWRhbQAACXRyYW5zcG9zZQABCnRyYW5zcG9zZTQAAgqMBgPdAQIBfwp7IAX9EyEQIAb9EyERIAf9EyESIAj9EyETIAn9EyEUIAr9EyEVIAv9EyEWIAAgBEECdGohDAJAIAAgDE8NAANAIAH9AAQAIQ0gAv0ABAAgEP3mASANIBL95gH95AEhDiAD/QAEACAR/eYBIA0gDf3mASAT/eYB/eQBIQ8gAiAO/QsEACADIA/9CwQAIAAgAP0ABAAgFCAOIA/94wEgFf3mASAW/eQB/ecB/eYB/eUB/QsEACAAQRBqIQAgAUEQaiEBIAJBEGohAiADQRBqIQMgACAMSQ0ACwsLsgEBBn9BACEEAkADQCAEIAJPDQEgBEEQaiACIARBEGogAkkbIQhBACEFAkADQCAFIANPDQEgBUEQaiADIAVBEGogA0kbIQkgBCEGAkADQCAGIAhPDQEgBSEHAkADQCAHIAlPDQEgASAHIAJsIAZqQQJ0aiAAIAYgA2wgB2pBAnRqKgIAOAIAIAdBAWohBwwACwsgBkEBaiEGDAALCyAFQRBqIQUMAAsLIARBEGohBAwACwsL9gICBn8IeyADQQJ0IQggAkECdCEJQQAhBAJAA0AgBCACTw0BQQAhBQJAA0AgBSADTw0BIAAgBCADbCAFakECdGohBiAG/QAEACEKIAYgCGr9AAQAIQsgBiAIQQF0av0ABAAhDCAGIAhBA2xq/QAEACENIAogC/0NAAECAxAREhMEBQYHFBUWFyEOIAogC/0NCAkKCxgZGhsMDQ4PHB0eHyEPIAwgDf0NAAECAxAREhMEBQYHFBUWFyEQIAwgDf0NCAkKCxgZGhsMDQ4PHB0eHyERIAEgBSACbCAEakECdGohByAHIA4gEP0NAAECAwQFBgcQERITFBUWF/0LBAAgByAJaiAOIBD9DQgJCgsMDQ4PGBkaGxwdHh/9CwQAIAcgCUEBdGogDyAR/Q0AAQIDBAUGBxAREhMUFRYX/QsEACAHIAlBA2xqIA8gEf0NCAkKCwwNDg8YGRobHB0eH/0LBAAgBUEEaiEFDAALCyAEQQRqIQQMAAsLCw==";
+  "AGFzbQEAAAABGAJgDX9/f39/f319fX19fX0AYAR/f39/AAIPAQNlbnYGbWVtb3J5AgABAwQDAAEBByEDBGFkYW0AAAl0cmFuc3Bvc2UAAQp0cmFuc3Bvc2U0AAIKoQcD8gIDAn8KewN9IAb9EyESIAf9EyETIAj9EyEUIAn9EyEVIAr9EyEWIAv9EyEXIAz9EyEYIAAgBUF8cUECdGohDSAAIAVBAnRqIQ4CQANAIAAgDU8NASAB/QAEACEPIAL9AAQAIBL95gEgDyAU/eYB/eQBIRAgA/0ABAAgE/3mASAPIA/95gEgFf3mAf3kASERIAIgEP0LBAAgAyAR/QsEACAEIAD9AAQAIBYgECAR/eMBIBf95gEgGP3kAf3nAf3mAf3lAf0LBAAgAEEQaiEAIAFBEGohASACQRBqIQIgA0EQaiEDIARBEGohBAwACwsCQANAIAAgDk8NASABKgIAIRkgAioCACAGlCAZIAiUkiEaIAMqAgAgB5QgGSAZlCAJlJIhGyACIBo4AgAgAyAbOAIAIAQgACoCACAKIBogG5EgC5QgDJKVlJM4AgAgAEEEaiEAIAFBBGohASACQQRqIQIgA0EEaiEDIARBBGohBAwACwsLsgEBBn9BACEEAkADQCAEIAJPDQEgBEEQaiACIARBEGogAkkbIQhBACEFAkADQCAFIANPDQEgBUEQaiADIAVBEGogA0kbIQkgBCEGAkADQCAGIAhPDQEgBSEHAkADQCAHIAlPDQEgASAHIAJsIAZqQQJ0aiAAIAYgA2wgB2pBAnRqKgIAOAIAIAdBAWohBwwACwsgBkEBaiEGDAALCyAFQRBqIQUMAAsLIARBEGohBAwACwsL9gICBn8IeyADQQJ0IQggAkECdCEJQQAhBAJAA0AgBCACTw0BQQAhBQJAA0AgBSADTw0BIAAgBCADbCAFakECdGohBiAG/QAEACEKIAYgCGr9AAQAIQsgBiAIQQF0av0ABAAhDCAGIAhBA2xq/QAEACENIAogC/0NAAECAxAREhMEBQYHFBUWFyEOIAogC/0NCAkKCxgZGhsMDQ4PHB0eHyEPIAwgDf0NAAECAxAREhMEBQYHFBUWFyEQIAwgDf0NCAkKCxgZGhsMDQ4PHB0eHyERIAEgBSACbCAEakECdGohByAHIA4gEP0NAAECAwQFBgcQERITFBUWF/0LBAAgByAJaiAOIBD9DQgJCgsMDQ4PGBkaGxwdHh/9CwQAIAcgCUEBdGogDyAR/Q0AAQIDBAUGBxAREhMUFRYX/QsEACAHIAlBA2xqIA8gEf0NCAkKCwwNDg8YGRobHB0eH/0LBAAgBUEEaiEFDAALCyAEQQRqIQQMAAsLCw==";
 
 interface KernelExports {
-  memory: WebAssembly.Memory;
   adam(
     p: number,
     g: number,
     m: number,
     v: number,
+    out: number,
     n: number,
     beta1: number,
     beta2: number,
@@ -520,11 +520,148 @@ interface KernelExports {
   transpose4(src: number, dst: number, rows: number, cols: number): void;
 }
 
+function instantiateKernels(memory: WebAssembly.Memory): KernelExports {
+  const bytes = Uint8Array.from(atob(KERNELS_WASM), (c) => c.charCodeAt(0));
+  const module = new WebAssembly.Module(bytes);
+  return new WebAssembly.Instance(module, { env: { memory } })
+    .exports as unknown as KernelExports;
+}
+
+function adamScalars(options: AdamHyper): number[] {
+  const { t, beta1, beta2 } = options;
+  return [
+    beta1,
+    beta2,
+    1 - beta1,
+    1 - beta2,
+    options.learningRate / (1 - beta1 ** t),
+    1 / Math.sqrt(1 - beta2 ** t),
+    options.epsilon,
+  ];
+}
+
+/** Adam's hyper-parameters at (1-based) step t. */
+interface AdamHyper {
+  t: number;
+  learningRate: number;
+  beta1: number;
+  beta2: number;
+  epsilon: number;
+}
+
+function transposeKernel(
+  kernels: KernelExports,
+  rows: number,
+  cols: number,
+): KernelExports["transpose"] {
+  return rows % 4 === 0 && cols % 4 === 0
+    ? kernels.transpose4
+    : kernels.transpose;
+}
+
 /**
- * Adam's moments for a list of parameter sizes, in the memory of one instance of the
- * kernel module, with scratch space for one parameter, its gradient and its transpose.
+ * Adam on the wasm backend with the kernel module sharing tfjs' own wasm memory: moments
+ * are tensors on the heap and the kernel reads parameters and gradients and writes the new
+ * parameters (and their transposes) in place, with no copies.
+ */
+class HeapAdam {
+  readonly #kernels: KernelExports;
+  readonly #backend: HeapBackend;
+  #m: tf.Tensor[];
+  #v: tf.Tensor[];
+
+  constructor(
+    backend: HeapBackend,
+    memory: WebAssembly.Memory,
+    vars: tf.Tensor[],
+  ) {
+    this.#kernels = instantiateKernels(memory);
+    this.#backend = backend;
+    this.#m = vars.map((p) => tf.keep(tf.zeros(p.shape)));
+    this.#v = vars.map((p) => tf.keep(tf.zeros(p.shape)));
+  }
+
+  #ptr(t: tf.TensorInfo): number {
+    return this.#backend.dataIdMap.get(t.dataId).memoryOffset;
+  }
+
+  /** New values of parameter `i` (and their transpose when `transposed`). */
+  update(
+    i: number,
+    param: tf.Tensor,
+    grad: tf.Tensor,
+    transposed: boolean,
+    options: AdamHyper,
+  ): { next: tf.Tensor; nextT: tf.Tensor2D | null } {
+    const out = this.#backend.makeOutput(param.shape, "float32");
+    const [rows, cols] = param.shape;
+    const outT = transposed
+      ? this.#backend.makeOutput([cols, rows], "float32")
+      : null;
+    const [b1, b2, c1, c2, ss, ic2, eps] = adamScalars(options);
+    this.#kernels.adam(
+      this.#ptr(param),
+      this.#ptr(grad),
+      this.#ptr(this.#m[i]),
+      this.#ptr(this.#v[i]),
+      this.#ptr(out),
+      param.size,
+      b1,
+      b2,
+      c1,
+      c2,
+      ss,
+      ic2,
+      eps,
+    );
+    if (outT) {
+      transposeKernel(this.#kernels, rows, cols)(
+        this.#ptr(out),
+        this.#ptr(outT),
+        rows,
+        cols,
+      );
+    }
+    return {
+      next: tf.engine().makeTensorFromTensorInfo(out),
+      nextT: outT
+        ? tf.engine().makeTensorFromTensorInfo(outT) as tf.Tensor2D
+        : null,
+    };
+  }
+
+  /** Copies of the moments. */
+  moments(): { m: Float32Array[]; v: Float32Array[] } {
+    const read = (t: tf.Tensor) =>
+      Float32Array.from(t.dataSync() as Float32Array);
+    return { m: this.#m.map(read), v: this.#v.map(read) };
+  }
+
+  /** Overwrites the moments. */
+  setMoments(m: Float32Array[], v: Float32Array[]): void {
+    const replace = (old: tf.Tensor[], values: Float32Array[]) =>
+      old.map((t, i) => {
+        const next = tf.keep(tf.tensor(values[i], t.shape, "float32"));
+        t.dispose();
+        return next;
+      });
+    this.#m = replace(this.#m, m);
+    this.#v = replace(this.#v, v);
+  }
+
+  /** Frees the moments. */
+  dispose(): void {
+    for (const t of [...this.#m, ...this.#v]) t.dispose();
+  }
+}
+
+/**
+ * Adam's moments for a list of parameter sizes, in a private memory of one instance of the
+ * kernel module, with scratch space for one parameter, its gradient and its transpose
+ * (backends whose tensors are JS arrays: copies in and out).
  */
 class HostAdam {
+  readonly #memory: WebAssembly.Memory;
   readonly #kernels: KernelExports;
   readonly #sizes: number[];
   readonly #m: number[] = [];
@@ -534,9 +671,8 @@ class HostAdam {
   readonly #t: number;
 
   constructor(sizes: number[]) {
-    const bytes = Uint8Array.from(atob(KERNELS_WASM), (c) => c.charCodeAt(0));
-    const instance = new WebAssembly.Instance(new WebAssembly.Module(bytes));
-    this.#kernels = instance.exports as unknown as KernelExports;
+    this.#memory = new WebAssembly.Memory({ initial: 1 });
+    this.#kernels = instantiateKernels(this.#memory);
     this.#sizes = sizes;
     // Every region padded to 4 floats (16 bytes) for the f32x4 loop.
     const padded = (n: number) => Math.ceil(n / 4) * 16;
@@ -552,14 +688,12 @@ class HostAdam {
     this.#g = offset + largest;
     this.#t = offset + 2 * largest;
     const needed = offset + 3 * largest;
-    const have = this.#kernels.memory.buffer.byteLength;
-    if (needed > have) {
-      this.#kernels.memory.grow(Math.ceil((needed - have) / 65536));
-    }
+    const have = this.#memory.buffer.byteLength;
+    if (needed > have) this.#memory.grow(Math.ceil((needed - have) / 65536));
   }
 
   #view(offset: number, n: number): Float32Array {
-    return new Float32Array(this.#kernels.memory.buffer, offset, n);
+    return new Float32Array(this.#memory.buffer, offset, n);
   }
 
   /**
@@ -575,40 +709,31 @@ class HostAdam {
       outT?: Float32Array;
       shape?: [number, number];
     },
-    options: {
-      t: number;
-      learningRate: number;
-      beta1: number;
-      beta2: number;
-      epsilon: number;
-    },
+    options: AdamHyper,
   ): void {
     const n = this.#sizes[i];
-    const { t, beta1, beta2, epsilon } = options;
     this.#view(this.#p, n).set(buffers.param);
     this.#view(this.#g, n).set(buffers.grad);
+    const [b1, b2, c1, c2, ss, ic2, eps] = adamScalars(options);
     this.#kernels.adam(
       this.#p,
       this.#g,
       this.#m[i],
       this.#v[i],
-      Math.ceil(n / 4) * 4,
-      beta1,
-      beta2,
-      1 - beta1,
-      1 - beta2,
-      options.learningRate / (1 - beta1 ** t),
-      1 / Math.sqrt(1 - beta2 ** t),
-      epsilon,
+      this.#p,
+      n,
+      b1,
+      b2,
+      c1,
+      c2,
+      ss,
+      ic2,
+      eps,
     );
     buffers.out.set(this.#view(this.#p, n));
     if (buffers.outT && buffers.shape) {
       const [rows, cols] = buffers.shape;
-      const simd = rows % 4 === 0 && cols % 4 === 0;
-      const transpose = simd
-        ? this.#kernels.transpose4
-        : this.#kernels.transpose;
-      transpose(this.#p, this.#t, rows, cols);
+      transposeKernel(this.#kernels, rows, cols)(this.#p, this.#t, rows, cols);
       buffers.outT.set(this.#view(this.#t, n));
     }
   }
@@ -633,6 +758,14 @@ class HostAdam {
 interface HeapBackend {
   typedArrayFromHeap(info: tf.TensorInfo): Float32Array;
   makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
+  dataIdMap: { get(dataId: tf.DataId): { memoryOffset: number } };
+  wasm: { asm?: { memory?: unknown } };
+}
+
+/** tfjs-backend-wasm's WebAssembly.Memory (the Emscripten module's), when reachable. */
+function heapMemory(backend: HeapBackend): WebAssembly.Memory | null {
+  const memory = backend.wasm?.asm?.memory;
+  return memory instanceof WebAssembly.Memory ? memory : null;
 }
 
 function heapBackend(): HeapBackend | null {
@@ -692,8 +825,14 @@ export function createTrainStep(
     );
   }
   const sizes = vars.map((p) => p.size);
-  // Host Adam keeps the moments in the kernel module's memory; device Adam in variables.
-  const hostAdamState = host ? new HostAdam(sizes) : null;
+  // Host Adam: on the wasm heap itself when its memory is reachable (no copies), else in
+  // the kernel module's own memory. Device Adam keeps the moments in variables.
+  const heap = host ? heapBackend() : null;
+  const memory = heap ? heapMemory(heap) : null;
+  const heapAdamState = heap && memory
+    ? new HeapAdam(heap, memory, vars)
+    : null;
+  const hostAdamState = host && !heapAdamState ? new HostAdam(sizes) : null;
   const devM = host
     ? []
     : vars.map((p) => tf.tidy(() => tf.variable(tf.zerosLike(p), false)));
@@ -819,13 +958,34 @@ export function createTrainStep(
         );
         return [out.loss, ...out.grads];
       });
-      if (hostAdamState) hostAdam(hostAdamState, grads, index + 1);
+      if (heapAdamState) {
+        const adam = {
+          t: index + 1,
+          learningRate: options.learningRate,
+          beta1,
+          beta2,
+          epsilon,
+        };
+        vars.forEach((p, i) => {
+          const { next, nextT } = heapAdamState.update(
+            i,
+            p,
+            grads[i],
+            i % 2 === 0,
+            adam,
+          );
+          p.assign(next);
+          next.dispose();
+          if (nextT) replaceTransposed(i / 2, nextT);
+        });
+      } else if (hostAdamState) hostAdam(hostAdamState, grads, index + 1);
       else deviceAdam(grads, index + 1);
       for (const g of grads) g.dispose();
       step++;
       return loss as tf.Scalar;
     },
     async getState() {
+      if (heapAdamState) return { step, ...heapAdamState.moments() };
       if (hostAdamState) return { step, ...hostAdamState.moments() };
       const read = (ts: tf.Variable[]) =>
         Promise.all(
@@ -846,7 +1006,9 @@ export function createTrainStep(
             `parameters, or sizes differ); the checkpoint belongs to another configuration`,
         );
       }
-      if (hostAdamState) {
+      if (heapAdamState) {
+        heapAdamState.setMoments(state.m, state.v);
+      } else if (hostAdamState) {
         hostAdamState.setMoments(state.m, state.v);
       } else {
         tf.tidy(() => {
@@ -865,6 +1027,7 @@ export function createTrainStep(
     dispose() {
       disposed = true;
       for (const t of [...devM, ...devV, ...weightsT]) t.dispose();
+      heapAdamState?.dispose();
       weightsT = [];
     },
   };
@@ -872,15 +1035,17 @@ export function createTrainStep(
 
 /* Source of KERNELS_WASM (WebAssembly text; `wat2wasm --enable-simd`):
 (module
-  (memory (export "memory") 1)
-  ;; PyTorch-style Adam over n float32 (n a multiple of 4), in place on p.
+  ;; The memory is imported: the tfjs wasm heap itself (no copies), or a private one.
+  (import "env" "memory" (memory 1))
+  ;; PyTorch-style Adam over n float32: moments m, v in place, new parameters to o (may be p).
   (func (export "adam")
-    (param $p i32) (param $g i32) (param $m i32) (param $v i32) (param $n i32)
+    (param $p i32) (param $g i32) (param $m i32) (param $v i32) (param $o i32) (param $n i32)
     (param $b1 f32) (param $b2 f32) (param $c1 f32) (param $c2 f32)
     (param $ss f32) (param $ic2 f32) (param $eps f32)
-    (local $end i32) (local $gv v128) (local $mv v128) (local $vv v128)
+    (local $end4 i32) (local $end i32) (local $gv v128) (local $mv v128) (local $vv v128)
     (local $vb1 v128) (local $vb2 v128) (local $vc1 v128) (local $vc2 v128)
     (local $vss v128) (local $vic2 v128) (local $veps v128)
+    (local $gs f32) (local $ms f32) (local $vs f32)
     (local.set $vb1 (f32x4.splat (local.get $b1)))
     (local.set $vb2 (f32x4.splat (local.get $b2)))
     (local.set $vc1 (f32x4.splat (local.get $c1)))
@@ -888,10 +1053,12 @@ export function createTrainStep(
     (local.set $vss (f32x4.splat (local.get $ss)))
     (local.set $vic2 (f32x4.splat (local.get $ic2)))
     (local.set $veps (f32x4.splat (local.get $eps)))
+    (local.set $end4 (i32.add (local.get $p)
+      (i32.shl (i32.and (local.get $n) (i32.const -4)) (i32.const 2))))
     (local.set $end (i32.add (local.get $p) (i32.shl (local.get $n) (i32.const 2))))
     (block $done
-      (br_if $done (i32.ge_u (local.get $p) (local.get $end)))
       (loop $loop
+        (br_if $done (i32.ge_u (local.get $p) (local.get $end4)))
         (local.set $gv (v128.load (local.get $g)))
         (local.set $mv (f32x4.add
           (f32x4.mul (v128.load (local.get $m)) (local.get $vb1))
@@ -901,7 +1068,7 @@ export function createTrainStep(
           (f32x4.mul (f32x4.mul (local.get $gv) (local.get $gv)) (local.get $vc2))))
         (v128.store (local.get $m) (local.get $mv))
         (v128.store (local.get $v) (local.get $vv))
-        (v128.store (local.get $p)
+        (v128.store (local.get $o)
           (f32x4.sub (v128.load (local.get $p))
             (f32x4.mul (local.get $vss)
               (f32x4.div (local.get $mv)
@@ -912,7 +1079,33 @@ export function createTrainStep(
         (local.set $g (i32.add (local.get $g) (i32.const 16)))
         (local.set $m (i32.add (local.get $m) (i32.const 16)))
         (local.set $v (i32.add (local.get $v) (i32.const 16)))
-        (br_if $loop (i32.lt_u (local.get $p) (local.get $end))))))
+        (local.set $o (i32.add (local.get $o) (i32.const 16)))
+        (br $loop)))
+    (block $tdone
+      (loop $tloop
+        (br_if $tdone (i32.ge_u (local.get $p) (local.get $end)))
+        (local.set $gs (f32.load (local.get $g)))
+        (local.set $ms (f32.add
+          (f32.mul (f32.load (local.get $m)) (local.get $b1))
+          (f32.mul (local.get $gs) (local.get $c1))))
+        (local.set $vs (f32.add
+          (f32.mul (f32.load (local.get $v)) (local.get $b2))
+          (f32.mul (f32.mul (local.get $gs) (local.get $gs)) (local.get $c2))))
+        (f32.store (local.get $m) (local.get $ms))
+        (f32.store (local.get $v) (local.get $vs))
+        (f32.store (local.get $o)
+          (f32.sub (f32.load (local.get $p))
+            (f32.mul (local.get $ss)
+              (f32.div (local.get $ms)
+                (f32.add
+                  (f32.mul (f32.sqrt (local.get $vs)) (local.get $ic2))
+                  (local.get $eps))))))
+        (local.set $p (i32.add (local.get $p) (i32.const 4)))
+        (local.set $g (i32.add (local.get $g) (i32.const 4)))
+        (local.set $m (i32.add (local.get $m) (i32.const 4)))
+        (local.set $v (i32.add (local.get $v) (i32.const 4)))
+        (local.set $o (i32.add (local.get $o) (i32.const 4)))
+        (br $tloop))))
   ;; dst[c][r] = src[r][c] for a row-major [rows, cols] float32 matrix, in 16x16 blocks.
   (func (export "transpose")
     (param $src i32) (param $dst i32) (param $rows i32) (param $cols i32)
