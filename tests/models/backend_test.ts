@@ -22,6 +22,8 @@ import {
 } from "../../models/mlp.ts";
 import { createReferenceStep } from "../../models/reference_step.ts";
 import { createTrainStep } from "../../models/train_step.ts";
+import { train, type TrainOptions } from "../../models/trainer.ts";
+import { blobs } from "./_synthetic.ts";
 
 function fakeGpu(info: Record<string, unknown> | null): GpuLike {
   return {
@@ -170,6 +172,51 @@ Deno.test({
         );
       }
     }
+    await selectBackend("cpu");
+  },
+});
+
+Deno.test({
+  name:
+    "a tiny training run on WebGPU gives wasm's history (train and test loss within 1e-3)",
+  ignore: !hasAdapter,
+  async fn() {
+    const data = {
+      train: blobs(200, { features: 20, classes: 3, seed: 1, noise: 1.5 }),
+      test: blobs(90, { features: 20, classes: 3, seed: 2, noise: 1.5 }),
+    };
+    const options: TrainOptions = {
+      mode: "rdrop",
+      alpha: 1,
+      epochs: 1,
+      batchSize: 16,
+      learningRate: 1e-2,
+      seed: 3,
+      model: { inputSize: 20, hidden: [32, 16], classes: 3, dropout: 0.3 },
+      readEvery: 5,
+    };
+    const histories = [];
+    for (const backend of ["wasm", "webgpu"] as const) {
+      await selectBackend(backend);
+      const before = tf.memory().numTensors;
+      const result = await train(data, options);
+      histories.push(result.history[0]);
+      disposeMlp(result.params);
+      assertEquals(
+        tf.memory().numTensors,
+        before,
+        `${backend}: tensors leaked`,
+      );
+    }
+    const [wasm, webgpu] = histories;
+    assertAlmostEquals(webgpu.trainLoss, wasm.trainLoss, 1e-3, "train loss");
+    assertAlmostEquals(webgpu.testLoss, wasm.testLoss, 1e-3, "test loss");
+    assertAlmostEquals(
+      webgpu.testAccuracy,
+      wasm.testAccuracy,
+      0.012,
+      "test accuracy",
+    );
     await selectBackend("cpu");
   },
 });
