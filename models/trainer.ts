@@ -231,9 +231,15 @@ export async function train(
             `delete it to start over`,
         );
       }
+      if (stored.epoch > epochs || stored.history.length !== stored.epoch) {
+        throw new ModelError(
+          `the checkpoint holds ${stored.epoch} finished epochs (history of ` +
+            `${stored.history.length}) but this run has ${epochs}; delete it to start over`,
+        );
+      }
       assignMlpValues(params, stored.values);
       step.setState(stored.adam);
-      history = stored.history.slice(0, Math.min(stored.epoch, epochs));
+      history = [...stored.history];
     }
     const resumedEpochs = history.length;
 

@@ -147,6 +147,15 @@ test("a checkpoint of other settings is refused with a ModelError", async () => 
     error instanceof ModelError && error.message.includes("learningRate"),
     String(error),
   );
+  // A checkpoint past the requested number of epochs cannot be resumed either.
+  const two = memoryCheckpointStore();
+  disposeMlp(
+    (await train(DATA, { ...BASE, epochs: 2, checkpoint: two })).params,
+  );
+  const past = await assertRejects(() =>
+    train(DATA, { ...BASE, epochs: 1, checkpoint: two })
+  );
+  assert(past instanceof ModelError, String(past));
 });
 
 test("a NaN or infinite loss stops with a DivergenceError naming epoch, step and a hint", async () => {
