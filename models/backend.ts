@@ -152,7 +152,18 @@ tf.registerBackend("webgpu", createWebGpuBackend, 0);
 
 let lastAdapter: string | null = null;
 
+/**
+ * The cpu backend prints a multi-line "install tfjs-node" banner on its first tensor write
+ * when it thinks it runs in Node (Deno's npm compatibility says so). It would land in the
+ * middle of progress output, and tfjs-node is not an option here; mark it as shown.
+ */
+function silenceNodeBanner(): void {
+  const cpu = tf.findBackend("cpu") as { firstUse?: boolean } | null;
+  if (cpu && typeof cpu.firstUse === "boolean") cpu.firstUse = false;
+}
+
 async function activate(name: BackendName): Promise<void> {
+  silenceNodeBanner();
   let ok: boolean;
   try {
     ok = await tf.setBackend(name);
