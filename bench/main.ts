@@ -456,8 +456,10 @@ async function main(argv: string[]): Promise<number> {
   }
   console.log(`load average at the end: ${loadAverage()}`);
   if (args.json) {
+    // Atomic: a temporary file in the same directory, then a rename.
+    const tmp = `${args.json}.${crypto.randomUUID()}.tmp`;
     await Deno.writeTextFile(
-      args.json,
+      tmp,
       JSON.stringify(
         {
           args,
@@ -473,6 +475,7 @@ async function main(argv: string[]): Promise<number> {
         1,
       ) + "\n",
     );
+    await Deno.rename(tmp, args.json);
   }
   return 0;
 }

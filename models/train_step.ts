@@ -4,20 +4,25 @@
  * correction in PyTorch's form).
  *
  * Why it is written by hand instead of through `tf.variableGrads` + `tf.train.adam`
- * (all measured on the wasm backend, see `bench/`):
+ * (measured on the wasm backend with `deno task bench -- --variants`):
  * - tfjs-backend-wasm runs a matMul through XNNPACK only when neither operand is
- *   transposed; a transposed operand falls back to a naive loop that is 10-20x slower.
- *   Autodiff of `x @ W` produces `x^T dy` and `dy W^T`; here every matMul is non-transposed
- *   and only small `[N, k]` activations/gradients are transposed explicitly
- *   (`dh^T = W @ dz^T` instead of `dz @ W^T`, so the big W is never copied).
- * - Adam over 670k parameters as ~12 separate tfjs ops per variable costs more than the
- *   whole forward pass; on the CPU-memory backends (wasm, cpu) it runs as one fused loop in
- *   JS over the parameter, gradient and moment buffers instead (the moments live in JS
- *   memory, so `getState` reads nothing from the device). On WebGPU it runs as tfjs ops.
+ *   transposed (a transposed one falls back to a naive loop, 10-20x slower), and XNNPACK
+ *   re-packs the RIGHT operand whenever it is a new tensor, which for a weight that changes
+ *   every step costs more than the multiplication. So activations are kept feature-major
+ *   (`[features, N]`) and the weights are always the LEFT operand: forward
+ *   `z^T = W^T @ h^T`, backward `dh^T = W @ dz^T`, `dW = h^T @ dz`. A transposed copy of each
+ *   weight is kept in step with it; only small `[N, k]` tensors are transposed per step.
+ * - Adam over 670k parameters as tfjs ops (~12 per variable) costs about as much as the
+ *   whole forward and backward pass. On wasm it runs in a 1 KB WebAssembly SIMD kernel
+ *   that imports tfjs' own wasm memory and updates the heap in place (no copies), writing
+ *   the new weights and their transposes; on the cpu backend the same kernel works on
+ *   copies; on WebGPU Adam runs as tfjs ops.
+ * - The loss head (log-softmax, NLL, KL and d loss / d logits in closed form) is one JS
+ *   pass on CPU-memory backends instead of ~25 tiny ops; tfjs ops elsewhere.
  * - Updated weights are always fresh tensors (never written in place): the wasm backend
- *   caches XNNPACK operators with pre-packed weights keyed by the weight tensor's id.
- * - Dropout keep masks are hashed on the CPU from `(seed, step, layer, index)`, so they are
- *   a pure function of the step index (resuming reproduces them) and identical on every
+ *   caches XNNPACK operators keyed by the weight tensor's id.
+ * - Dropout keep masks are hashed on the CPU from `(seed, step, layer, position)`, so they
+ *   are a pure function of the step index (resuming reproduces them) and identical on every
  *   backend.
  *
  * R-Drop runs ONE forward pass over the batch concatenated with itself (`[2B, 784]`); the
