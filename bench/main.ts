@@ -308,7 +308,7 @@ async function main(argv: string[]): Promise<number> {
   }
   console.log(
     `bench: data ${data.source}, ${data.count} samples; batch ${DEFAULTS.batchSize}; ` +
-      `${os.cpus().length} CPUs; load average ${loadAverage()}`,
+      `${navigator.hardwareConcurrency} CPUs; load average ${loadAverage()}`,
   );
   const epochs = args.full ? DEFAULTS.epochs : null;
   const perEpochSteps = Math.ceil(data.count / DEFAULTS.batchSize);
