@@ -34,7 +34,11 @@ export interface EvaluationResult {
 }
 
 /** Checks that a split's arrays agree with its declared sizes and class count. */
-export function checkSplit(split: Split, name: string, classes: number): void {
+export function checkSplit(
+  split: Split,
+  options: { name: string; classes: number },
+): void {
+  const { name, classes } = options;
   if (split.images.length !== split.count * split.features) {
     throw new ModelError(
       `${name} split: ${split.images.length} pixel values for ${split.count} examples of ` +
@@ -72,10 +76,9 @@ export function checkSplit(split: Split, name: string, classes: number): void {
  */
 export function gatherBatch(
   data: { x: tf.Tensor2D; y: tf.Tensor1D },
-  order: Int32Array | null,
-  start: number,
-  size: number,
+  rows: { order: Int32Array | null; start: number; size: number },
 ): [tf.Tensor2D, tf.Tensor1D] {
+  const { order, start, size } = rows;
   const indices = new Int32Array(size);
   for (let i = 0; i < size; i++) {
     indices[i] = order ? order[start + i] : start + i;
@@ -104,7 +107,7 @@ export async function evaluateTensors(
   for (let start = 0; start < n; start += batchSize) {
     const size = Math.min(batchSize, n - start);
     const [batchNll, predicted] = tf.tidy(() => {
-      const [xb, yb] = gatherBatch(data, null, start, size);
+      const [xb, yb] = gatherBatch(data, { order: null, start, size });
       const logits = predictLogits(params, xb);
       const logp = tf.logSoftmax(logits);
       const nll = tf.neg(
@@ -131,7 +134,7 @@ export async function evaluateTensors(
     offset += batch.length;
   }
   return {
-    ...summarisePredictions(labels, predicted, classes),
+    ...summarisePredictions(labels, predicted, { classes }),
     loss,
     examples: n,
   };
@@ -141,12 +144,13 @@ export async function evaluateTensors(
 export function summarisePredictions(
   labels: Int32Array,
   predicted: Int32Array,
-  classes: number,
+  options: { classes: number },
 ): {
   accuracy: number;
   perClassAccuracy: (number | null)[];
   confusion: number[][];
 } {
+  const classes = options.classes;
   const confusion = Array.from(
     { length: classes },
     () => new Array<number>(classes).fill(0),
@@ -169,7 +173,7 @@ export async function evaluateModel(
   test: Split,
   options: { classes: number; batchSize?: number },
 ): Promise<EvaluationResult> {
-  checkSplit(test, "test", options.classes);
+  checkSplit(test, { name: "test", classes: options.classes });
   const x = tf.tensor2d(test.images, [test.count, test.features]);
   const y = tf.tensor1d(test.labels, "int32");
   try {

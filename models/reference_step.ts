@@ -75,8 +75,7 @@ export function dropoutMask(
  */
 export function linear(
   x: tf.Tensor2D,
-  w: tf.Tensor2D,
-  b: tf.Tensor1D,
+  layer: { weight: tf.Tensor2D; bias: tf.Tensor1D },
   options: { inputGradient?: boolean } = {},
 ): tf.Tensor2D {
   const inputGradient = options.inputGradient ?? true;
@@ -101,7 +100,7 @@ export function linear(
       },
     };
   });
-  return op(x, w, b) as tf.Tensor2D;
+  return op(x, layer.weight, layer.bias) as tf.Tensor2D;
 }
 
 /**
@@ -117,7 +116,10 @@ export function forwardTrain(
     let h: tf.Tensor2D = x;
     const last = params.weights.length - 1;
     for (let layer = 0; layer <= last; layer++) {
-      h = linear(h, params.weights[layer], params.biases[layer], {
+      h = linear(h, {
+        weight: params.weights[layer],
+        bias: params.biases[layer],
+      }, {
         inputGradient: layer > 0,
       });
       if (layer < last) {

@@ -157,7 +157,7 @@ function resolveSettings(data: TrainData, options: TrainOptions): {
         `the ${name} split has ${split.features} features but the model expects ${model.inputSize}`,
       );
     }
-    checkSplit(split, name, model.classes);
+    checkSplit(split, { name, classes: model.classes });
   }
   return { settings, epochs };
 }
@@ -265,12 +265,11 @@ export async function train(
           if (options.signal?.aborted) throw abortReason(options.signal);
           const start = s * settings.batchSize;
           const size = Math.min(settings.batchSize, n - start);
-          const [xb, yb] = gatherBatch(
-            { x: xTrain, y: yTrain },
+          const [xb, yb] = gatherBatch({ x: xTrain, y: yTrain }, {
             order,
             start,
             size,
-          );
+          });
           const loss = step.run(xb, yb);
           xb.dispose();
           yb.dispose();

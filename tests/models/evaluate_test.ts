@@ -15,7 +15,7 @@ await tf.setBackend("cpu");
 Deno.test("summarisePredictions: accuracy, per-class accuracy (null when absent), confusion", () => {
   const labels = Int32Array.from([0, 0, 1, 1, 1, 0]);
   const predicted = Int32Array.from([0, 1, 1, 1, 0, 0]);
-  const s = summarisePredictions(labels, predicted, 3);
+  const s = summarisePredictions(labels, predicted, { classes: 3 });
   assertAlmostEquals(s.accuracy, 4 / 6, 1e-12);
   assertEquals(s.confusion, [[2, 1, 0], [1, 2, 0], [0, 0, 0]]);
   assertEquals(s.perClassAccuracy, [2 / 3, 2 / 3, null]);
