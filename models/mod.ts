@@ -3,6 +3,22 @@
  *
  * Knows nothing of caching or stages; plain functions over tensors and bytes.
  *
+ * A training run, as a stage would drive it:
+ *
+ * ```ts
+ * const selection = await selectBackend("auto"); // print selection.note if present
+ * const result = await train({ train, test }, {
+ *   mode: "rdrop", alpha: 0.05, epochs: 10, batchSize: 32, learningRate: 1e-3, seed: 0,
+ *   checkpoint: fileCheckpointStore(`${workDir}/checkpoint.bin`),
+ *   onStep: (info) => bar.update(info), // info.loss only every readEvery (50) steps
+ *   onEpoch: (record) => bar.done(record),
+ * }); // throws DivergenceError on a NaN/Inf loss, ModelError on bad options or files
+ * await saveModelArtifacts(`${outDir}/model`, result.params, { dropout: result.config.dropout });
+ * const env = describeEnvironment(); // { deno, tfjs, backend, adapter }
+ * const evaluation = await evaluateModel(result.params, test, { classes: 10 });
+ * disposeMlp(result.params);
+ * ```
+ *
  * @module
  */
 export {
