@@ -34,10 +34,15 @@ export interface BackendSelection {
 
 /** What matters of a `GPUAdapterInfo` for choosing a backend. */
 export interface AdapterInfoLike {
+  /** Vendor name or PCI id. */
   vendor?: string;
+  /** GPU architecture, when known. */
   architecture?: string;
+  /** Device name or id. */
   device?: string;
+  /** Driver's human-readable description (e.g. "llvmpipe (LLVM 15.0.6, 256 bits)"). */
   description?: string;
+  /** True when the browser/runtime itself flags the adapter as a software fallback. */
   isFallbackAdapter?: boolean;
 }
 
@@ -70,6 +75,7 @@ export function describeAdapter(info: AdapterInfoLike): string {
 
 /** Minimal view of `navigator.gpu`, so tests can pass a fake. */
 export interface GpuLike {
+  /** As `navigator.gpu.requestAdapter`. */
   requestAdapter(
     options?: GPURequestAdapterOptions,
   ): Promise<GPUAdapter | null>;
@@ -223,9 +229,13 @@ export async function selectBackend(
 
 /** Versions and the active backend, for run records. */
 export interface EnvironmentDescription {
+  /** Deno version, e.g. "2.9.6". */
   deno: string;
+  /** tfjs-core version, e.g. "4.22.0". */
   tfjs: string;
+  /** The active tfjs backend. */
   backend: string;
+  /** The WebGPU adapter's description when the backend is WebGPU, else null. */
   adapter: string | null;
 }
 

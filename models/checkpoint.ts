@@ -44,12 +44,19 @@ const EpochRecordSchema = z.object({
 
 /** Everything that must match for a checkpoint to be resumed by a run. */
 export interface CheckpointSettings {
+  /** Training mode. */
   mode: "baseline" | "rdrop";
+  /** R-Drop KL weight. */
   alpha: number;
+  /** Batch size. */
   batchSize: number;
+  /** Adam learning rate. */
   learningRate: number;
+  /** Seed of initialisation, masks and shuffling. */
   seed: number;
+  /** Whether every epoch is shuffled. */
   shuffle: boolean;
+  /** Model shape and dropout. */
   model: MlpConfig;
   /** Training examples the run was started on. */
   trainCount: number;

@@ -22,12 +22,15 @@
  * @module
  */
 export {
+  type AdapterInfoLike,
+  type AdapterProbe,
   type BackendName,
   type BackendRequest,
   type BackendSelection,
   describeAdapter,
   describeEnvironment,
   type EnvironmentDescription,
+  type GpuLike,
   isSoftwareAdapter,
   probeAdapter,
   selectBackend,
