@@ -11,6 +11,7 @@ import { DEFAULT_MLP_CONFIG, disposeMlp, initMlp } from "../models/mlp.ts";
 import { createReferenceStep } from "../models/reference_step.ts";
 import {
   createTrainStep,
+  sliceRows,
   type TrainStepOptions,
 } from "../models/train_step.ts";
 
@@ -122,8 +123,9 @@ export async function measureTraining(
   const runStep = (k: number): tf.Scalar => {
     const { start, size } = batchAt(k, rows, options.batchSize);
     return tf.tidy(() => {
-      const xb = tf.slice(x, [start, 0], [size, data.features]) as tf.Tensor2D;
-      const yb = tf.slice(y, [start], [size]) as tf.Tensor1D;
+      // Not tf.slice: on wasm it copies the whole uploaded dataset per batch.
+      const xb = sliceRows(x, start, size);
+      const yb = sliceRows(y, start, size);
       return step.run(xb, yb);
     });
   };

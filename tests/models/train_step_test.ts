@@ -21,6 +21,7 @@ import {
   dropoutMaskValues,
   forwardBackward,
   lossAndGradient,
+  sliceRows,
   transposeInto,
 } from "../../models/train_step.ts";
 
@@ -649,4 +650,40 @@ Deno.test({
     );
     await tf.setBackend("wasm");
   },
+});
+
+Deno.test("sliceRows equals tf.slice (float32 and int32, wasm and cpu) and checks bounds", async () => {
+  for (const backend of ["wasm", "cpu"]) {
+    await tf.setBackend(backend);
+    const x = tf.tensor2d(values(50 * 3, 6), [50, 3]);
+    const y = tf.tensor1d(
+      Array.from({ length: 50 }, (_, i) => i * 7 - 20),
+      "int32",
+    );
+    for (const [start, size] of [[0, 32], [32, 18], [49, 1], [10, 0]]) {
+      const a = sliceRows(x, start, size);
+      const b = sliceRows(y, start, size);
+      assertEquals(a.shape, [size, 3], `${backend} shape`);
+      assertEquals(b.dtype, "int32", `${backend} dtype`);
+      assertEquals(
+        Array.from(a.dataSync()),
+        Array.from(tf.slice(x, [start, 0], [size, 3]).dataSync()),
+        `${backend} float rows ${start}+${size}`,
+      );
+      assertEquals(
+        Array.from(b.dataSync()),
+        Array.from(tf.slice(y, [start], [size]).dataSync()),
+        `${backend} int rows ${start}+${size}`,
+      );
+      tf.dispose([a, b]);
+    }
+    let threw = false;
+    try {
+      sliceRows(x, 40, 11);
+    } catch (error) {
+      threw = (error as Error).name === "ModelError";
+    }
+    assert(threw, "rows past the end are refused");
+    tf.dispose([x, y]);
+  }
 });
