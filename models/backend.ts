@@ -97,9 +97,14 @@ export async function probeAdapter(gpu: GpuLike | null = defaultGpu()): Promise<
     return null;
   }
   if (!adapter) return null;
+  // GPUAdapterInfo's fields are prototype getters: a spread would copy none of them.
+  const raw = (adapter.info ?? {}) as AdapterInfoLike;
   const info: AdapterInfoLike = {
-    ...(adapter.info as AdapterInfoLike),
-    isFallbackAdapter: (adapter.info as AdapterInfoLike).isFallbackAdapter ??
+    vendor: raw.vendor,
+    architecture: raw.architecture,
+    device: raw.device,
+    description: raw.description,
+    isFallbackAdapter: raw.isFallbackAdapter ??
       (adapter as { isFallbackAdapter?: boolean }).isFallbackAdapter,
   };
   return {

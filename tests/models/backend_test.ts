@@ -38,6 +38,28 @@ function fakeGpu(info: Record<string, unknown> | null): GpuLike {
   };
 }
 
+Deno.test("probeAdapter reads GPUAdapterInfo-style getters", async () => {
+  class Info {
+    get description() {
+      return "llvmpipe (LLVM 15.0.6, 256 bits)";
+    }
+    get vendor() {
+      return "65541";
+    }
+    get isFallbackAdapter() {
+      return true;
+    }
+  }
+  const gpu: GpuLike = {
+    requestAdapter: () =>
+      Promise.resolve({ info: new Info() } as unknown as GPUAdapter),
+  };
+  assertEquals(await probeAdapter(gpu), {
+    description: "llvmpipe (LLVM 15.0.6, 256 bits) [fallback]",
+    software: true,
+  });
+});
+
 Deno.test("software adapters are recognised; hardware ones are not", () => {
   assert(
     isSoftwareAdapter({ description: "llvmpipe (LLVM 15.0.6, 256 bits)" }),
@@ -157,7 +179,10 @@ Deno.test({
       for (const mode of ["baseline", "rdrop"] as const) {
         const wasm = await lossesOn("wasm", mode, create);
         const webgpu = await lossesOn("webgpu", mode, create);
-        assert(webgpu.adapter !== null, "no adapter described");
+        assert(
+          webgpu.adapter !== null && !webgpu.adapter.startsWith("unnamed"),
+          `adapter described as ${webgpu.adapter}`,
+        );
         wasm.out.forEach((l, i) =>
           assertAlmostEquals(
             webgpu.out[i],
