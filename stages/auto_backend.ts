@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { probeAdapter } from "../models/backend.ts";
+import { probeAdapter } from "../models/adapter.ts";
 import type { ResolvedBackend } from "./train_params.ts";
 
 /** `webgpu` when the WebGPU adapter is a hardware GPU, else `wasm` (software or no adapter). */
