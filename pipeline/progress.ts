@@ -141,15 +141,19 @@ export function formatProgressDone(
 }
 
 /**
- * Whether a non-TTY log should print a line now: at most one per ~10% of the total, or after
- * `intervalMs` of silence if anything moved.
+ * Whether a non-TTY log should print a line now: never sooner than `intervalMs` after the last
+ * one, then when a quarter more is done or 3 intervals have passed with any progress.
  */
 export function shouldPrintPlain(
   last: { fraction: number; atMs: number; done: number },
   now: { state: ProgressState; nowMs: number; intervalMs?: number },
 ): boolean {
-  const { state, nowMs, intervalMs = 5000 } = now;
+  // Plain lines end up in logs: a bar that finishes within the interval prints only its final
+  // line, a longer one a line per quarter, and a slow one at least one every 3 intervals.
+  const { state, nowMs, intervalMs = 10_000 } = now;
   if (state.done === last.done) return false;
+  const elapsed = nowMs - last.atMs;
+  if (elapsed < intervalMs) return false;
   const fraction = state.total > 0 ? state.done / state.total : 0;
-  return fraction - last.fraction >= 0.1 || nowMs - last.atMs >= intervalMs;
+  return fraction - last.fraction >= 0.25 || elapsed >= 3 * intervalMs;
 }

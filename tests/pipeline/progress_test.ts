@@ -59,24 +59,15 @@ Deno.test("formatProgress shows counts, rate, ETA and fields; bytes as MiB and M
   );
 });
 
-Deno.test("shouldPrintPlain: one line per ~10% or after a quiet interval", () => {
+Deno.test("shouldPrintPlain: a line per quarter at most every 10 s, or after 30 s of slow progress", () => {
   const last = { fraction: 0.1, atMs: 0, done: 10 };
-  assertEquals(
-    shouldPrintPlain(last, { state: state({ done: 15 }), nowMs: 1000 }),
-    false,
-  );
-  assertEquals(
-    shouldPrintPlain(last, { state: state({ done: 20 }), nowMs: 1000 }),
-    true,
-  );
-  assertEquals(
-    shouldPrintPlain(last, { state: state({ done: 11 }), nowMs: 6000 }),
-    true,
-  );
-  assertEquals(
-    shouldPrintPlain(last, { state: state({ done: 10 }), nowMs: 60000 }),
-    false,
-  );
+  const at = (done: number, nowMs: number) =>
+    shouldPrintPlain(last, { state: state({ done }), nowMs });
+  assertEquals(at(90, 9_999), false); // too soon, however far it got
+  assertEquals(at(40, 10_000), true); // a quarter further after 10 s
+  assertEquals(at(30, 10_000), false); // less than a quarter
+  assertEquals(at(11, 30_000), true); // slow progress still shows every 30 s
+  assertEquals(at(10, 60_000), false); // no progress, no line
 });
 
 function progressEvent(done: number, finished = false): PipelineEvent {
@@ -94,7 +85,7 @@ function progressEvent(done: number, finished = false): PipelineEvent {
   };
 }
 
-Deno.test("non-TTY renderer prints at most about one progress line per 10%", () => {
+Deno.test("non-TTY renderer: a short bar prints only its final line, a long one a few", () => {
   let out = "";
   let now = 0;
   const renderer = new TerminalRenderer({
@@ -104,12 +95,19 @@ Deno.test("non-TTY renderer prints at most about one progress line per 10%", () 
     now: () => now,
   });
   for (let done = 1; done <= 100; done++) {
-    now += 10;
+    now += 10; // 1 s in all
+    renderer.handle(progressEvent(done));
+  }
+  renderer.handle(progressEvent(100, true));
+  assertEquals(out.trim().split("\n").length, 1);
+  out = "";
+  for (let done = 1; done <= 100; done++) {
+    now += 1000; // 100 s in all: a line per quarter, at most every 10 s
     renderer.handle(progressEvent(done));
   }
   renderer.handle(progressEvent(100, true));
   const lines = out.trim().split("\n");
-  assert(lines.length >= 10 && lines.length <= 12, `${lines.length} lines`);
+  assert(lines.length >= 4 && lines.length <= 5, `${lines.length} lines`);
   assert(!out.includes("\r"), "no carriage returns in logs");
   assertMatch(lines.at(-1) ?? "", /epoch 1 {2}100\/100/);
 });
