@@ -78,7 +78,7 @@ export class TerminalRenderer {
       case "start":
         this.line(
           this.#paint("bold", `running ${event.instance}`) +
-            (event.reasons.length > 0 ? ` (${event.reasons.join("; ")})` : ""),
+            briefReasons(event.reasons),
         );
         return;
       case "log":
@@ -201,4 +201,15 @@ export class TerminalRenderer {
     });
     this.line(`  ${formatProgress(state, { bar: false })}`);
   }
+}
+
+/**
+ * The reasons a stage runs, cut to keep the run log to a line per stage; `status` and
+ * `--dry-run` list them all.
+ */
+export function briefReasons(reasons: readonly string[], max = 2): string {
+  if (reasons.length === 0) return "";
+  const shown = reasons.slice(0, max).join("; ");
+  const more = reasons.length - max;
+  return more > 0 ? ` (${shown}; +${more} more)` : ` (${shown})`;
 }

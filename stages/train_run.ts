@@ -29,6 +29,7 @@ export async function runTraining(
     (ctx.allParams as { train: { backend: string } }).train.backend;
 
   let bar: ReturnType<typeof ctx.progress> | null = null;
+  let stepsInEpoch = 0;
   const result = await train({ train: data.train, test: data.test }, {
     mode: p.mode,
     alpha: p.alpha,
@@ -46,6 +47,7 @@ export async function runTraining(
     createStep: createTrainStep,
     signal: ctx.signal,
     onStep(info) {
+      stepsInEpoch = info.steps;
       if (info.step === 1 || !bar) {
         bar = ctx.progress({
           label: `epoch ${info.epoch}/${p.epochs}`,
@@ -60,18 +62,24 @@ export async function runTraining(
       bar.update(info.step, fields);
     },
     onEpoch(record) {
-      const line =
-        `epoch ${record.epoch}/${p.epochs}: train loss ${
-          record.trainLoss.toFixed(4)
-        }, ` +
-        `test acc ${(record.testAccuracy * 100).toFixed(2)} %, test loss ${
-          record.testLoss.toFixed(4)
-        }, ` +
-        `${record.epochSeconds.toFixed(1)} s, ${
-          Math.round(record.samplesPerSecond)
-        } samples/s`;
-      if (bar) bar.done(line);
-      else ctx.log(line);
+      const results = `test acc ${(record.testAccuracy * 100).toFixed(2)} %  ` +
+        `test loss ${record.testLoss.toFixed(4)}`;
+      const fields = {
+        "samples/s": Math.round(record.samplesPerSecond),
+        loss: record.trainLoss.toFixed(4),
+      };
+      if (bar) {
+        // The bar's last line carries the epoch's figures; no second summary line.
+        bar.update(stepsInEpoch, fields);
+        bar.done(results);
+      } else {
+        ctx.log(
+          `epoch ${record.epoch}/${p.epochs}  loss ${fields.loss}  ${results}  ` +
+            `${record.epochSeconds.toFixed(1)}s  ${
+              fields["samples/s"]
+            } samples/s`,
+        );
+      }
       bar = null;
     },
   });

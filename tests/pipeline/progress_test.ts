@@ -8,7 +8,7 @@ import {
   type ProgressState,
   shouldPrintPlain,
 } from "../../pipeline/progress.ts";
-import { TerminalRenderer } from "../../pipeline/render.ts";
+import { briefReasons, TerminalRenderer } from "../../pipeline/render.ts";
 import type { PipelineEvent } from "../../pipeline/events.ts";
 
 Deno.test("formatBytes and formatDuration", () => {
@@ -195,5 +195,14 @@ Deno.test("TTY renderer: parallel bars share one line, oldest first, and each en
         "]  5 B/10 B  5 B/s  ETA 0:01",
     ),
     out,
+  );
+});
+
+Deno.test("briefReasons keeps the run log to one line per stage", () => {
+  assertEquals(briefReasons([]), "");
+  assertEquals(briefReasons(["never run"]), " (never run)");
+  assertEquals(
+    briefReasons(["a", "b", "c", "d"]),
+    " (a; b; +2 more)",
   );
 });
