@@ -1,4 +1,4 @@
-import { assertEquals, assertRejects } from "./_assert.ts";
+import { assertEquals, assertRejects } from "../assert.ts";
 import { writeFileAtomic, writeTextFileAtomic } from "../../data/atomic.ts";
 
 Deno.test("writeFileAtomic replaces the target and leaves only the target behind", async () => {

@@ -5,7 +5,7 @@ import {
   assertRejects,
   assertStringIncludes,
   assertThrows,
-} from "./_assert.ts";
+} from "../assert.ts";
 import {
   fetchAllVerified,
   type FetchProgress,

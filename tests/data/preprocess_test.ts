@@ -4,7 +4,7 @@ import {
   assertRejects,
   assertStringIncludes,
   assertThrows,
-} from "./_assert.ts";
+} from "../assert.ts";
 import {
   classCounts,
   loadPreprocessed,

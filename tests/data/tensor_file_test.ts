@@ -3,7 +3,7 @@ import {
   assertEquals,
   assertRejects,
   assertStringIncludes,
-} from "./_assert.ts";
+} from "../assert.ts";
 import {
   readTensor,
   readTensorHeader,

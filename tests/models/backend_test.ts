@@ -4,7 +4,7 @@ import {
   assertAlmostEquals,
   assertEquals,
   assertRejects,
-} from "./assert.ts";
+} from "../assert.ts";
 import {
   describeAdapter,
   describeEnvironment,

@@ -1,4 +1,4 @@
-import { assert, assertEquals, assertThrows } from "./assert.ts";
+import { assert, assertEquals, assertThrows } from "../assert.ts";
 import {
   type Checkpoint,
   decodeCheckpoint,

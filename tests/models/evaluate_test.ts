@@ -5,7 +5,7 @@ import {
   assertAlmostEquals,
   assertEquals,
   assertRejects,
-} from "./assert.ts";
+} from "../assert.ts";
 import { evaluateModel, summarisePredictions } from "../../models/evaluate.ts";
 import { disposeMlp, mlpFromValues } from "../../models/mlp.ts";
 import { ModelError } from "../../models/errors.ts";

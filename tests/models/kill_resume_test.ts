@@ -1,6 +1,6 @@
 import * as tf from "@tensorflow/tfjs-core";
 import "@tensorflow/tfjs-backend-cpu";
-import { assertEquals } from "./assert.ts";
+import { assertEquals } from "../assert.ts";
 import {
   decodeCheckpoint,
   fileCheckpointStore,

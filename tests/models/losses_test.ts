@@ -1,6 +1,6 @@
 import * as tf from "@tensorflow/tfjs-core";
 import "@tensorflow/tfjs-backend-cpu";
-import { assertAlmostEquals, assertThrows } from "./assert.ts";
+import { assertAlmostEquals, assertThrows } from "../assert.ts";
 import { nllLoss, rDropLoss } from "../../models/losses.ts";
 
 await tf.setBackend("cpu");

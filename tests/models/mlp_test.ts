@@ -8,7 +8,7 @@ import {
   assertEquals,
   assertRejects,
   assertThrows,
-} from "./assert.ts";
+} from "../assert.ts";
 import {
   decodeModelArtifacts,
   disposeMlp,

@@ -1,4 +1,4 @@
-import { assert, assertEquals } from "./assert.ts";
+import { assert, assertEquals } from "../assert.ts";
 import { createRng, deriveSeed, permutation } from "../../models/random.ts";
 
 Deno.test("createRng is seeded, in [0, 1) and roughly uniform", () => {

@@ -1,6 +1,6 @@
 import * as tf from "@tensorflow/tfjs-core";
 import "@tensorflow/tfjs-backend-cpu";
-import { assert, assertAlmostEquals, assertEquals } from "./assert.ts";
+import { assert, assertAlmostEquals, assertEquals } from "../assert.ts";
 import {
   disposeMlp,
   initialValues,

@@ -1,7 +1,7 @@
 import * as tf from "@tensorflow/tfjs-core";
 import "@tensorflow/tfjs-backend-cpu";
 import "@tensorflow/tfjs-backend-wasm";
-import { assertAlmostEquals } from "./assert.ts";
+import { assertAlmostEquals } from "../assert.ts";
 import {
   disposeMlp,
   initialValues,

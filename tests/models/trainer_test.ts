@@ -1,7 +1,7 @@
 import * as tf from "@tensorflow/tfjs-core";
 import "@tensorflow/tfjs-backend-cpu";
 import "@tensorflow/tfjs-backend-wasm";
-import { assert, assertEquals, assertRejects } from "./assert.ts";
+import { assert, assertEquals, assertRejects } from "../assert.ts";
 import { blobs } from "./_synthetic.ts";
 import { DivergenceError, ModelError } from "../../models/errors.ts";
 import { memoryCheckpointStore } from "../../models/checkpoint.ts";

@@ -1,5 +1,5 @@
 import { join } from "node:path";
-import { assert, assertEquals, assertMatch } from "./assert.ts";
+import { assert, assertEquals, assertMatch } from "../assert.ts";
 import { HELP, parseCliArgs, runCli, UserError } from "../../pipeline/mod.ts";
 import { demoPipeline, makeRig, type Rig } from "./helpers.ts";
 

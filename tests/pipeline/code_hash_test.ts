@@ -1,6 +1,6 @@
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
-import { assertEquals } from "./assert.ts";
+import { assertEquals } from "../assert.ts";
 import {
   CodeHasher,
   resolveSpecifier,

@@ -1,5 +1,5 @@
 import { denoCommand } from "./helpers.ts";
-import { assert, assertEquals, assertMatch, assertRejects } from "./assert.ts";
+import { assert, assertEquals, assertMatch, assertRejects } from "../assert.ts";
 import { join } from "node:path";
 import {
   collectGarbage,

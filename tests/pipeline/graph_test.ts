@@ -1,4 +1,4 @@
-import { assertEquals, assertMatch } from "./assert.ts";
+import { assertEquals, assertMatch } from "../assert.ts";
 import {
   expandInstances,
   toMermaid,

@@ -1,5 +1,5 @@
 import { fileURLToPath } from "node:url";
-import { assertEquals } from "./assert.ts";
+import { assertEquals } from "../assert.ts";
 import { scanImports, stripComments } from "../../pipeline/code_hash.ts";
 
 const ENGINE = new URL("../../pipeline/", import.meta.url);

@@ -1,6 +1,6 @@
 import { join } from "node:path";
 import { z } from "zod";
-import { assertEquals, assertMatch, assertRejects } from "./assert.ts";
+import { assertEquals, assertMatch, assertRejects } from "../assert.ts";
 import {
   diffParams,
   flattenParams,

@@ -1,7 +1,7 @@
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { denoCommand } from "./helpers.ts";
-import { assert, assertEquals, assertMatch } from "./assert.ts";
+import { assert, assertEquals, assertMatch } from "../assert.ts";
 
 const FIXTURE = fileURLToPath(
   new URL("./fixtures/slow_pipeline.ts", import.meta.url),

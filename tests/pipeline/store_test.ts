@@ -1,5 +1,5 @@
 import { join } from "node:path";
-import { assert, assertEquals, assertMatch, assertRejects } from "./assert.ts";
+import { assert, assertEquals, assertMatch, assertRejects } from "../assert.ts";
 import { writeFileAtomic } from "../../pipeline/fs.ts";
 import { Store } from "../../pipeline/store.ts";
 import {

@@ -1,4 +1,4 @@
-import { assert, assertEquals, assertStringIncludes } from "./assert.ts";
+import { assert, assertEquals, assertStringIncludes } from "../../assert.ts";
 import { CLASS_NAMES, makeInput, makeRun } from "./fixtures.ts";
 import {
   confusionSpec,

@@ -5,7 +5,7 @@ import {
   assertRejects,
   assertStringIncludes,
   assertThrows,
-} from "./assert.ts";
+} from "../../assert.ts";
 import { CLASS_NAMES, correctFor, makeInput, makeRun } from "./fixtures.ts";
 import {
   headline,

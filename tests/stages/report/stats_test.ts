@@ -3,7 +3,7 @@ import {
   assertAlmostEquals,
   assertEquals,
   assertThrows,
-} from "./assert.ts";
+} from "../../assert.ts";
 import {
   incompleteBeta,
   logGamma,
