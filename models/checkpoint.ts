@@ -9,7 +9,7 @@
  */
 import { z } from "zod";
 import { ModelError } from "./errors.ts";
-import { writeFileAtomic } from "./files.ts";
+import { writeFileAtomic } from "../data/atomic.ts";
 import {
   float32FromLittleEndian,
   littleEndianBytes,

@@ -9,7 +9,7 @@
 import * as tf from "@tensorflow/tfjs-core";
 import { z } from "zod";
 import { ModelError } from "./errors.ts";
-import { writeFileAtomic } from "./files.ts";
+import { writeFileAtomic, writeTextFileAtomic } from "../data/atomic.ts";
 import { createRng, deriveSeed } from "./random.ts";
 
 /** Shape of the MLP. */
@@ -406,10 +406,7 @@ export async function saveModelArtifacts(
   const artifacts = encodeModelArtifacts(config, await readMlpValues(params));
   await Deno.mkdir(dir, { recursive: true });
   await writeFileAtomic(`${dir}/${WEIGHTS_BIN}`, artifacts.weightsBin);
-  await writeFileAtomic(
-    `${dir}/${MODEL_JSON}`,
-    new TextEncoder().encode(artifacts.modelJson),
-  );
+  await writeTextFileAtomic(`${dir}/${MODEL_JSON}`, artifacts.modelJson);
 }
 
 /** Reads the artifacts in `dir` back into new variables. */

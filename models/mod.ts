@@ -54,7 +54,6 @@ export {
   type Split,
   summarisePredictions,
 } from "./evaluate.ts";
-export { writeFileAtomic } from "./files.ts";
 export { nllLoss, rDropLoss, type RDropLossOptions } from "./losses.ts";
 export {
   assignMlpValues,
