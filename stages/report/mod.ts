@@ -8,6 +8,7 @@
  *
  * @module
  */
+import { writeTextFileAtomic } from "../../data/atomic.ts";
 import { renderSvg } from "./charts.ts";
 import { confusionSpec, learningCurveSpec, perClassSpec } from "./charts.ts";
 import { ReportError } from "./errors.ts";
@@ -212,14 +213,6 @@ export async function writeReportFiles(
         `report file name ${JSON.stringify(name)} must be a plain file name.`,
       );
     }
-    const target = `${dir}/${name}`;
-    const temp = `${dir}/.${name}.${crypto.randomUUID()}.tmp`;
-    try {
-      await Deno.writeTextFile(temp, files[name]);
-      await Deno.rename(temp, target);
-    } catch (e) {
-      await Deno.remove(temp).catch(() => {});
-      throw e;
-    }
+    await writeTextFileAtomic(`${dir}/${name}`, files[name]);
   }
 }
