@@ -4,21 +4,11 @@
  *
  * @module
  */
+import { FASHION_MNIST_CLASS_NAMES } from "../../../data/fashion_mnist.ts";
 import type { ReportInput, ReportRun } from "../../../stages/report/mod.ts";
 
-/** Fashion-MNIST class names. */
-export const CLASS_NAMES = [
-  "T-shirt/top",
-  "Trouser",
-  "Pullover",
-  "Dress",
-  "Coat",
-  "Sandal",
-  "Shirt",
-  "Sneaker",
-  "Bag",
-  "Ankle boot",
-];
+/** Fashion-MNIST class names (a mutable copy: report inputs hold plain arrays). */
+export const CLASS_NAMES: string[] = [...FASHION_MNIST_CLASS_NAMES];
 
 /** Deterministic small PRNG (mulberry32) so fixtures vary by seed but never by run. */
 function rng(seed: number): () => number {
