@@ -58,3 +58,15 @@ export function makeDataset(
     labels: makeIdx([n], labels),
   };
 }
+
+/** Runs `fn` with a fresh temporary directory, removed afterwards whatever `fn` does. */
+export async function withDir(
+  fn: (dir: string) => Promise<void>,
+): Promise<void> {
+  const dir = await Deno.makeTempDir();
+  try {
+    await fn(dir);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}

@@ -20,16 +20,7 @@ import {
   FASHION_MNIST_FILES,
   fashionMnistPaths,
 } from "../../data/fashion_mnist.ts";
-import { gzip, makeDataset, makeIdx, sha256 } from "./_helpers.ts";
-
-async function withDir(fn: (dir: string) => Promise<void>) {
-  const dir = await Deno.makeTempDir();
-  try {
-    await fn(dir);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-}
+import { gzip, makeDataset, makeIdx, sha256, withDir } from "./_helpers.ts";
 
 /** Writes a small 4x3-pixel dataset (12 train, 5 test) as the four gz files; returns the raw IDX bytes. */
 async function writeSmallRaw(dir: string) {

@@ -10,15 +10,7 @@ import {
   writeTensor,
 } from "../../data/tensor_file.ts";
 import { DataError, TensorFileError } from "../../data/errors.ts";
-
-async function withDir(fn: (dir: string) => Promise<void>) {
-  const dir = await Deno.makeTempDir();
-  try {
-    await fn(dir);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-}
+import { withDir } from "./_helpers.ts";
 
 async function entries(dir: string): Promise<string[]> {
   const names: string[] = [];
