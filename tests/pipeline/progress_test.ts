@@ -85,55 +85,56 @@ function progressEvent(done: number, finished = false): PipelineEvent {
   };
 }
 
-Deno.test("non-TTY renderer: a short bar prints only its final line, a long one a few", () => {
-  let out = "";
-  let now = 0;
-  const renderer = new TerminalRenderer({
-    write: (t) => (out += t),
-    tty: false,
-    color: false,
-    now: () => now,
-  });
-  for (let done = 1; done <= 100; done++) {
-    now += 10; // 1 s in all
-    renderer.handle(progressEvent(done));
-  }
-  renderer.handle(progressEvent(100, true));
-  assertEquals(out.trim().split("\n").length, 1);
+/** A renderer writing into `out`, on a clock (`now`, ms) the test moves by hand. */
+class Captured {
   out = "";
-  for (let done = 1; done <= 100; done++) {
-    now += 1000; // 100 s in all: a line per quarter, at most every 10 s
-    renderer.handle(progressEvent(done));
+  now = 0;
+  readonly renderer: TerminalRenderer;
+
+  constructor(tty: boolean) {
+    this.renderer = new TerminalRenderer({
+      write: (t) => (this.out += t),
+      tty,
+      color: false,
+      now: () => this.now,
+    });
   }
-  renderer.handle(progressEvent(100, true));
-  const lines = out.trim().split("\n");
+
+  /** Sends progress 1..count of one bar, moving the clock `stepMs` before each. */
+  feed(count: number, stepMs: number): void {
+    for (let done = 1; done <= count; done++) {
+      this.now += stepMs;
+      this.renderer.handle(progressEvent(done));
+    }
+  }
+}
+
+Deno.test("non-TTY renderer: a short bar prints only its final line, a long one a few", () => {
+  const c = new Captured(false);
+  c.feed(100, 10); // 1 s in all
+  c.renderer.handle(progressEvent(100, true));
+  assertEquals(c.out.trim().split("\n").length, 1);
+  c.out = "";
+  c.feed(100, 1000); // 100 s in all: a line per quarter, at most every 10 s
+  c.renderer.handle(progressEvent(100, true));
+  const lines = c.out.trim().split("\n");
   assert(lines.length >= 4 && lines.length <= 5, `${lines.length} lines`);
-  assert(!out.includes("\r"), "no carriage returns in logs");
+  assert(!c.out.includes("\r"), "no carriage returns in logs");
   assertMatch(lines.at(-1) ?? "", /epoch 1 {2}100\/100/);
 });
 
 Deno.test("TTY renderer redraws in place, throttled, and keeps log lines above the bar", () => {
-  let out = "";
-  let now = 0;
-  const renderer = new TerminalRenderer({
-    write: (t) => (out += t),
-    tty: true,
-    color: false,
-    now: () => now,
-  });
-  for (let done = 1; done <= 50; done++) {
-    now += 10; // 500 ms in all, throttle 100 ms -> about 5 redraws
-    renderer.handle(progressEvent(done));
-  }
-  const redraws = out.split("\r\x1b[K").length - 1;
+  const c = new Captured(true);
+  c.feed(50, 10); // 500 ms in all, throttle 100 ms -> about 5 redraws
+  const redraws = c.out.split("\r\x1b[K").length - 1;
   assert(redraws >= 4 && redraws <= 6, `${redraws} redraws`);
-  renderer.handle({
+  c.renderer.handle({
     type: "log",
     instance: "train@0",
     line: "checkpoint saved",
   });
   assert(
-    out.includes("\r\x1b[K  checkpoint saved\n  epoch 1  ["),
+    c.out.includes("\r\x1b[K  checkpoint saved\n  epoch 1  ["),
     "log line printed above a redrawn bar",
   );
 });
@@ -156,14 +157,7 @@ Deno.test("colors only when asked (NO_COLOR turns them off in the CLI)", () => {
 });
 
 Deno.test("TTY renderer: parallel bars share one line, oldest first, and each ends with its own line", () => {
-  let out = "";
-  let now = 0;
-  const renderer = new TerminalRenderer({
-    write: (t) => (out += t),
-    tty: true,
-    color: false,
-    now: () => now,
-  });
+  const c = new Captured(true);
   const bar = (
     id: number,
     label: string,
@@ -181,20 +175,20 @@ Deno.test("TTY renderer: parallel bars share one line, oldest first, and each en
     elapsedMs: 1000,
     finished,
   });
-  renderer.handle(bar(1, "images", 1));
-  now += 200;
-  renderer.handle(bar(2, "labels", 5));
-  assert(out.endsWith("(+1 more)"), out);
-  assert(!out.includes("labels"), "the newer bar waits its turn");
-  now += 200;
-  renderer.handle(bar(1, "images", 10, true));
-  assert(out.includes("  images  10 B/10 B"), "final line of the first bar");
+  c.renderer.handle(bar(1, "images", 1));
+  c.now += 200;
+  c.renderer.handle(bar(2, "labels", 5));
+  assert(c.out.endsWith("(+1 more)"), c.out);
+  assert(!c.out.includes("labels"), "the newer bar waits its turn");
+  c.now += 200;
+  c.renderer.handle(bar(1, "images", 10, true));
+  assert(c.out.includes("  images  10 B/10 B"), "final line of the first bar");
   assert(
-    out.endsWith(
+    c.out.endsWith(
       "\r\x1b[K  labels  [" + "=".repeat(15) + ">" + ".".repeat(14) +
         "]  5 B/10 B  5 B/s  ETA 0:01",
     ),
-    out,
+    c.out,
   );
 });
 
