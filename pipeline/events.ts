@@ -4,6 +4,7 @@
  *
  * @module
  */
+import type { ProgressState } from "./progress.ts";
 
 /** What the engine decided for one instance. */
 export type Action = "run" | "restore" | "fresh";
@@ -23,22 +24,15 @@ export type PipelineEvent =
   | { type: "plan"; entries: PlanEntry[]; dryRun: boolean }
   | { type: "start"; instance: string; reasons: string[] }
   | { type: "log"; instance: string; line: string }
-  | {
+  | ({
     type: "progress";
     instance: string;
     /** Distinguishes bars of the same instance. */
     id: number;
-    label: string;
-    done: number;
-    total: number;
-    unit: string;
-    fields: Record<string, string | number>;
-    /** Milliseconds since the bar started. */
-    elapsedMs: number;
     /** True for the bar's final event. */
     finished: boolean;
     summary?: string;
-  }
+  } & ProgressState)
   | {
     type: "finish";
     instance: string;
