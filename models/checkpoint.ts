@@ -17,30 +17,23 @@ import {
   MlpConfigSchema,
 } from "./mlp.ts";
 
-/** One finished epoch (the same fields as `stages/artifacts.ts`'s `EpochRecord`). */
-export interface EpochRecord {
+/** One finished epoch, as checkpoints and the train stage's `history.json` record it. */
+export const EpochRecord = z.object({
   /** 1-based epoch number. */
-  epoch: number;
-  /** Mean training loss over the epoch's steps (the R-Drop loss for R-Drop runs). */
-  trainLoss: number;
-  /** Test accuracy after the epoch. */
-  testAccuracy: number;
-  /** Test mean NLL after the epoch. */
-  testLoss: number;
-  /** Wall-clock seconds of the epoch's training loop (no evaluation). */
-  epochSeconds: number;
-  /** Training samples per second in the epoch. */
-  samplesPerSecond: number;
-}
-
-const EpochRecordSchema = z.object({
   epoch: z.number().int().positive(),
+  /** Mean training loss over the epoch's steps (the R-Drop loss for R-Drop runs). */
   trainLoss: z.number(),
+  /** Test accuracy after the epoch. */
   testAccuracy: z.number().min(0).max(1),
+  /** Test mean NLL after the epoch. */
   testLoss: z.number(),
+  /** Wall-clock seconds of the epoch's training loop (no evaluation). */
   epochSeconds: z.number().nonnegative(),
+  /** Training samples per second in the epoch. */
   samplesPerSecond: z.number().nonnegative(),
 });
+/** One finished epoch. */
+export type EpochRecord = z.infer<typeof EpochRecord>;
 
 /** Everything that must match for a checkpoint to be resumed by a run. */
 export interface CheckpointSettings {
@@ -102,7 +95,7 @@ const Header = z.object({
   version: z.literal(VERSION),
   epoch: z.number().int().nonnegative(),
   settings: CheckpointSettingsSchema,
-  history: z.array(EpochRecordSchema),
+  history: z.array(EpochRecord),
   adamStep: z.number().int().nonnegative(),
   /** Lengths of the arrays: values, then m, then v (same count each). */
   lengths: z.array(z.number().int().nonnegative()),

@@ -41,7 +41,7 @@ export {
   type CheckpointStore,
   decodeCheckpoint,
   encodeCheckpoint,
-  type EpochRecord,
+  EpochRecord,
   fileCheckpointStore,
   memoryCheckpointStore,
 } from "./checkpoint.ts";

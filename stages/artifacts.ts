@@ -7,20 +7,10 @@
  * @module
  */
 import { z } from "zod";
+import { EpochRecord } from "../models/checkpoint.ts";
 
-/** One epoch of training, as `history.json` records it. */
-export const EpochRecord = z.object({
-  epoch: z.number().int().positive(),
-  /** Mean training loss over the epoch's steps (the R-Drop loss for R-Drop runs). */
-  trainLoss: z.number(),
-  testAccuracy: z.number().min(0).max(1),
-  testLoss: z.number(),
-  /** Wall-clock seconds of the epoch's training loop (no evaluation). */
-  epochSeconds: z.number().nonnegative(),
-  samplesPerSecond: z.number().nonnegative(),
-});
-/** One epoch of training. */
-export type EpochRecord = z.infer<typeof EpochRecord>;
+/** One epoch of training (the trainer's own record, so the two cannot drift apart). */
+export { EpochRecord };
 
 /** `history.json`: the per-epoch history of one training run. */
 export const TrainHistory = z.object({
