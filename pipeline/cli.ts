@@ -205,17 +205,16 @@ function writer(stream: { writeSync(p: Uint8Array): number }) {
 }
 
 function noColorSet(): boolean {
-  // Deno.noColor reflects NO_COLOR at startup and needs no permission.
-  if (Deno.noColor) return true;
   try {
-    // Without --allow-env, reading NO_COLOR again would prompt on a terminal.
+    // Read live where allowed (without --allow-env, reading would prompt on a terminal)...
     const state =
       Deno.permissions.querySync({ name: "env", variable: "NO_COLOR" }).state;
-    if (state !== "granted") return false;
-    return (Deno.env.get("NO_COLOR") ?? "") !== "";
+    if (state === "granted") return (Deno.env.get("NO_COLOR") ?? "") !== "";
   } catch {
-    return false;
+    // fall through
   }
+  // ...else what NO_COLOR was at startup, which needs no permission.
+  return Deno.noColor;
 }
 
 /** Runs the CLI; returns the exit code (pass it to Deno.exit). */
