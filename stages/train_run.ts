@@ -13,6 +13,7 @@ import { disposeMlp, saveModelArtifacts } from "../models/mlp.ts";
 import { train } from "../models/trainer.ts";
 import { createTrainStep } from "../models/train_step.ts";
 import { RunRecord, TrainHistory } from "./artifacts.ts";
+import type { Params } from "./params.ts";
 import type { TrainInstanceParams } from "./train_params.ts";
 import { writeJson } from "./json_files.ts";
 
@@ -22,11 +23,19 @@ export async function runTraining(
   options: { seed: number },
 ): Promise<void> {
   const p = ctx.params;
-  const selection = await selectBackend(p.backend);
+  const requestedBackend = (ctx.allParams as Params).train.backend;
+  // Asking for "auto" again (rather than the resolved name) yields the one-line note on why.
+  const selection = await selectBackend(
+    requestedBackend === "auto" ? "auto" : p.backend,
+  );
   if (selection.note) ctx.log(selection.note);
+  if (selection.backend !== p.backend) {
+    throw new Error(
+      `backend auto resolved to ${p.backend} when the stage key was computed but to ` +
+        `${selection.backend} now; rerun the pipeline`,
+    );
+  }
   const data = await loadPreprocessed(ctx.inputs.preprocess);
-  const requestedBackend =
-    (ctx.allParams as { train: { backend: string } }).train.backend;
 
   let bar: ReturnType<typeof ctx.progress> | null = null;
   let stepsInEpoch = 0;
