@@ -10,49 +10,19 @@
 import * as tf from "@tensorflow/tfjs-core";
 import { nllLoss, rDropLoss } from "./losses.ts";
 import type { MlpParams } from "./mlp.ts";
-import { dropoutMaskValues } from "./train_step.ts";
+import {
+  type AdamState,
+  dropoutMaskValues,
+  type TrainStep,
+  type TrainStepOptions,
+} from "./train_step.ts";
 
-/** Options of a training step (same shape as `train_step.ts`'s `TrainStepOptions`). */
-export interface StepOptions {
-  /** "baseline": NLL of one pass; "rdrop": R-Drop loss of two passes (batch concatenated with itself). */
-  mode: "baseline" | "rdrop";
-  /** Weight of the KL term (R-Drop only). */
-  alpha: number;
-  /** Dropout rate after each hidden layer. */
-  dropout: number;
-  /** Adam learning rate. */
-  learningRate: number;
-  /** Adam beta1 (default 0.9, PyTorch's). */
-  beta1?: number;
-  /** Adam beta2 (default 0.999, PyTorch's). */
-  beta2?: number;
-  /** Adam epsilon (default 1e-8, PyTorch's). */
-  epsilon?: number;
-  /** Seed of the dropout masks. */
-  seed: number;
-}
-
+/** Options of a training step: the same as the optimised step's. */
+export type StepOptions = TrainStepOptions;
 /** Adam's state; `m` and `v` in the order w0, b0, w1, b1, .... */
-export interface StepState {
-  /** Number of steps taken so far. */
-  step: number;
-  /** First moments. */
-  m: Float32Array[];
-  /** Second moments. */
-  v: Float32Array[];
-}
-
-/** One optimiser step at a time over the model's variables (same shape as `TrainStep`). */
-export interface Step {
-  /** Runs one Adam step on the batch; the returned loss stays on the device (caller disposes). */
-  run(x: tf.Tensor2D, y: tf.Tensor1D): tf.Scalar;
-  /** Reads Adam's state back from the device. */
-  getState(): Promise<StepState>;
-  /** Restores Adam's state (e.g. from a checkpoint). */
-  setState(state: StepState): void;
-  /** Frees the optimiser's tensors (not the model's). */
-  dispose(): void;
-}
+export type StepState = AdamState;
+/** One optimiser step at a time over the model's variables. */
+export type Step = TrainStep;
 
 /**
  * Inverted-dropout keep mask `[rows, cols]` (values 0 or 1/(1-rate)) as a pure function of
