@@ -10,6 +10,8 @@
 
 /** A problem with data files or data options that the user can fix; the message names the thing and the fix. */
 export class DataError extends Error {
+  /** The user can fix it: CLIs print the message alone, without a stack. */
+  readonly userFacing = true;
   /** Creates the error; `options.cause` keeps the underlying error for debugging. */
   constructor(message: string, options?: ErrorOptions) {
     super(message, options);

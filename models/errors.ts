@@ -10,6 +10,8 @@
 
 /** A problem with model options, model files or backends that the user can fix. */
 export class ModelError extends Error {
+  /** The user can fix it: CLIs print the message alone, without a stack. */
+  readonly userFacing = true;
   /** Creates the error; `options.cause` keeps the underlying error for debugging. */
   constructor(message: string, options?: ErrorOptions) {
     super(message, options);

@@ -45,12 +45,13 @@ export class InterruptedError extends Error {
 }
 
 /**
- * Whether `error` is an error the user can fix. Other layers define their own `UserError`
- * classes (imports point down only), so the class name is matched too.
+ * Whether `error` is an error the user can fix. Layers that must not import the engine mark
+ * theirs with a `userFacing: true` property (or a class name ending in `UserError`).
  */
 export function isUserError(error: unknown): boolean {
   if (error instanceof UserError) return true;
   if (!(error instanceof Error)) return false;
+  if ((error as { userFacing?: unknown }).userFacing === true) return true;
   return /UserError$/.test(error.name) ||
     /UserError$/.test(error.constructor?.name ?? "");
 }

@@ -9,6 +9,8 @@ import { writeFileAtomic } from "../pipeline/mod.ts";
 
 /** A stage artifact that is missing, not JSON, or not of its schema. */
 export class ArtifactError extends Error {
+  /** The user can fix it: CLIs print the message alone, without a stack. */
+  readonly userFacing = true;
   /** Creates the error; the message names the file and the fix. */
   constructor(message: string) {
     super(message);

@@ -1,6 +1,12 @@
 import { join } from "node:path";
 import { assert, assertEquals, assertMatch } from "../assert.ts";
-import { HELP, parseCliArgs, runCli, UserError } from "../../pipeline/mod.ts";
+import {
+  HELP,
+  isUserError,
+  parseCliArgs,
+  runCli,
+  UserError,
+} from "../../pipeline/mod.ts";
 import { demoPipeline, makeRig, type Rig } from "./helpers.ts";
 
 async function cli(
@@ -210,4 +216,14 @@ Deno.test("CLI: colors on a terminal unless NO_COLOR is set", async () => {
     if (previous === undefined) Deno.env.delete("NO_COLOR");
     else Deno.env.set("NO_COLOR", previous);
   }
+});
+
+Deno.test("isUserError: engine UserErrors and errors marked userFacing, not plain errors", () => {
+  class LayerError extends Error {
+    readonly userFacing = true;
+  }
+  assert(isUserError(new UserError("bad param")));
+  assert(isUserError(new LayerError("bad file")));
+  assert(!isUserError(new TypeError("bug")));
+  assert(!isUserError("a string"));
 });
