@@ -29,11 +29,12 @@ export function createPipeline(options: TrainStageOptions) {
       report,
     ],
     async summary(outputs) {
-      const { headline, parseMetrics } = await import("./report/mod.ts");
+      const { headline, Metrics } = await import("./report/mod.ts");
+      const { readJson } = await import("./json_files.ts");
       const dir = outputs.report;
       if (!dir) return [];
       const path = `${dir}/metrics.json`;
-      const metrics = parseMetrics(await Deno.readTextFile(path), { path });
+      const metrics = await readJson(path, Metrics);
       return [
         `Report: ${relative(Deno.cwd(), `${dir}/report.md`)}`,
         headline(metrics),

@@ -123,33 +123,6 @@ export async function renderReport(
   return { files, metrics };
 }
 
-/** Reads metrics.json back, validated; a bad file raises {@link ReportError} naming it. */
-export function parseMetrics(
-  text: string,
-  options: { path?: string } = {},
-): Metrics {
-  const where = options.path ?? "metrics.json";
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch (e) {
-    throw new ReportError(
-      `${where} is not valid JSON (${
-        (e as Error).message
-      }); delete it and re-run the report stage.`,
-    );
-  }
-  const parsed = Metrics.safeParse(json);
-  if (!parsed.success) {
-    throw new ReportError(
-      `${where} does not match the metrics schema; delete it and re-run the report stage:\n${
-        shortIssues(parsed.error)
-      }`,
-    );
-  }
-  return parsed.data;
-}
-
 /**
  * Two or three lines for the terminal after a run: the accuracies, the difference and
  * what it means, and a warning when the runs mix settings.
