@@ -74,6 +74,7 @@ export {
   classCounts,
   type LoadOptions,
   loadPreprocessed,
+  loadSplit,
   type Preprocessed,
   PREPROCESSED_FILES,
   preprocessIdxFiles,

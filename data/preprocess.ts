@@ -359,6 +359,60 @@ export async function readPreprocessMeta(dir: string): Promise<PreprocessMeta> {
 }
 
 /**
+ * Loads one split of a directory written by {@linkcode writePreprocessed}, checked against
+ * its (already validated) `meta`: shapes, label range and class counts.
+ *
+ * @throws {DataError} (or its subclass `TensorFileError`) naming the offending file.
+ */
+export async function loadSplit(
+  dir: string,
+  name: "train" | "test",
+  options: LoadOptions & { meta: PreprocessMeta },
+): Promise<Split> {
+  const { meta } = options;
+  const { count } = meta.splits[name];
+  const [images, labels] = await Promise.all([
+    readTensor(joinPath(dir, `${name}_images`), {
+      dtype: "float32",
+      shape: [count, meta.features],
+      verify: options.verify,
+    }),
+    readTensor(joinPath(dir, `${name}_labels`), {
+      dtype: "int32",
+      shape: [count],
+      verify: options.verify,
+    }),
+  ]);
+  const labelData = labels.data;
+  const numClasses = meta.classNames.length;
+  for (let i = 0; i < labelData.length; i++) {
+    if (labelData[i] < 0 || labelData[i] >= numClasses) {
+      throw new DataError(
+        `${joinPath(dir, `${name}_labels.bin`)}: label ${
+          labelData[i]
+        } at index ${i} is outside 0..${
+          numClasses - 1
+        }; run the preprocess stage again`,
+      );
+    }
+  }
+  const counts = classCounts(labelData, numClasses);
+  if (counts.join(",") !== meta.splits[name].classCounts.join(",")) {
+    throw new DataError(
+      `${
+        joinPath(dir, `${name}_labels.bin`)
+      } does not match the class counts in meta.json; run the preprocess stage again`,
+    );
+  }
+  return {
+    images: images.data,
+    labels: labelData,
+    count,
+    features: meta.features,
+  };
+}
+
+/**
  * Loads a directory written by {@linkcode writePreprocessed}, validating the metadata, each
  * tensor header against it, and the labels against the class counts.
  *
@@ -369,49 +423,7 @@ export async function loadPreprocessed(
   options: LoadOptions = {},
 ): Promise<Preprocessed> {
   const meta = await readPreprocessMeta(dir);
-  const load = async (name: "train" | "test"): Promise<Split> => {
-    const { count } = meta.splits[name];
-    const [images, labels] = await Promise.all([
-      readTensor(joinPath(dir, `${name}_images`), {
-        dtype: "float32",
-        shape: [count, meta.features],
-        verify: options.verify,
-      }),
-      readTensor(joinPath(dir, `${name}_labels`), {
-        dtype: "int32",
-        shape: [count],
-        verify: options.verify,
-      }),
-    ]);
-    const labelData = labels.data;
-    const numClasses = meta.classNames.length;
-    for (let i = 0; i < labelData.length; i++) {
-      if (labelData[i] < 0 || labelData[i] >= numClasses) {
-        throw new DataError(
-          `${joinPath(dir, `${name}_labels.bin`)}: label ${
-            labelData[i]
-          } at index ${i} is outside 0..${
-            numClasses - 1
-          }; run the preprocess stage again`,
-        );
-      }
-    }
-    const counts = classCounts(labelData, numClasses);
-    if (counts.join(",") !== meta.splits[name].classCounts.join(",")) {
-      throw new DataError(
-        `${
-          joinPath(dir, `${name}_labels.bin`)
-        } does not match the class counts in meta.json; run the preprocess stage again`,
-      );
-    }
-    return {
-      images: images.data,
-      labels: labelData,
-      count,
-      features: meta.features,
-    };
-  };
-  const train = await load("train");
-  const test = await load("test");
+  const train = await loadSplit(dir, "train", { ...options, meta });
+  const test = await loadSplit(dir, "test", { ...options, meta });
   return { train, test, meta };
 }

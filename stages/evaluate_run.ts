@@ -4,7 +4,7 @@
  * @module
  */
 import type { StageContext } from "../pipeline/mod.ts";
-import { loadPreprocessed } from "../data/preprocess.ts";
+import { loadSplit, readPreprocessMeta } from "../data/preprocess.ts";
 import { selectBackend } from "../models/backend.ts";
 import { evaluateModel } from "../models/evaluate.ts";
 import { disposeMlp, loadModelArtifacts } from "../models/mlp.ts";
@@ -18,18 +18,20 @@ export async function runEvaluation(
   options: { seed: number; trainStage: string },
 ): Promise<void> {
   await selectBackend(ctx.params.backend);
-  const data = await loadPreprocessed(ctx.inputs.preprocess);
+  // Only the test split: the 188 MB training images are not needed to evaluate.
+  const meta = await readPreprocessMeta(ctx.inputs.preprocess);
+  const test = await loadSplit(ctx.inputs.preprocess, "test", { meta });
   const { params } = await loadModelArtifacts(ctx.inputs[options.trainStage]);
   try {
-    const classes = data.meta.classNames.length;
-    const result = await evaluateModel(params, data.test, { classes });
+    const classes = meta.classNames.length;
+    const result = await evaluateModel(params, test, { classes });
     await writeJson(`${ctx.outDir}/evaluation.json`, Evaluation, {
       model: ctx.params.mode,
       seed: options.seed,
       testAccuracy: result.accuracy,
       testLoss: result.loss,
       examples: result.examples,
-      classNames: data.meta.classNames,
+      classNames: meta.classNames,
       perClassAccuracy: result.perClassAccuracy,
       confusion: result.confusion,
     });
