@@ -425,7 +425,7 @@ async function gcCommand<S extends PipelineDeclaration>(
     }
   };
   const summary = (result: GcResult) =>
-    `${result.manifests} manifest(s), ${result.objects} object(s), ${result.dirs} scratch/temp dir(s), ${
+    `${result.manifests} manifest(s), ${result.objects} object(s), ${result.dirs} scratch/temp item(s), ${
       formatBytes(result.bytes)
     }`;
   const result = await collectGarbage(pipeline, {

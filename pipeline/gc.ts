@@ -7,7 +7,7 @@
  */
 import { join } from "node:path";
 import { type EngineOptions, planPipeline } from "./engine.ts";
-import { listDir, removeIfExists, removeTempFiles } from "./fs.ts";
+import { isTempName, listDir, removeIfExists } from "./fs.ts";
 import { readLockFile } from "./lock.ts";
 import { acquireRunLock, type RunLockInfo } from "./run_lock.ts";
 import { Store } from "./store.ts";
@@ -31,7 +31,7 @@ export interface GcResult {
   manifests: number;
   /** Objects removed. */
   objects: number;
-  /** Scratch dirs and temp dirs removed. */
+  /** Scratch dirs, temp dirs and temp files removed. */
   dirs: number;
   /** Bytes freed (objects + scratch + temp). */
   bytes: number;
@@ -72,7 +72,13 @@ export async function collectGarbage<S extends PipelineDeclaration>(
     const keep = new Set(plan.instances.map((instance) => instance.key));
     const lockFile = await readLockFile(plan.root);
     for (const entry of Object.values(lockFile.instances)) keep.add(entry.key);
-    const result = await garbage(plan.root, store, keep);
+    const tempDirs = new Set([
+      store.dir,
+      join(store.dir, "runs"),
+      plan.root,
+      ...plan.instances.map((instance) => join(plan.root, instance.workspace)),
+    ]);
+    const result = await garbage(plan.root, store, { keep, tempDirs });
     if (options.dryRun || result.items.length === 0) {
       return { ...result, kept: options.dryRun ?? false };
     }
@@ -81,9 +87,6 @@ export async function collectGarbage<S extends PipelineDeclaration>(
     }
     for (const item of result.items) {
       await removeIfExists(join(plan.root, item.path));
-    }
-    for (const dir of [store.dir, join(store.dir, "runs")]) {
-      await removeTempFiles(dir);
     }
     return result;
   } finally {
@@ -94,8 +97,9 @@ export async function collectGarbage<S extends PipelineDeclaration>(
 async function garbage(
   root: string,
   store: Store,
-  keep: Set<string>,
+  options: { keep: Set<string>; tempDirs: Set<string> },
 ): Promise<GcResult> {
+  const { keep, tempDirs } = options;
   const items: GcItem[] = [];
   const rel = (path: string) => path.slice(root.length + 1);
   const keepObjects = new Set<string>();
@@ -139,6 +143,14 @@ async function garbage(
         path: rel(path),
         bytes: await sizeOf(path),
       });
+    }
+  }
+  // Temp files of killed runs (atomic writes that never got renamed).
+  for (const dir of tempDirs) {
+    for (const entry of await listDir(dir)) {
+      if (!entry.isFile || !isTempName(entry.name)) continue;
+      const path = join(dir, entry.name);
+      items.push({ kind: "temp", path: rel(path), bytes: await sizeOf(path) });
     }
   }
   const count = (kind: GcItem["kind"]) =>

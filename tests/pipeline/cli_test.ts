@@ -213,12 +213,12 @@ Deno.test("CLI: gc --dry-run lists what would go and its size; gc asks on a term
   assertEquals(dry.code, 0, dry.stderr);
   assertMatch(
     dry.stdout,
-    /manifest \(train@0\)  \.pipeline\/runs\/[0-9a-f]{64}\.json/,
+    /manifest \(train@0\) {2}\.pipeline\/runs\/[0-9a-f]{64}\.json/,
   );
   assertMatch(dry.stdout, /manifest \(report\)/);
   assertMatch(
     dry.stdout,
-    /\ngc --dry-run: would delete 2 manifest\(s\), 2 object\(s\), 0 scratch\/temp dir\(s\), [\d.]+ K?i?B\n$/,
+    /\ngc --dry-run: would delete 2 manifest\(s\), 2 object\(s\), 0 scratch\/temp item\(s\), [\d.]+ K?i?B\n$/,
   );
   assertEquals(await manifestCount(rig), 5);
 

@@ -30,7 +30,7 @@ Deno.test("first run runs every stage once; a no-op rerun runs nothing", async (
   assertEquals(status.map((s) => s.state), ["fresh", "fresh", "fresh"]);
 });
 
-Deno.test("status before any run says never run", async () => {
+Deno.test("status before any run says not in cache", async () => {
   await using rig = await makeRig();
   const { pipeline } = demoPipeline(rig);
   const status = await pipelineStatus(pipeline, { root: rig.root });
