@@ -26,7 +26,7 @@ import {
   readLockFile,
   writeLockFile,
 } from "./lock.ts";
-import { acquireRunLock, type RunLockInfo } from "./run_lock.ts";
+import { acquireRunLock, type RunLock, type RunLockInfo } from "./run_lock.ts";
 import { checkUpstream, type UpstreamRef } from "./upstream_check.ts";
 import { loadParams, type ParamOverride } from "./params.ts";
 import {
@@ -322,13 +322,21 @@ export async function runPipeline<S extends PipelineDeclaration>(
     plan: [],
     timings: { planMs, decideMs: 0 },
   };
-  const runLock = options.dryRun ? undefined : await acquireRunLock(store.dir, {
-    command: options.command,
-    wait: options.wait,
-    signal: options.signal,
-    onWait: (holder) =>
-      emit({ type: "warning", message: waitingMessage(holder) }),
-  });
+  let runLock: RunLock | undefined;
+  try {
+    runLock = options.dryRun ? undefined : await acquireRunLock(store.dir, {
+      command: options.command,
+      wait: options.wait,
+      signal: options.signal,
+      onWait: (holder) =>
+        emit({ type: "warning", message: waitingMessage(holder) }),
+    });
+  } catch (error) {
+    // Ctrl-C while waiting for another run: nothing started, nothing to clean up.
+    if (!options.signal?.aborted) throw error;
+    emit({ type: "interrupted", instance: undefined });
+    return { ...result, outcome: "interrupted" };
+  }
   try {
     if (runLock !== undefined) await removeLeftovers(plan, store);
     const decideStarted = performance.now();

@@ -450,6 +450,25 @@ Deno.test("run --wait starts when the holder releases the lock, and says it wait
   );
 });
 
+Deno.test("Ctrl-C while waiting for the run lock ends the run as interrupted, running nothing", async () => {
+  await using rig = await makeRig();
+  const { pipeline } = demoPipeline(rig);
+  const held = await acquireRunLock(join(rig.root, ".pipeline"));
+  try {
+    const controller = new AbortController();
+    setTimeout(() => controller.abort(), 200);
+    const { result } = await runCollect(pipeline, {
+      root: rig.root,
+      wait: true,
+      signal: controller.signal,
+    });
+    assertEquals(result.outcome, "interrupted");
+    assertEquals(rig.count("source"), 0);
+  } finally {
+    await held.release();
+  }
+});
+
 Deno.test("an aborted signal interrupts the running stage and keeps its scratch dir", async () => {
   await using rig = await makeRig();
   const { pipeline, switches } = demoPipeline(rig);
