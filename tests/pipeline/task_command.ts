@@ -65,9 +65,9 @@ export interface PipelineProcessOptions {
 }
 
 /**
- * A `Deno.Command` for `deno task pipeline ARGS` in `options.root`. `--config` points at this
- * repository's deno.json so that a fixture outside it resolves the same import map; it grants
- * nothing.
+ * A `Deno.Command` for `deno task pipeline ARGS` in `options.root`. With a fixture `entry`,
+ * `--config` points at this repository's deno.json so that the fixture resolves the same import
+ * map (it grants nothing); without one, the root's own deno.json applies, as under `deno task`.
  */
 export async function pipelineProcess(
   args: readonly string[],
@@ -78,8 +78,7 @@ export async function pipelineProcess(
     args: [
       "run",
       ...task.flags,
-      "--config",
-      CONFIG,
+      ...(options.entry === undefined ? [] : ["--config", CONFIG]),
       options.entry ?? task.entry,
       ...task.args,
       ...args,
