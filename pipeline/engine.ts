@@ -7,7 +7,11 @@
 import { isAbsolute, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { CodeHasher } from "./code_hash.ts";
-import { InterruptedError, StageFailedError } from "./errors.ts";
+import {
+  InterruptedError,
+  permissionError,
+  StageFailedError,
+} from "./errors.ts";
 import type { PipelineEvent, PlanEntry } from "./events.ts";
 import { removeIfExists, removeTempFiles, type WriteFile } from "./fs.ts";
 import {
@@ -672,10 +676,12 @@ class RunState {
           error: new InterruptedError(instance.name),
         };
       }
-      emit({ type: "failed", instance: instance.name, error, seconds });
+      // A path outside the task's permissions: say where the permissions are written.
+      const shown = permissionError(error) ?? error;
+      emit({ type: "failed", instance: instance.name, error: shown, seconds });
       return {
         outcome: "failed",
-        error: new StageFailedError(instance.name, error),
+        error: new StageFailedError(instance.name, shown),
       };
     } finally {
       await removeIfExists(outDir);

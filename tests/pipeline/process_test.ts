@@ -14,7 +14,7 @@ const FIXTURE = fileURLToPath(
 
 async function start(
   root: string,
-  mode: "hang" | "fast",
+  mode: "hang" | "fast" | "denied",
   args: string[] = [],
 ): Promise<Deno.ChildProcess> {
   await writeFixtureRoot(root, { mode });
@@ -175,6 +175,18 @@ Deno.test("--params: a missing file and a file the task may not read are errors 
     });
     // Nothing ran with defaults instead.
     await assertGone(join(root, "calls.log"));
+  });
+});
+
+Deno.test("a stage reading outside the task's permissions fails naming deno.json's --allow-read, without a stack", async () => {
+  await withRoot("pipeline-denied-", async (root) => {
+    const result = await finish(await start(root, "denied"));
+    assertEquals(result.code, 1, result.out + result.err);
+    assertMatch(
+      result.out,
+      /Requires read access to "\/etc\/hostname": the pipeline runs with the permissions of the "pipeline" task in deno\.json; .*--allow-read in deno\.json/,
+    );
+    assert(!/\n\s+at /.test(result.out + result.err), result.out);
   });
 });
 
