@@ -80,6 +80,8 @@ export interface TrainOptions {
   onStep?: (info: StepInfo) => void;
   /** Called after every epoch, with the epoch's record. */
   onEpoch?: (record: EpochRecord) => void;
+  /** Called once, before training goes on, when the checkpoint held finished epochs. */
+  onResume?: (finishedEpochs: number) => void;
   /** Aborts training between steps; the promise rejects with the signal's reason. */
   signal?: AbortSignal;
   /** Read the loss from the device (and check it is finite) every this many steps (default 50). */
@@ -242,6 +244,7 @@ export async function train(
       history = [...stored.history];
     }
     const resumedEpochs = history.length;
+    if (resumedEpochs > 0) options.onResume?.(resumedEpochs);
 
     const { train: trainSplit, test: testSplit } = data;
     const n = trainSplit.count;

@@ -7,20 +7,25 @@
  * @module
  */
 import {
-  collectGarbage,
   type EngineOptions,
   pipelineStatus,
   planPipeline,
   runPipeline,
-  verifyPipeline,
 } from "./engine.ts";
-import { isUserError, UserError } from "./errors.ts";
+import {
+  DiskFullError,
+  isUserError,
+  permissionError,
+  UserError,
+} from "./errors.ts";
+import { collectGarbage, type GcResult } from "./gc.ts";
+import { verifyPipeline } from "./verify.ts";
 import { toText } from "./graph.ts";
 import { type ParamOverride, parseOverride } from "./params.ts";
 import { formatBytes } from "./progress.ts";
 import { TerminalRenderer } from "./render.ts";
 import type { PipelineDeclaration } from "./types.ts";
-import { RunLockBusyError } from "./lock.ts";
+import { describeHolder, RunLockBusyError } from "./run_lock.ts";
 
 /** The `--help` text. */
 export const HELP = `Usage: deno task pipeline [COMMAND] [STAGE...] [FLAGS]
@@ -30,9 +35,10 @@ Commands:
                      STAGE (or STAGE@ITEM) runs only it and its upstream
   status [STAGE...]  list each stage instance as fresh or stale, with every reason
   dag                print the stage graph (one instance per line)
-  gc                 delete cached results not reachable from the current params
+  gc                 delete cached results that neither the current params nor the
+                     checked-out results use; lists them and asks first
   verify             re-hash checked-out outputs and cached objects of the current
-                     stages; exit 1 if any is corrupt
+                     stages and check their manifests; exit 1 if any is corrupt
   help               print this text
 
 Flags:
@@ -41,7 +47,12 @@ Flags:
   --params FILE         use FILE instead of the pipeline's params file
   --force STAGE         rerun STAGE (or STAGE@ITEM) and everything downstream of
                         it, cached or not (repeatable)
-  --dry-run             say what would run and why, run nothing
+  --dry-run             run: say what would run and why, run nothing;
+                        gc: list what would be deleted and its size
+  --wait                run, gc: if another run holds .pipeline/run.lock, wait
+                        for it to finish instead of refusing
+  --yes                 gc: delete without asking (required when stdin is not
+                        a terminal)
   --json                status: print JSON [{"stage","state","reasons"}]
   --mermaid             dag: print a Mermaid flowchart block
   -h, --help            print this text
@@ -79,6 +90,10 @@ export interface CliArgs {
   json: boolean;
   /** `--mermaid`. */
   mermaid: boolean;
+  /** `--wait`. */
+  wait: boolean;
+  /** `--yes`. */
+  yes: boolean;
 }
 
 /** Parses arguments; unknown flags and misplaced flags are a {@link UserError}. */
@@ -91,6 +106,8 @@ export function parseCliArgs(args: readonly string[]): CliArgs {
     dryRun: false,
     json: false,
     mermaid: false,
+    wait: false,
+    yes: false,
   };
   const positionals: string[] = [];
   for (let i = 0; i < args.length; i++) {
@@ -134,6 +151,14 @@ export function parseCliArgs(args: readonly string[]): CliArgs {
         noValue();
         parsed.mermaid = true;
         break;
+      case "--wait":
+        noValue();
+        parsed.wait = true;
+        break;
+      case "--yes":
+        noValue();
+        parsed.yes = true;
+        break;
       case "-h":
       case "--help":
         parsed.command = "help";
@@ -162,7 +187,17 @@ export function parseCliArgs(args: readonly string[]): CliArgs {
     "--force",
     "run",
   );
-  misplaced(parsed.dryRun && parsed.command !== "run", "--dry-run", "run");
+  misplaced(
+    parsed.dryRun && !["run", "gc"].includes(parsed.command),
+    "--dry-run",
+    "run and gc",
+  );
+  misplaced(
+    parsed.wait && !["run", "gc"].includes(parsed.command),
+    "--wait",
+    "run and gc",
+  );
+  misplaced(parsed.yes && parsed.command !== "gc", "--yes", "gc");
   misplaced(parsed.json && parsed.command !== "status", "--json", "status");
   misplaced(parsed.mermaid && parsed.command !== "dag", "--mermaid", "dag");
   if (
@@ -194,6 +229,10 @@ export interface CliOptions {
   signal?: AbortSignal;
   /** Import map for code hashing (default: `<root>/deno.json`). */
   importMap?: Record<string, string>;
+  /** Whether stdin is a terminal (gc asks there); default Deno.stdin.isTerminal(). */
+  stdinTty?: boolean;
+  /** Asks a yes/no question on the terminal; default reads a line from stdin. */
+  ask?: (question: string) => Promise<boolean>;
 }
 
 function writer(stream: { writeSync(p: Uint8Array): number }) {
@@ -273,22 +312,23 @@ export async function runCli<S extends PipelineDeclaration>(
         }
         return 0;
       }
-      case "gc": {
-        const result = await collectGarbage(pipeline, engine);
-        stdout(
-          `gc: removed ${result.manifests} manifest(s), ${result.objects} object(s), ${result.dirs} scratch/temp dir(s); freed ${
-            formatBytes(result.bytes)
-          }\n`,
-        );
-        return 0;
-      }
+      case "gc":
+        return await gcCommand(pipeline, parsed, engine, options, stdout);
       case "verify": {
         const result = await verifyPipeline(pipeline, engine);
+        const where = {
+          store: "cached object",
+          workspace: "checked-out file",
+          manifest: "cache entry",
+        } as const;
         for (const problem of result.problems) {
+          const detail = problem.detail === undefined
+            ? ""
+            : `: ${problem.detail}`;
           stdout(
             `${problem.problem}  ${problem.instance}  ${problem.output}  (${
-              problem.where === "store" ? "cached object" : "checked-out file"
-            })\n`,
+              where[problem.where]
+            }${detail})\n`,
           );
         }
         stdout(
@@ -341,6 +381,7 @@ async function runCommand<S extends PipelineDeclaration>(
       targets: parsed.targets,
       force: parsed.force,
       dryRun: parsed.dryRun,
+      wait: parsed.wait,
       signal,
       command: ["run", ...parsed.targets].join(" "),
     });
@@ -358,10 +399,83 @@ async function runCommand<S extends PipelineDeclaration>(
   }
 }
 
+async function gcCommand<S extends PipelineDeclaration>(
+  pipeline: S,
+  parsed: CliArgs,
+  engine: EngineOptions,
+  options: CliOptions,
+  stdout: (text: string) => void,
+): Promise<number> {
+  const tty = options.stdinTty ?? Deno.stdin.isTerminal();
+  if (!parsed.dryRun && !parsed.yes && !tty) {
+    throw new UserError(
+      "gc deletes cached results and asks first, but stdin is not a terminal; " +
+        "rerun with --yes to delete without asking (or --dry-run to list what would go)",
+    );
+  }
+  const ask = options.ask ?? askOnTerminal;
+  const list = (result: GcResult) => {
+    for (const item of result.items) {
+      const what = item.instance === undefined
+        ? item.kind
+        : `${item.kind} (${item.instance})`;
+      stdout(
+        `  ${formatBytes(item.bytes).padStart(10)}  ${what}  ${item.path}\n`,
+      );
+    }
+  };
+  const summary = (result: GcResult) =>
+    `${result.manifests} manifest(s), ${result.objects} object(s), ${result.dirs} scratch/temp item(s), ${
+      formatBytes(result.bytes)
+    }`;
+  const result = await collectGarbage(pipeline, {
+    ...engine,
+    dryRun: parsed.dryRun,
+    wait: parsed.wait,
+    onWait: (holder) =>
+      stdout(
+        `waiting for the run holding .pipeline/run.lock (${
+          describeHolder(holder)
+        })\n`,
+      ),
+    confirm: parsed.yes ? undefined : async (found) => {
+      list(found);
+      return await ask(`gc: delete ${summary(found)}? [y/N] `);
+    },
+  });
+  if (parsed.dryRun) {
+    list(result);
+    stdout(`gc --dry-run: would delete ${summary(result)}\n`);
+  } else if (result.items.length === 0) {
+    stdout("gc: nothing to delete\n");
+  } else if (result.kept) {
+    stdout("gc: nothing deleted\n");
+  } else {
+    stdout(`gc: deleted ${summary(result)}\n`);
+  }
+  return 0;
+}
+
+/** Prints `question` and reads one line from stdin: true for y/yes. */
+async function askOnTerminal(question: string): Promise<boolean> {
+  await Deno.stdout.write(new TextEncoder().encode(question));
+  const buffer = new Uint8Array(1024);
+  const n = await Deno.stdin.read(buffer);
+  const answer = n === null
+    ? ""
+    : new TextDecoder().decode(buffer.subarray(0, n));
+  return /^\s*y(es)?\s*$/i.test(answer);
+}
+
 function reportError(error: unknown, stderr: (text: string) => void): number {
-  if (error instanceof RunLockBusyError) {
+  if (error instanceof RunLockBusyError || error instanceof DiskFullError) {
     stderr(`error: ${error.message}\n`);
     return 1;
+  }
+  const denied = permissionError(error);
+  if (denied !== undefined) {
+    stderr(`error: ${denied.message}\n`);
+    return 2;
   }
   if (isUserError(error)) {
     stderr(`error: ${(error as Error).message}\n`);

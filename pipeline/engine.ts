@@ -1,15 +1,19 @@
 /**
- * The engine: plan (params -> instances -> keys), status, run, gc and verify.
- * It reports through events only and never prints.
+ * The engine: plan (params -> instances -> keys), status and run (gc and verify live in
+ * `gc.ts` and `verify.ts`). It reports through events only and never prints.
  *
  * @module
  */
 import { isAbsolute, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { CodeHasher } from "./code_hash.ts";
-import { InterruptedError, StageFailedError } from "./errors.ts";
+import {
+  InterruptedError,
+  permissionError,
+  StageFailedError,
+} from "./errors.ts";
 import type { PipelineEvent, PlanEntry } from "./events.ts";
-import { removeIfExists, statOrUndefined } from "./fs.ts";
+import { removeIfExists, removeTempFiles, type WriteFile } from "./fs.ts";
 import {
   downstreamClosure,
   expandInstances,
@@ -21,14 +25,21 @@ import {
 } from "./graph.ts";
 import { changeReasons, computeKey, type KeyRecord } from "./key.ts";
 import {
-  acquireRunLock,
   type LockEntry,
   type LockFile,
   readLockFile,
   writeLockFile,
 } from "./lock.ts";
+import { acquireRunLock, type RunLock, type RunLockInfo } from "./run_lock.ts";
+import { checkUpstream, type UpstreamRef } from "./upstream_check.ts";
 import { loadParams, type ParamOverride } from "./params.ts";
-import { changedOutputs, type Manifest, Store } from "./store.ts";
+import {
+  cacheReason,
+  changedOutputs,
+  type Manifest,
+  NOT_IN_CACHE,
+  Store,
+} from "./store.ts";
 import type {
   AnyStage,
   PipelineDeclaration,
@@ -37,7 +48,6 @@ import type {
   StageContext,
   UpstreamInfo,
 } from "./types.ts";
-import { sha256File } from "./hash.ts";
 
 /** Options shared by every engine entry point. */
 export interface EngineOptions {
@@ -51,6 +61,8 @@ export interface EngineOptions {
   onEvent?: (event: PipelineEvent) => void;
   /** Import map for code hashing; read from `<root>/deno.json` when omitted. */
   importMap?: Record<string, string>;
+  /** Writes the engine's own files (manifests, `pipeline.lock`); tests inject faults here. */
+  writeFile?: WriteFile;
 }
 
 /** A planned instance with its key. */
@@ -103,6 +115,7 @@ export async function planPipeline<S extends PipelineDeclaration>(
   const params = await loadParams(pipeline.params, paramsFile, {
     overrides: options.overrides,
     displayName: options.paramsFile ?? pipeline.paramsFile,
+    required: options.paramsFile !== undefined,
   });
   const instances = expandInstances(stages, params);
   const exclude = ["pipeline/", engineDirRelative(root)].filter(
@@ -166,29 +179,36 @@ export interface StatusEntry {
   reasons: string[];
 }
 
+/**
+ * Why `instance` is stale (empty: fresh) and whether its result is in the cache. Status, dry run
+ * and run all decide here, so they tell the same story; a result counts as cached only when its
+ * manifest reads back valid.
+ */
 async function staleness(
   plan: Plan,
   instance: PlannedInstance,
   lock: LockFile,
   store: Store,
 ): Promise<{ reasons: string[]; cachedResult: boolean }> {
+  const read = await store.readManifest(instance.key);
+  const cachedResult = read.state === "ok";
+  const notCached = cacheReason(read);
   const entry = lock.instances[instance.name];
-  if (entry === undefined || entry.key !== instance.key) {
-    const cachedResult =
-      (await statOrUndefined(store.manifestPath(instance.key))) !== undefined;
-    if (entry === undefined) {
-      return {
-        reasons: [
-          cachedResult ? "not checked out (result in cache)" : "never run",
-        ],
-        cachedResult,
-      };
-    }
+  if (entry === undefined) {
+    return {
+      reasons: [notCached ?? "not checked out (result in cache)"],
+      cachedResult,
+    };
+  }
+  if (entry.key !== instance.key) {
     const reasons = changeReasons(entry, instance.record);
     if (reasons.length === 0) reasons.push("key changed (engine format)");
+    // The action (run or restore) says whether the new key is cached; only a corrupt entry adds a reason.
+    if (read.state === "invalid") reasons.push(notCached as string);
     return { reasons, cachedResult };
   }
   const reasons: string[] = [];
+  if (notCached !== undefined) reasons.push(notCached);
   if (entry.workspace !== instance.workspace) {
     reasons.push(
       `workspace changed (${entry.workspace} -> ${instance.workspace})`,
@@ -201,7 +221,7 @@ async function staleness(
   for (const output of changed) {
     reasons.push(`output missing or corrupt (${output})`);
   }
-  return { reasons, cachedResult: true };
+  return { reasons, cachedResult };
 }
 
 /** Status of every instance (or of `targets` and their upstream). No file is hashed but sources. */
@@ -250,6 +270,8 @@ export interface RunOptions extends EngineOptions {
   abortGraceSeconds?: number;
   /** Recorded in the run lock. */
   command?: string;
+  /** Wait for another run to finish instead of refusing at once. */
+  wait?: boolean;
 }
 
 /** How a run ended. */
@@ -284,7 +306,7 @@ export async function runPipeline<S extends PipelineDeclaration>(
   const planStarted = performance.now();
   const plan = await planPipeline(pipeline, options);
   const planMs = performance.now() - planStarted;
-  const store = new Store(plan.root);
+  const store = new Store(plan.root, { writeFile: options.writeFile });
   const selected = selectInstances(plan, options.targets ?? []);
   const forcedNames = (options.force ?? []).flatMap((target) =>
     matchTarget(plan.instances, target)
@@ -304,20 +326,23 @@ export async function runPipeline<S extends PipelineDeclaration>(
     plan: [],
     timings: { planMs, decideMs: 0 },
   };
-  const release = options.dryRun ? undefined : await acquireRunLock(store.dir, {
-    command: options.command,
-    onTakeover: (previous) =>
-      emit({
-        type: "warning",
-        message:
-          `took over .pipeline/run.lock left by dead process ${previous.pid} (started ${previous.startedAt})`,
-      }),
-  });
+  let runLock: RunLock | undefined;
   try {
-    if (release !== undefined) {
-      // We hold the run lock, so temp dirs left here are from killed runs: partial outputs.
-      await removeIfExists(join(store.dir, "tmp"));
-    }
+    runLock = options.dryRun ? undefined : await acquireRunLock(store.dir, {
+      command: options.command,
+      wait: options.wait,
+      signal: options.signal,
+      onWait: (holder) =>
+        emit({ type: "warning", message: waitingMessage(holder) }),
+    });
+  } catch (error) {
+    // Ctrl-C while waiting for another run: nothing started, nothing to clean up.
+    if (!options.signal?.aborted) throw error;
+    emit({ type: "interrupted", instance: undefined });
+    return { ...result, outcome: "interrupted" };
+  }
+  try {
+    if (runLock !== undefined) await removeLeftovers(plan, store);
     const decideStarted = performance.now();
     const lock = await readLockFile(plan.root);
     const decisions = new Map<string, PlanEntry & { cachedResult: boolean }>();
@@ -391,8 +416,31 @@ export async function runPipeline<S extends PipelineDeclaration>(
     }
     return result;
   } finally {
-    await release?.();
+    await runLock?.release();
   }
+}
+
+function waitingMessage(holder: RunLockInfo | undefined): string {
+  const who = holder === undefined
+    ? "another run"
+    : `the run of pid ${holder.pid} on ${holder.host} (since ${holder.startedAt})`;
+  return `waiting for ${who} to finish (.pipeline/run.lock)`;
+}
+
+/**
+ * Removes what killed runs left: partial outputs under `.pipeline/tmp` and temp files next to
+ * manifests, `pipeline.lock` and checked-out outputs. Only called under the run lock, when no
+ * other process is writing them.
+ */
+async function removeLeftovers(plan: Plan, store: Store): Promise<void> {
+  await removeIfExists(join(store.dir, "tmp"));
+  const dirs = new Set([
+    store.dir,
+    join(store.dir, "runs"),
+    plan.root,
+    ...plan.instances.map((instance) => join(plan.root, instance.workspace)),
+  ]);
+  for (const dir of dirs) await removeTempFiles(dir);
 }
 
 type StepOutcome =
@@ -480,7 +528,7 @@ class RunState {
     instance: PlannedInstance,
   ): Promise<{ ok: true } | { ok: false; reason: string }> {
     const read = await this.#store.readManifest(instance.key);
-    if (read.state === "missing") return { ok: false, reason: "never run" };
+    if (read.state === "missing") return { ok: false, reason: NOT_IN_CACHE };
     if (read.state === "invalid") {
       this.#emit({
         type: "warning",
@@ -540,7 +588,9 @@ class RunState {
     };
     this.#seconds.set(instance.name, manifest.seconds);
     this.#lock.instances[instance.name] = entry;
-    await writeLockFile(this.#plan.root, this.#lock);
+    await writeLockFile(this.#plan.root, this.#lock, {
+      writeFile: this.#options.writeFile,
+    });
   }
 
   async #run(
@@ -589,6 +639,8 @@ class RunState {
       if (!sameOutputs(previous, records)) {
         this.#outputsChanged.add(instance.name);
       }
+      // Publish under this key only if the inputs were the upstream results the key names.
+      await checkUpstream(this.#store, this.#upstreamRefs(instance));
       const seconds = (performance.now() - started) / 1000;
       const manifest: Manifest = {
         version: 1,
@@ -624,10 +676,12 @@ class RunState {
           error: new InterruptedError(instance.name),
         };
       }
-      emit({ type: "failed", instance: instance.name, error, seconds });
+      // A path outside the task's permissions: say where the permissions are written.
+      const shown = permissionError(error) ?? error;
+      emit({ type: "failed", instance: instance.name, error: shown, seconds });
       return {
         outcome: "failed",
-        error: new StageFailedError(instance.name, error),
+        error: new StageFailedError(instance.name, shown),
       };
     } finally {
       await removeIfExists(outDir);
@@ -662,6 +716,17 @@ class RunState {
       };
     }
     return out;
+  }
+
+  #upstreamRefs(instance: PlannedInstance): UpstreamRef[] {
+    const names = upstreamClosure(this.#plan.instances, instance.deps);
+    return this.#plan.instances
+      .filter((other) => names.has(other.name))
+      .map((other) => ({
+        name: other.name,
+        key: other.key,
+        dir: this.#dirOf(other.name),
+      }));
   }
 
   #progress(instance: string, options: ProgressOptions): Progress {
@@ -734,160 +799,4 @@ function raceAbort<T>(
       if (timer !== undefined) clearTimeout(timer);
     });
   });
-}
-
-/** What {@link collectGarbage} removed. */
-export interface GcResult {
-  /** Manifests removed. */
-  manifests: number;
-  /** Objects removed. */
-  objects: number;
-  /** Scratch dirs and temp dirs removed. */
-  dirs: number;
-  /** Bytes freed (objects + scratch + temp). */
-  bytes: number;
-}
-
-/** Removes manifests, objects and scratch dirs not reachable from the current params' keys. */
-export async function collectGarbage<S extends PipelineDeclaration>(
-  pipeline: S,
-  options: EngineOptions,
-): Promise<GcResult> {
-  const plan = await planPipeline(pipeline, options);
-  const store = new Store(plan.root);
-  const release = await acquireRunLock(store.dir, { command: "gc" });
-  try {
-    const keep = new Set(plan.instances.map((instance) => instance.key));
-    const keepObjects = new Set<string>();
-    const result: GcResult = { manifests: 0, objects: 0, dirs: 0, bytes: 0 };
-    const runsDir = join(store.dir, "runs");
-    for (const entry of await listDir(runsDir)) {
-      const key = entry.name.replace(/\.json$/, "");
-      if (keep.has(key)) {
-        const read = await store.readManifest(key);
-        if (read.state === "ok") {
-          for (const record of Object.values(read.manifest.outputs)) {
-            keepObjects.add(record.sha256);
-          }
-          continue;
-        }
-      }
-      result.bytes += await sizeOf(join(runsDir, entry.name));
-      await removeIfExists(join(runsDir, entry.name));
-      result.manifests++;
-    }
-    const objectsDir = join(store.dir, "objects");
-    for (const prefix of await listDir(objectsDir)) {
-      for (const entry of await listDir(join(objectsDir, prefix.name))) {
-        if (keepObjects.has(prefix.name + entry.name)) continue;
-        const path = join(objectsDir, prefix.name, entry.name);
-        result.bytes += await sizeOf(path);
-        await removeIfExists(path);
-        result.objects++;
-      }
-    }
-    for (const sub of ["scratch", "tmp"]) {
-      for (const entry of await listDir(join(store.dir, sub))) {
-        if (sub === "scratch" && keep.has(entry.name)) continue;
-        const path = join(store.dir, sub, entry.name);
-        result.bytes += await sizeOf(path);
-        await removeIfExists(path);
-        result.dirs++;
-      }
-    }
-    return result;
-  } finally {
-    await release();
-  }
-}
-
-async function listDir(path: string): Promise<Deno.DirEntry[]> {
-  try {
-    return await Array.fromAsync(Deno.readDir(path));
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound) return [];
-    throw error;
-  }
-}
-
-async function sizeOf(path: string): Promise<number> {
-  const info = await Deno.lstat(path);
-  if (!info.isDirectory) return info.size;
-  let total = 0;
-  for (const entry of await listDir(path)) {
-    total += await sizeOf(join(path, entry.name));
-  }
-  return total;
-}
-
-/** One problem found by {@link verifyPipeline}. */
-export interface VerifyProblem {
-  /** Instance name. */
-  instance: string;
-  /** Output path. */
-  output: string;
-  /** Which copy is bad. */
-  where: "workspace" | "store";
-  /** What is wrong. */
-  problem: "missing" | "corrupt";
-}
-
-/** Re-hashes every checked-out output and store object of the current instances. */
-export async function verifyPipeline<S extends PipelineDeclaration>(
-  pipeline: S,
-  options: EngineOptions,
-): Promise<{ checked: number; problems: VerifyProblem[] }> {
-  const plan = await planPipeline(pipeline, options);
-  const store = new Store(plan.root);
-  const lock = await readLockFile(plan.root);
-  const problems: VerifyProblem[] = [];
-  let checked = 0;
-  for (const instance of plan.instances) {
-    const entry = lock.instances[instance.name];
-    if (entry !== undefined && entry.key === instance.key) {
-      for (const [output, record] of Object.entries(entry.outputs)) {
-        checked++;
-        const path = join(plan.root, entry.workspace, output);
-        const info = await statOrUndefined(path);
-        if (info === undefined) {
-          problems.push({
-            instance: instance.name,
-            output,
-            where: "workspace",
-            problem: "missing",
-          });
-        } else if ((await sha256File(path)).sha256 !== record.sha256) {
-          problems.push({
-            instance: instance.name,
-            output,
-            where: "workspace",
-            problem: "corrupt",
-          });
-        }
-      }
-    }
-    const read = await store.readManifest(instance.key);
-    if (read.state !== "ok") continue;
-    for (const [output, record] of Object.entries(read.manifest.outputs)) {
-      checked++;
-      const path = store.objectPath(record.sha256);
-      const info = await statOrUndefined(path);
-      if (info === undefined) {
-        problems.push({
-          instance: instance.name,
-          output,
-          where: "store",
-          problem: "missing",
-        });
-      } else if ((await sha256File(path)).sha256 !== record.sha256) {
-        problems.push({
-          instance: instance.name,
-          output,
-          where: "store",
-          problem: "corrupt",
-        });
-      }
-    }
-  }
-  return { checked, problems };
 }

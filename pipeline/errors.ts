@@ -16,6 +16,47 @@ export class UserError extends Error {
   }
 }
 
+/** The disk (or quota) filled up while the engine wrote `path`; nothing half-written was kept. */
+export class DiskFullError extends UserError {
+  /** The file that could not be written. */
+  readonly path: string;
+  /** Creates the error for `path`. */
+  constructor(path: string, cause?: unknown) {
+    super(
+      `no space left on the device while writing ${path} (nothing half-written was kept); ` +
+        `free some space (\`deno task pipeline gc --dry-run\` shows what gc would delete) and rerun`,
+      { cause },
+    );
+    this.name = "DiskFullError";
+    this.path = path;
+  }
+}
+
+/** Whether `error` is the OS saying the disk or the quota is full (ENOSPC, EDQUOT). */
+export function isDiskFull(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return code === "ENOSPC" || code === "EDQUOT";
+}
+
+/**
+ * A {@link UserError} for a path the process may not access (`Deno.errors.NotCapable`): the
+ * pipeline task runs with the permissions written in `deno.json`, so the fix is there or in the path.
+ */
+export function permissionError(error: unknown): UserError | undefined {
+  if (!(error instanceof Deno.errors.NotCapable)) return undefined;
+  const what = error.message.replace(/, run again with the .*$/, "");
+  const flag = /\bwrite access\b/.test(what)
+    ? "--allow-write"
+    : /\bread access\b/.test(what)
+    ? "--allow-read"
+    : "permission";
+  return new UserError(
+    `${what}: the pipeline runs with the permissions of the "pipeline" task in deno.json; ` +
+      `use a path inside the project, or add its directory to that task's ${flag} in deno.json`,
+    { cause: error },
+  );
+}
+
 /** A stage's `run()` threw or did not write its declared outputs. */
 export class StageFailedError extends Error {
   /** Instance name of the stage that failed, e.g. `train_rdrop@0`. */
@@ -51,6 +92,8 @@ export class InterruptedError extends Error {
 export function isUserError(error: unknown): boolean {
   if (error instanceof UserError) return true;
   if (!(error instanceof Error)) return false;
+  // A full disk or a missing permission is the user's to fix, and Deno's message names the path.
+  if (isDiskFull(error) || error instanceof Deno.errors.NotCapable) return true;
   if ((error as { userFacing?: unknown }).userFacing === true) return true;
   return /UserError$/.test(error.name) ||
     /UserError$/.test(error.constructor?.name ?? "");

@@ -1,9 +1,10 @@
 /**
- * Small file-system helpers: atomic writes and tolerant removal.
+ * Small file-system helpers: atomic writes, temp-file names and their cleanup, tolerant removal.
  *
  * @module
  */
-import { dirname } from "node:path";
+import { dirname, join } from "node:path";
+import { DiskFullError, isDiskFull } from "./errors.ts";
 
 let counter = 0;
 
@@ -15,22 +16,70 @@ export function tempPathFor(path: string): string {
   }.tmp`;
 }
 
+const TEMP_NAME = /\.\d+\.\d+\.[0-9a-z]*\.tmp$/;
+
+/** Whether `name` is a name made by {@link tempPathFor} (a leftover of a killed process). */
+export function isTempName(name: string): boolean {
+  return TEMP_NAME.test(name);
+}
+
+/**
+ * Removes the files directly in `dir` named by {@link tempPathFor}. Only call it while holding
+ * the run lock: then no live process is writing them.
+ * @returns the bytes removed.
+ */
+export async function removeTempFiles(dir: string): Promise<number> {
+  let bytes = 0;
+  for (const entry of await listDir(dir)) {
+    if (!entry.isFile || !isTempName(entry.name)) continue;
+    const path = join(dir, entry.name);
+    bytes += (await statOrUndefined(path))?.size ?? 0;
+    await removeIfExists(path);
+  }
+  return bytes;
+}
+
+/** Entries of `dir`; empty when it does not exist. */
+export async function listDir(dir: string): Promise<Deno.DirEntry[]> {
+  try {
+    return await Array.fromAsync(Deno.readDir(dir));
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return [];
+    throw error;
+  }
+}
+
+/** Writes a whole file (`Deno.writeFile` by default; tests inject faults such as ENOSPC). */
+export type WriteFile = (path: string, data: Uint8Array) => Promise<void>;
+
+/** Options of {@link writeFileAtomic}. */
+export interface WriteOptions {
+  /** Writes the temp file; default `Deno.writeFile`. */
+  writeFile?: WriteFile;
+}
+
 /**
  * Writes `data` to `path` so that readers see either the old file or the whole new one, never a
  * half-written file: write a temp file in the same directory, then rename it over `path`.
+ * A full disk is a {@link DiskFullError} naming `path`; the temp file is removed either way.
  */
 export async function writeFileAtomic(
   path: string,
   data: string | Uint8Array,
+  options: WriteOptions = {},
 ): Promise<void> {
-  await Deno.mkdir(dirname(path), { recursive: true });
+  const write = options.writeFile ?? ((p, d) => Deno.writeFile(p, d));
+  const bytes = typeof data === "string"
+    ? new TextEncoder().encode(data)
+    : data;
   const temp = tempPathFor(path);
   try {
-    if (typeof data === "string") await Deno.writeTextFile(temp, data);
-    else await Deno.writeFile(temp, data);
+    await Deno.mkdir(dirname(path), { recursive: true });
+    await write(temp, bytes);
     await Deno.rename(temp, path);
   } catch (error) {
     await removeIfExists(temp);
+    if (isDiskFull(error)) throw new DiskFullError(path, error);
     throw error;
   }
 }

@@ -23,32 +23,35 @@ export type {
 export { HELP, parseCliArgs, runCli } from "./cli.ts";
 export type { CliArgs, CliOptions, Command } from "./cli.ts";
 export {
-  collectGarbage,
   pipelineStatus,
   planPipeline,
   rootPath,
   runPipeline,
-  verifyPipeline,
 } from "./engine.ts";
 export type {
   EngineOptions,
-  GcResult,
   Plan,
   PlannedInstance,
   RunOptions,
   RunResult,
   StatusEntry,
-  VerifyProblem,
 } from "./engine.ts";
+export { collectGarbage } from "./gc.ts";
+export type { GcItem, GcOptions, GcResult } from "./gc.ts";
+export { verifyPipeline } from "./verify.ts";
+export type { VerifyProblem } from "./verify.ts";
+export { UpstreamChangedError } from "./upstream_check.ts";
 export type { Action, PipelineEvent, PlanEntry } from "./events.ts";
 export {
+  DiskFullError,
   errorMessage,
   InterruptedError,
   isUserError,
   StageFailedError,
   UserError,
 } from "./errors.ts";
-export { RunLockBusyError } from "./lock.ts";
+export { RunLockBusyError } from "./run_lock.ts";
+export type { RunLockInfo } from "./run_lock.ts";
 export { TerminalRenderer } from "./render.ts";
 export type { RendererOptions } from "./render.ts";
 export { formatBytes, formatDuration, formatProgress } from "./progress.ts";

@@ -5,7 +5,7 @@
  * @module
  */
 import type { z } from "zod";
-import { UserError } from "./errors.ts";
+import { permissionError, UserError } from "./errors.ts";
 import { readTextOrUndefined } from "./fs.ts";
 
 /** One `--set key.path=value` override, parsed. */
@@ -79,11 +79,14 @@ export interface LoadParamsOptions {
   overrides?: readonly ParamOverride[];
   /** Name of the file in messages (defaults to `file`). */
   displayName?: string;
+  /** The file must exist (it was named on the command line); else a missing file means defaults. */
+  required?: boolean;
 }
 
 /**
- * Reads the params file (a missing file means "all defaults"), applies overrides and validates.
- * Any problem is a {@link UserError} naming the file and every offending key.
+ * Reads the params file (a missing file means "all defaults" unless `required`), applies
+ * overrides and validates. Any problem is a {@link UserError} naming the file and every
+ * offending key; a file the process may not read names the permission to change.
  */
 export async function loadParams<S extends z.ZodType>(
   schema: S,
@@ -91,7 +94,7 @@ export async function loadParams<S extends z.ZodType>(
   options: LoadParamsOptions = {},
 ): Promise<z.output<S>> {
   const name = options.displayName ?? file;
-  const text = await readTextOrUndefined(file);
+  const text = await readParamsText(file, name, options.required ?? false);
   let raw: unknown = {};
   if (text !== undefined) {
     try {
@@ -113,6 +116,36 @@ export async function loadParams<S extends z.ZodType>(
     );
   }
   return result.data;
+}
+
+async function readParamsText(
+  file: string,
+  name: string,
+  required: boolean,
+): Promise<string | undefined> {
+  let text: string | undefined;
+  try {
+    text = await readTextOrUndefined(file);
+  } catch (error) {
+    const denied = permissionError(error);
+    if (denied !== undefined) {
+      throw new UserError(`params file ${name}: ${denied.message}`, {
+        cause: error,
+      });
+    }
+    if (error instanceof Deno.errors.IsADirectory) {
+      throw new UserError(
+        `params file ${name} is a directory; name a JSON file`,
+      );
+    }
+    throw error;
+  }
+  if (text === undefined && required) {
+    throw new UserError(
+      `params file ${name} does not exist (${file}); check the path given to --params`,
+    );
+  }
+  return text;
 }
 
 function formatIssue(issue: z.core.$ZodIssue): string {

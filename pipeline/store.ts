@@ -10,10 +10,12 @@ import {
   readTextOrUndefined,
   removeIfExists,
   statOrUndefined,
+  tempPathFor,
+  type WriteFile,
   writeFileAtomic,
 } from "./fs.ts";
 import { sha256File } from "./hash.ts";
-import { UserError } from "./errors.ts";
+import { DiskFullError, isDiskFull, UserError } from "./errors.ts";
 
 const Sha256 = z.string().regex(/^[0-9a-f]{64}$/);
 
@@ -63,14 +65,37 @@ export type ManifestRead =
   | { state: "invalid"; reason: string }
   | { state: "ok"; manifest: Manifest };
 
+/** The one reason a result that is needed is not in the cache (no manifest for its key). */
+export const NOT_IN_CACHE = "not in cache";
+
+/** Why the result of a key cannot be restored, from its manifest read; undefined when it can. */
+export function cacheReason(read: ManifestRead): string | undefined {
+  switch (read.state) {
+    case "ok":
+      return undefined;
+    case "missing":
+      return NOT_IN_CACHE;
+    case "invalid":
+      return `cache entry corrupt (manifest: ${read.reason})`;
+  }
+}
+
+/** Options of {@link Store}. */
+export interface StoreOptions {
+  /** Writes manifests; default `Deno.writeFile` (tests inject faults). */
+  writeFile?: WriteFile;
+}
+
 /** The store of one project root. */
 export class Store {
   /** Absolute `.pipeline` directory. */
   readonly dir: string;
+  #writeFile: WriteFile | undefined;
 
   /** Opens (lazily creates) the store under `<root>/.pipeline`. */
-  constructor(root: string) {
+  constructor(root: string, options: StoreOptions = {}) {
     this.dir = join(root, ".pipeline");
+    this.#writeFile = options.writeFile;
   }
 
   /** Path of the object with hash `sha256`. */
@@ -123,6 +148,7 @@ export class Store {
     await writeFileAtomic(
       this.manifestPath(manifest.key),
       JSON.stringify(manifest, null, 2) + "\n",
+      { writeFile: this.#writeFile },
     );
   }
 
@@ -214,10 +240,7 @@ export class Store {
       try {
         await Deno.link(object, target);
       } catch {
-        const temp = `${target}.${Deno.pid}.checkout.tmp`;
-        await Deno.copyFile(object, temp);
-        if (Deno.build.os !== "windows") await Deno.chmod(temp, 0o644);
-        await Deno.rename(temp, target);
+        await copyAtomic(object, target);
       }
       const info = await Deno.stat(target);
       result[output] = {
@@ -227,6 +250,20 @@ export class Store {
       };
     }
     return result;
+  }
+}
+
+/** Copies `source` to `target` through a temp file; a full disk names `target` and keeps nothing. */
+async function copyAtomic(source: string, target: string): Promise<void> {
+  const temp = tempPathFor(target);
+  try {
+    await Deno.copyFile(source, temp);
+    if (Deno.build.os !== "windows") await Deno.chmod(temp, 0o644);
+    await Deno.rename(temp, target);
+  } catch (error) {
+    await removeIfExists(temp);
+    if (isDiskFull(error)) throw new DiskFullError(target, error);
+    throw error;
   }
 }
 

@@ -55,6 +55,9 @@ export async function runTraining(
     checkpoint: fileCheckpointStore(`${ctx.scratchDir}/checkpoint.bin`),
     createStep: createTrainStep,
     signal: ctx.signal,
+    onResume(epochs) {
+      ctx.log(`resumed from the checkpoint after epoch ${epochs}`);
+    },
     onStep(info) {
       stepsInEpoch = info.steps;
       if (info.step === 1 || !bar) {
@@ -92,9 +95,6 @@ export async function runTraining(
       bar = null;
     },
   });
-  if (result.resumedEpochs > 0) {
-    ctx.log(`resumed from the checkpoint after epoch ${result.resumedEpochs}`);
-  }
   try {
     await saveModelArtifacts(ctx.outDir, result.params, { dropout: p.dropout });
   } finally {

@@ -119,12 +119,16 @@ test("a run killed after epoch 1 resumes from its checkpoint with the same histo
   assertEquals((await store.load())?.epoch, 1);
 
   let stepsRun = 0;
+  const resumedAt: { epochs: number; stepsBefore: number }[] = [];
   const resumed = await train(DATA, {
     ...options,
     checkpoint: store,
     onStep: () => stepsRun++,
+    onResume: (epochs) => resumedAt.push({ epochs, stepsBefore: stepsRun }),
   });
   assertEquals(resumed.resumedEpochs, 1);
+  // Announced once, when resuming starts, not after training.
+  assertEquals(resumedAt, [{ epochs: 1, stepsBefore: 0 }]);
   assertEquals(stepsRun, 2 * stepsPerEpoch(300, 16));
   assertEquals(withoutTimes(resumed.history), withoutTimes(whole.history));
   assertEquals(

@@ -13,6 +13,7 @@ async function cli(
   rig: Rig,
   args: string[],
   switches?: Parameters<typeof demoPipeline>[1],
+  terminal?: { answer: boolean; questions: string[] },
 ) {
   const { pipeline } = demoPipeline(rig, switches);
   let stdout = "";
@@ -23,6 +24,11 @@ async function cli(
     stderr: (t) => (stderr += t),
     tty: false,
     signal: new AbortController().signal,
+    stdinTty: terminal !== undefined,
+    ask: (question) => {
+      terminal?.questions.push(question);
+      return Promise.resolve(terminal?.answer ?? false);
+    },
   });
   return { code, stdout, stderr };
 }
@@ -54,7 +60,12 @@ Deno.test("parseCliArgs: unknown or misplaced flags name the flag and point to -
   for (
     const [args, message] of [
       [["--frobnicate"], "unknown flag --frobnicate; see --help"],
-      [["status", "--dry-run"], "--dry-run only applies to run; see --help"],
+      [
+        ["status", "--dry-run"],
+        "--dry-run only applies to run and gc; see --help",
+      ],
+      [["verify", "--wait"], "--wait only applies to run and gc; see --help"],
+      [["--yes"], "--yes only applies to gc; see --help"],
       [["--set"], "--set needs a value; see --help"],
       [["gc", "train"], "gc takes no stage names (got train); see --help"],
     ] as const
@@ -184,12 +195,64 @@ Deno.test("CLI: a failing stage exits 1 naming it; verify exits 1 on corruption;
     verify.stdout,
     /corrupt {2}report {2}report\.md {2}\(checked-out file\)/,
   );
-  const gc = await cli(rig, ["gc"]);
-  assertEquals(gc.code, 0);
+});
+
+async function manifestCount(rig: Rig): Promise<number> {
+  return (await Array.fromAsync(Deno.readDir(join(rig.root, ".pipeline/runs"))))
+    .length;
+}
+
+Deno.test("CLI: gc --dry-run lists what would go and its size; gc asks on a terminal, needs --yes elsewhere", async () => {
+  await using rig = await makeRig();
+  assertEquals((await cli(rig, [])).code, 0);
+  assertEquals((await cli(rig, ["--set", "train.alpha=0.2"])).code, 0);
+  assertEquals(await manifestCount(rig), 5);
+  const same = ["--set", "train.alpha=0.2"];
+
+  const dry = await cli(rig, ["gc", "--dry-run", ...same]);
+  assertEquals(dry.code, 0, dry.stderr);
   assertMatch(
-    gc.stdout,
-    /^gc: removed \d+ manifest\(s\), \d+ object\(s\), \d+ scratch\/temp dir\(s\); freed .*B\n$/,
+    dry.stdout,
+    /manifest \(train@0\) {2}\.pipeline\/runs\/[0-9a-f]{64}\.json/,
   );
+  assertMatch(dry.stdout, /manifest \(report\)/);
+  assertMatch(
+    dry.stdout,
+    /\ngc --dry-run: would delete 2 manifest\(s\), 2 object\(s\), 0 scratch\/temp item\(s\), [\d.]+ K?i?B\n$/,
+  );
+  assertEquals(await manifestCount(rig), 5);
+
+  const refused = await cli(rig, ["gc", ...same]);
+  assertEquals(refused.code, 2);
+  assertMatch(refused.stderr, /stdin is not a terminal; rerun with --yes/);
+  assertEquals(await manifestCount(rig), 5);
+
+  const no = { answer: false, questions: [] as string[] };
+  const declined = await cli(rig, ["gc", ...same], undefined, no);
+  assertEquals(declined.code, 0);
+  assertMatch(
+    no.questions[0],
+    /^gc: delete 2 manifest\(s\), 2 object\(s\).*\? \[y\/N\] $/,
+  );
+  assertMatch(
+    declined.stdout,
+    /manifest \(train@0\)[\s\S]*gc: nothing deleted\n$/,
+  );
+  assertEquals(await manifestCount(rig), 5);
+
+  const yes = { answer: true, questions: [] as string[] };
+  const confirmed = await cli(rig, ["gc", ...same], undefined, yes);
+  assertEquals(confirmed.code, 0);
+  assertMatch(confirmed.stdout, /gc: deleted 2 manifest\(s\), 2 object\(s\)/);
+  assertEquals(await manifestCount(rig), 3);
+
+  // What is checked out is kept even when gc runs with other params.
+  const other = await cli(rig, ["gc", "--yes", "--set", "train.alpha=0.7"]);
+  assertEquals(other.code, 0, other.stderr);
+  assertMatch(other.stdout, /^gc: nothing to delete\n$/);
+  assertEquals(await manifestCount(rig), 3);
+  const rerun = await cli(rig, same);
+  assertMatch(rerun.stdout, /cached {2}train@0 {2}up to date/);
 });
 
 Deno.test("CLI: colors on a terminal unless NO_COLOR is set", async () => {

@@ -1,4 +1,3 @@
-import { denoCommand } from "./helpers.ts";
 import { assert, assertEquals, assertMatch, assertRejects } from "../assert.ts";
 import { join } from "node:path";
 import {
@@ -9,7 +8,7 @@ import {
   UserError,
   verifyPipeline,
 } from "../../pipeline/mod.ts";
-import { hostName } from "../../pipeline/lock.ts";
+import { acquireRunLock } from "../../pipeline/run_lock.ts";
 import { demoPipeline, makeRig, runCollect, writeParams } from "./helpers.ts";
 
 Deno.test("first run runs every stage once; a no-op rerun runs nothing", async () => {
@@ -31,14 +30,14 @@ Deno.test("first run runs every stage once; a no-op rerun runs nothing", async (
   assertEquals(status.map((s) => s.state), ["fresh", "fresh", "fresh"]);
 });
 
-Deno.test("status before any run says never run", async () => {
+Deno.test("status before any run says not in cache", async () => {
   await using rig = await makeRig();
   const { pipeline } = demoPipeline(rig);
   const status = await pipelineStatus(pipeline, { root: rig.root });
   assertEquals(status, [
-    { stage: "source", state: "stale", reasons: ["never run"] },
-    { stage: "train@0", state: "stale", reasons: ["never run"] },
-    { stage: "report", state: "stale", reasons: ["never run"] },
+    { stage: "source", state: "stale", reasons: ["not in cache"] },
+    { stage: "train@0", state: "stale", reasons: ["not in cache"] },
+    { stage: "report", state: "stale", reasons: ["not in cache"] },
   ]);
 });
 
@@ -334,7 +333,7 @@ Deno.test("a stage that does not write a declared output fails naming the file",
   assertEquals(result.outcome, "failed");
   assertMatch((result.error as Error).message, /model\.json, meta\.json/);
   const status = await pipelineStatus(pipeline, { root: rig.root });
-  assertEquals(status[1].reasons, ["never run"]);
+  assertEquals(status[1].reasons, ["not in cache"]);
 });
 
 Deno.test("the stage context carries inputs, transitive upstream, item, params and the DAG", async () => {
@@ -394,48 +393,80 @@ Deno.test("gc removes results unreachable from the current params and says how m
   assertEquals(back.ran, ["train@0", "report"]); // really gone
 });
 
-Deno.test("a second run refuses while a live process holds the run lock", async () => {
+Deno.test("a second run refuses while another holds the run lock; dry run and status do not", async () => {
   await using rig = await makeRig();
   const { pipeline } = demoPipeline(rig);
-  await Deno.mkdir(join(rig.root, ".pipeline"), { recursive: true });
-  await Deno.writeTextFile(
-    join(rig.root, ".pipeline/run.lock"),
-    JSON.stringify({ pid: Deno.pid, host: hostName(), startedAt: "then" }),
-  );
-  const error = await assertRejects(
-    () => runPipeline(pipeline, { root: rig.root }),
-    RunLockBusyError,
-  );
-  assertMatch(error.message, new RegExp(`pid ${Deno.pid} on `));
-  assertEquals(rig.count("source"), 0);
+  const held = await acquireRunLock(join(rig.root, ".pipeline"), {
+    command: "run",
+  });
+  try {
+    const error = await assertRejects(
+      () => runPipeline(pipeline, { root: rig.root }),
+      RunLockBusyError,
+    );
+    assertMatch(error.message, new RegExp(`pid ${Deno.pid} on `));
+    await assertRejects(
+      () => collectGarbage(pipeline, { root: rig.root }),
+      RunLockBusyError,
+    );
+    assertEquals(rig.count("source"), 0);
+    const dry = await runPipeline(pipeline, { root: rig.root, dryRun: true });
+    assertEquals(dry.outcome, "dry-run");
+    assertEquals(
+      (await pipelineStatus(pipeline, { root: rig.root })).length,
+      3,
+    );
+    assertEquals(
+      (await verifyPipeline(pipeline, { root: rig.root })).problems,
+      [],
+    );
+  } finally {
+    await held.release();
+  }
 });
 
-Deno.test("a run lock left by a dead process is taken over", async () => {
+Deno.test("run --wait starts when the holder releases the lock, and says it waits", async () => {
   await using rig = await makeRig();
   const { pipeline } = demoPipeline(rig);
-  const child = new Deno.Command(denoCommand(), { args: ["eval", "0"] })
-    .spawn();
-  await child.status;
-  await Deno.mkdir(join(rig.root, ".pipeline"), { recursive: true });
-  await Deno.writeTextFile(
-    join(rig.root, ".pipeline/run.lock"),
-    JSON.stringify({
-      pid: child.pid,
-      host: hostName(),
-      startedAt: "then",
-    }),
-  );
-  const { result, events } = await runCollect(pipeline, { root: rig.root });
+  const held = await acquireRunLock(join(rig.root, ".pipeline"), {
+    command: "run",
+  });
+  let released = false;
+  setTimeout(() => {
+    released = true;
+    held.release();
+  }, 300);
+  const { result, events } = await runCollect(pipeline, {
+    root: rig.root,
+    wait: true,
+  });
+  assert(released);
   assertEquals(result.outcome, "success");
   assert(
     events.some((e) =>
-      e.type === "warning" && e.message.includes(`dead process ${child.pid}`)
+      e.type === "warning" &&
+      e.message.startsWith(`waiting for the run of pid ${Deno.pid} on `)
     ),
   );
-  await assertRejects(
-    () => Deno.stat(join(rig.root, ".pipeline/run.lock")),
-    Deno.errors.NotFound,
-  );
+});
+
+Deno.test("Ctrl-C while waiting for the run lock ends the run as interrupted, running nothing", async () => {
+  await using rig = await makeRig();
+  const { pipeline } = demoPipeline(rig);
+  const held = await acquireRunLock(join(rig.root, ".pipeline"));
+  try {
+    const controller = new AbortController();
+    setTimeout(() => controller.abort(), 200);
+    const { result } = await runCollect(pipeline, {
+      root: rig.root,
+      wait: true,
+      signal: controller.signal,
+    });
+    assertEquals(result.outcome, "interrupted");
+    assertEquals(rig.count("source"), 0);
+  } finally {
+    await held.release();
+  }
 });
 
 Deno.test("an aborted signal interrupts the running stage and keeps its scratch dir", async () => {

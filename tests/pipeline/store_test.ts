@@ -2,11 +2,12 @@ import { join } from "node:path";
 import { assert, assertEquals, assertMatch, assertRejects } from "../assert.ts";
 import { writeFileAtomic } from "../../pipeline/fs.ts";
 import { Store } from "../../pipeline/store.ts";
+import { readLockFile } from "../../pipeline/lock.ts";
 import {
   acquireRunLock,
-  readLockFile,
   RunLockBusyError,
-} from "../../pipeline/lock.ts";
+  type RunLockInfo,
+} from "../../pipeline/run_lock.ts";
 import { sha256Bytes, sha256File, sha256Text } from "../../pipeline/hash.ts";
 import { UserError } from "../../pipeline/errors.ts";
 
@@ -121,35 +122,84 @@ Deno.test("manifests are zod-validated when read back; corrupt objects are found
   });
 });
 
-Deno.test("the run lock is exclusive, records pid, and is released", async () => {
+Deno.test("the run lock is exclusive, records pid, host and start, and is released", async () => {
   await withDir(async (dir) => {
-    const release = await acquireRunLock(dir, { command: "run" });
+    const lock = await acquireRunLock(dir, { command: "run" });
     const info = JSON.parse(await Deno.readTextFile(join(dir, "run.lock")));
     assertEquals([info.pid, info.command], [Deno.pid, "run"]);
+    assert(!Number.isNaN(Date.parse(info.startedAt)));
+    // A second handle, even in the same process, is refused by the kernel lock.
     const error = await assertRejects(
       () => acquireRunLock(dir),
       RunLockBusyError,
     );
     assertMatch(
       error.message,
-      /another run holds .*run\.lock \(pid \d+ on .*\); wait for it/,
+      new RegExp(
+        `another run holds .*run\\.lock \\(pid ${Deno.pid} on .* since ${info.startedAt}: run\\); ` +
+          "wait for it to finish, or rerun with --wait",
+      ),
     );
-    await release();
+    await lock.release();
     assertEquals(await names(dir), []);
     const again = await acquireRunLock(dir);
-    await again();
+    await again.release();
   });
 });
 
-Deno.test("an unreadable run lock (no live holder) is taken over", async () => {
+Deno.test("a run.lock file nobody holds is taken at once, whatever pid it names", async () => {
   await withDir(async (dir) => {
-    await Deno.writeTextFile(join(dir, "run.lock"), "");
-    let tookOver = false;
-    const release = await acquireRunLock(dir, {
-      onTakeover: () => (tookOver = true),
+    // Left by a killed run: the kernel released its lock; the pid may even be alive (ours).
+    const stale: RunLockInfo = {
+      pid: Deno.pid,
+      host: "here",
+      startedAt: "then",
+    };
+    await Deno.writeTextFile(join(dir, "run.lock"), JSON.stringify(stale));
+    const lock = await acquireRunLock(dir, { command: "gc" });
+    const info = JSON.parse(await Deno.readTextFile(join(dir, "run.lock")));
+    assertEquals(info.command, "gc");
+    assert(info.startedAt !== "then");
+    await lock.release();
+  });
+});
+
+Deno.test("with wait, the run lock is taken as soon as the holder releases it", async () => {
+  await withDir(async (dir) => {
+    const holder = await acquireRunLock(dir, { command: "first" });
+    const waits: (RunLockInfo | undefined)[] = [];
+    let releasedAt = 0;
+    setTimeout(() => {
+      releasedAt = performance.now();
+      holder.release();
+    }, 300);
+    const second = await acquireRunLock(dir, {
+      wait: true,
+      pollMs: 20,
+      onWait: (info) => waits.push(info),
     });
-    assert(tookOver);
-    await release();
+    assert(releasedAt > 0, "acquired before the holder released");
+    assertEquals(waits.map((info) => info?.command), ["first"]);
+    await second.release();
+  });
+});
+
+Deno.test("waiting for the run lock stops when the signal aborts", async () => {
+  await withDir(async (dir) => {
+    const holder = await acquireRunLock(dir);
+    const controller = new AbortController();
+    setTimeout(() => controller.abort(new Error("stop waiting")), 100);
+    await assertRejects(
+      () =>
+        acquireRunLock(dir, {
+          wait: true,
+          pollMs: 20,
+          signal: controller.signal,
+        }),
+      Error,
+      "stop waiting",
+    );
+    await holder.release();
   });
 });
 

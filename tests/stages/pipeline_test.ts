@@ -8,10 +8,12 @@
 import { deepStrictEqual, ok } from "node:assert/strict";
 import { join } from "node:path";
 import { DEBIAN_DATASET_DIR } from "../../data/fashion_mnist.ts";
+import { pipelineProcess } from "../pipeline/task_command.ts";
 
 const ROOT = new URL("../..", import.meta.url).pathname;
 const COPIED = [
   "deno.json",
+  "deno.lock",
   "params.json",
   "pipeline",
   "stages",
@@ -39,8 +41,7 @@ async function scratchProject(): Promise<string> {
     args: ["-r", ...COPIED.map((p) => join(ROOT, p)), dir],
   });
   ok((await cp.output()).success, "copying the project failed");
-  // Reuse the installed npm packages instead of resolving them again.
-  await Deno.symlink(join(ROOT, "node_modules"), join(dir, "node_modules"));
+  // node_modules is created inside the copy from Deno's cache: the task may read only there.
   return dir;
 }
 
@@ -48,20 +49,8 @@ async function cli(
   dir: string,
   args: string[],
 ): Promise<{ code: number; out: string }> {
-  const command = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "--allow-read",
-      "--allow-write=.",
-      "--allow-sys=hostname",
-      "stages/main.ts",
-      ...args,
-    ],
-    cwd: dir,
-    env: { NO_COLOR: "1" },
-    stdout: "piped",
-    stderr: "piped",
-  });
+  // The permissions of deno.json's pipeline task, read from deno.json.
+  const command = await pipelineProcess(args, { root: dir });
   const { code, stdout, stderr } = await command.output();
   const decode = (b: Uint8Array) => new TextDecoder().decode(b);
   return { code, out: decode(stdout) + decode(stderr) };
