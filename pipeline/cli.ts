@@ -25,7 +25,7 @@ import { type ParamOverride, parseOverride } from "./params.ts";
 import { formatBytes } from "./progress.ts";
 import { TerminalRenderer } from "./render.ts";
 import type { PipelineDeclaration } from "./types.ts";
-import { describeHolder, RunLockBusyError } from "./run_lock.ts";
+import { describeHolder, RunLockBusyError } from "./store/mod.ts";
 
 /** The `--help` text. */
 export const HELP = `Usage: deno task pipeline [COMMAND] [STAGE...] [FLAGS]
