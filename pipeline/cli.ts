@@ -10,8 +10,19 @@ import {
   type EngineOptions,
   pipelineStatus,
   planPipeline,
+  rootPath,
   runPipeline,
 } from "./engine.ts";
+import {
+  chooseExecutor,
+  type ExecutorName,
+  openSite,
+  transferCli,
+  workerCli,
+} from "./cli_scale.ts";
+import { readSiteConfig } from "./config.ts";
+import type { WorkerCommandOptions } from "./executor/worker_command.ts";
+import type { S3Hooks } from "./store/s3.ts";
 import {
   DiskFullError,
   isUserError,
@@ -39,6 +50,10 @@ Commands:
                      checked-out results use; lists them and asks first
   verify             re-hash checked-out outputs and cached objects of the current
                      stages and check their manifests; exit 1 if any is corrupt
+  push               upload the current stages' cached results to the remote store
+  pull               download the current stages' results from the remote store
+  worker KEY         compute the one instance with this key (started by run
+                     --jobs N and --executor slurm; refuses if its plan differs)
   help               print this text
 
 Flags:
@@ -53,15 +68,33 @@ Flags:
                         for it to finish instead of refusing
   --yes                 gc: delete without asking (required when stdin is not
                         a terminal)
-  --json                status: print JSON [{"stage","state","reasons"}]
+  --jobs N              run: instances at once, each in a worker process
+                        (default: cores / the cpus one instance declares)
+  --executor NAME       run: local (default) or slurm (one sbatch job per
+                        instance; needs the remote store)
+  --json                status: print JSON [{"stage","state","reasons"}];
+                        worker: events as JSON lines
   --mermaid             dag: print a Mermaid flowchart block
   -h, --help            print this text
+
+Remote store: PIPELINE_REMOTE=s3://BUCKET/PREFIX (or "remote" in
+pipeline.config.json), credentials and endpoint from AWS_ACCESS_KEY_ID,
+AWS_SECRET_ACCESS_KEY, AWS_ENDPOINT_URL, AWS_REGION.
 
 Exit codes: 0 ok, 1 stage failed / lock busy / verify found corruption,
 2 usage or config error, 130 interrupted.`;
 
 /** A CLI command name. */
-export type Command = "run" | "status" | "dag" | "gc" | "verify" | "help";
+export type Command =
+  | "run"
+  | "status"
+  | "dag"
+  | "gc"
+  | "verify"
+  | "push"
+  | "pull"
+  | "worker"
+  | "help";
 
 const COMMANDS: readonly Command[] = [
   "run",
@@ -69,6 +102,9 @@ const COMMANDS: readonly Command[] = [
   "dag",
   "gc",
   "verify",
+  "push",
+  "pull",
+  "worker",
   "help",
 ];
 
@@ -94,6 +130,12 @@ export interface CliArgs {
   wait: boolean;
   /** `--yes`. */
   yes: boolean;
+  /** `--jobs N`. */
+  jobs?: number;
+  /** `--executor`. */
+  executor: ExecutorName;
+  /** The `--set` and `--params` flags as given (passed on to workers). */
+  planArgs: string[];
 }
 
 /** Parses arguments; unknown flags and misplaced flags are a {@link UserError}. */
@@ -108,6 +150,8 @@ export function parseCliArgs(args: readonly string[]): CliArgs {
     mermaid: false,
     wait: false,
     yes: false,
+    executor: "local",
+    planArgs: [],
   };
   const positionals: string[] = [];
   for (let i = 0; i < args.length; i++) {
@@ -130,12 +174,37 @@ export function parseCliArgs(args: readonly string[]): CliArgs {
       }
     };
     switch (flag) {
-      case "--set":
-        parsed.overrides.push(parseOverride(value()));
+      case "--set": {
+        const text = value();
+        parsed.overrides.push(parseOverride(text));
+        parsed.planArgs.push("--set", text);
         break;
+      }
       case "--params":
         parsed.paramsFile = value();
+        parsed.planArgs.push("--params", parsed.paramsFile);
         break;
+      case "--jobs": {
+        const text = value();
+        const jobs = Number(text);
+        if (!Number.isInteger(jobs) || jobs < 1) {
+          throw new UserError(
+            `--jobs takes a whole number of at least 1, got ${text}`,
+          );
+        }
+        parsed.jobs = jobs;
+        break;
+      }
+      case "--executor": {
+        const name = value();
+        if (name !== "local" && name !== "slurm") {
+          throw new UserError(
+            `--executor is local or slurm, got ${JSON.stringify(name)}`,
+          );
+        }
+        parsed.executor = name;
+        break;
+      }
       case "--force":
         parsed.force.push(value());
         break;
@@ -198,11 +267,28 @@ export function parseCliArgs(args: readonly string[]): CliArgs {
     "run and gc",
   );
   misplaced(parsed.yes && parsed.command !== "gc", "--yes", "gc");
-  misplaced(parsed.json && parsed.command !== "status", "--json", "status");
+  misplaced(
+    parsed.json && !["status", "worker"].includes(parsed.command),
+    "--json",
+    "status and worker",
+  );
+  misplaced(
+    parsed.jobs !== undefined && parsed.command !== "run",
+    "--jobs",
+    "run",
+  );
+  misplaced(
+    parsed.executor !== "local" && parsed.command !== "run",
+    "--executor",
+    "run",
+  );
+  if (parsed.command === "worker" && parsed.targets.length !== 1) {
+    throw new UserError("worker takes exactly one instance key; see --help");
+  }
   misplaced(parsed.mermaid && parsed.command !== "dag", "--mermaid", "dag");
   if (
     parsed.targets.length > 0 &&
-    !["run", "status"].includes(parsed.command)
+    !["run", "status", "worker"].includes(parsed.command)
   ) {
     throw new UserError(
       `${parsed.command} takes no stage names (got ${
@@ -233,6 +319,10 @@ export interface CliOptions {
   stdinTty?: boolean;
   /** Asks a yes/no question on the terminal; default reads a line from stdin. */
   ask?: (question: string) => Promise<boolean>;
+  /** How workers start (default: deno.json's `pipeline` task flags and this entry module). */
+  worker?: WorkerCommandOptions;
+  /** Fault injection for the remote store (tests). */
+  remoteHooks?: S3Hooks;
 }
 
 function writer(stream: { writeSync(p: Uint8Array): number }) {
@@ -340,6 +430,26 @@ export async function runCli<S extends PipelineDeclaration>(
       }
       case "run":
         return await runCommand(pipeline, parsed, engine, options, stderr);
+      case "push":
+      case "pull":
+        return await transferCli(pipeline, parsed.command, {
+          engine,
+          stdout,
+          hooks: options.remoteHooks,
+        });
+      case "worker":
+        return await withSigint(
+          options,
+          stderr,
+          (signal) =>
+            workerCli(pipeline, parsed.targets[0], {
+              engine,
+              json: parsed.json,
+              signal,
+              stdout,
+              hooks: options.remoteHooks,
+            }),
+        );
       default: {
         const unknown: never = parsed.command;
         throw new Error(`unhandled command ${unknown}`);
@@ -357,27 +467,22 @@ async function runCommand<S extends PipelineDeclaration>(
   options: CliOptions,
   stderr: (text: string) => void,
 ): Promise<number> {
-  let signal = options.signal;
-  let removeListener = () => {};
-  if (signal === undefined) {
-    const controller = new AbortController();
-    signal = controller.signal;
-    const onSigint = () => {
-      if (controller.signal.aborted) {
-        stderr("second Ctrl-C: exiting now\n");
-        Deno.exit(130);
-      }
-      stderr(
-        "Ctrl-C: stopping the running stage (Ctrl-C again to exit at once)\n",
-      );
-      controller.abort();
-    };
-    Deno.addSignalListener("SIGINT", onSigint);
-    removeListener = () => Deno.removeSignalListener("SIGINT", onSigint);
-  }
-  try {
+  const root = rootPath(options.root);
+  // Credentials, the bucket and conditional writes are checked before anything runs.
+  const site = parsed.dryRun
+    ? { config: await readSiteConfig(root), remote: undefined }
+    : await openSite(root, { publish: true, hooks: options.remoteHooks });
+  const executor = parsed.dryRun ? undefined : await chooseExecutor(pipeline, {
+    root,
+    scale: parsed,
+    site,
+    worker: options.worker,
+  });
+  return await withSigint(options, stderr, async (signal) => {
     const result = await runPipeline(pipeline, {
       ...engine,
+      remote: site.remote,
+      executor,
       targets: parsed.targets,
       force: parsed.force,
       dryRun: parsed.dryRun,
@@ -394,8 +499,32 @@ async function runCommand<S extends PipelineDeclaration>(
       case "interrupted":
         return 130;
     }
+  });
+}
+
+/** Runs `work` with a signal that the first Ctrl-C aborts (the second exits at once). */
+async function withSigint(
+  options: CliOptions,
+  stderr: (text: string) => void,
+  work: (signal: AbortSignal) => Promise<number>,
+): Promise<number> {
+  if (options.signal !== undefined) return await work(options.signal);
+  const controller = new AbortController();
+  const onSigint = () => {
+    if (controller.signal.aborted) {
+      stderr("second Ctrl-C: exiting now\n");
+      Deno.exit(130);
+    }
+    stderr(
+      "Ctrl-C: stopping the running stages (Ctrl-C again to exit at once)\n",
+    );
+    controller.abort();
+  };
+  Deno.addSignalListener("SIGINT", onSigint);
+  try {
+    return await work(controller.signal);
   } finally {
-    removeListener();
+    Deno.removeSignalListener("SIGINT", onSigint);
   }
 }
 

@@ -94,8 +94,25 @@ export interface StageDeclaration<A, P> {
   files?: readonly string[];
   /** Directory relative to root where outputs are checked out; default `.pipeline/out/<instance>`. */
   workspace?: string;
+  /**
+   * What one instance needs to run: the scheduler fits `--jobs` to `cpus`, and the Slurm
+   * executor asks for all of it (overridable per stage in `pipeline.config.json`).
+   */
+  resources?: StageResources;
   /** Does the work. */
   run(ctx: StageContext<P>): Promise<void> | void;
+}
+
+/** What one instance of a stage needs. */
+export interface StageResources {
+  /** CPU cores (threads) one instance keeps busy. Default 1. */
+  cpus?: number;
+  /** Memory, in Slurm's notation (`4G`, `500M`). */
+  memory?: string;
+  /** GPUs. */
+  gpus?: number;
+  /** Wall-time limit, in Slurm's notation (`1:00:00`). */
+  time?: string;
 }
 
 /** A stage declaration whose own params type is erased (as a pipeline holds it). */

@@ -8,6 +8,8 @@
  */
 import { dirname, join } from "node:path";
 import {
+  isTempName,
+  listDir,
   readTextOrUndefined,
   removeIfExists,
   removeTempFiles,
@@ -64,6 +66,7 @@ export class LocalStore implements Store {
   readonly remote: RemoteStore | undefined;
   readonly #root: string;
   #writeFile: WriteFile | undefined;
+  #scratchSeen = new Map<string, number | undefined>();
   #onWarning: (message: string) => void;
 
   /** Opens (lazily creates) the store under `<root>/.pipeline`. */
@@ -417,6 +420,65 @@ export class LocalStore implements Store {
     return result;
   }
 
+  /** `.pipeline/logs`. */
+  async logDir(): Promise<string> {
+    const dir = join(this.dir, "logs");
+    await Deno.mkdir(dir, { recursive: true });
+    return dir;
+  }
+
+  /** Writes `.pipeline/jobs/<key>.json` (and the remote copy). */
+  async putJob(key: string, text: string): Promise<void> {
+    await writeFileAtomic(join(this.dir, "jobs", `${key}.json`), text);
+    await this.remote?.putScratch(
+      key,
+      JOB_FILE,
+      new TextEncoder().encode(text),
+    );
+  }
+
+  /** Reads the job of `key`, locally or from the remote. */
+  async getJob(key: string): Promise<string | undefined> {
+    const local = await readTextOrUndefined(
+      join(this.dir, "jobs", `${key}.json`),
+    );
+    if (local !== undefined || this.remote === undefined) return local;
+    const data = await this.remote.getScratch(key, JOB_FILE);
+    return data === undefined ? undefined : new TextDecoder().decode(data);
+  }
+
+  /** Downloads the remote scratch files (checkpoints) of `key` into `dir`. */
+  async pullScratch(key: string, dir: string): Promise<number> {
+    if (this.remote === undefined) return 0;
+    let count = 0;
+    for (const name of await this.remote.listScratch(key)) {
+      if (name === JOB_FILE || name.includes("/")) continue;
+      const data = await this.remote.getScratch(key, name);
+      if (data === undefined) continue;
+      await writeFileAtomic(join(dir, name), data);
+      this.#scratchSeen.set(`${key}/${name}`, await mtimeOf(join(dir, name)));
+      count++;
+    }
+    return count;
+  }
+
+  /** Uploads files of `dir` changed since the last push to the remote scratch of `key`. */
+  async pushScratch(key: string, dir: string): Promise<number> {
+    if (this.remote === undefined) return 0;
+    let count = 0;
+    for await (const entry of readDirOrEmpty(dir)) {
+      if (!entry.isFile || isTempName(entry.name)) continue;
+      const path = join(dir, entry.name);
+      const mtime = await mtimeOf(path);
+      const id = `${key}/${entry.name}`;
+      if (mtime === undefined || this.#scratchSeen.get(id) === mtime) continue;
+      await this.remote.putScratch(key, entry.name, await Deno.readFile(path));
+      this.#scratchSeen.set(id, mtime);
+      count++;
+    }
+    return count;
+  }
+
   /** Manifests, objects, scratch and temp items that results of `keep` do not use. */
   findGarbage(
     keep: ReadonlySet<string>,
@@ -431,6 +493,16 @@ export class LocalStore implements Store {
       await removeIfExists(join(this.#root, item.path));
     }
   }
+}
+
+const JOB_FILE = "job.json";
+
+async function mtimeOf(path: string): Promise<number | undefined> {
+  return (await statOrUndefined(path))?.mtime?.getTime();
+}
+
+async function* readDirOrEmpty(dir: string): AsyncIterable<Deno.DirEntry> {
+  for (const entry of await listDir(dir)) yield entry;
 }
 
 /** Copies `source` to `target` through a temp file; a full disk names `target` and keeps nothing. */

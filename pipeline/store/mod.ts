@@ -155,6 +155,16 @@ export interface Store {
   ): Promise<GarbageItem[]>;
   /** Removes what {@link findGarbage} found. */
   removeGarbage(items: readonly GarbageItem[]): Promise<void>;
+  /** A directory for job logs (created). */
+  logDir(): Promise<string>;
+  /** Keeps what a coordinator tells the worker of `key` (also remotely, for other machines). */
+  putJob(key: string, text: string): Promise<void>;
+  /** What the coordinator told the worker of `key`; undefined when nothing was left. */
+  getJob(key: string): Promise<string | undefined>;
+  /** Copies the remote scratch files of `key` into `dir` (a requeued job resumes). */
+  pullScratch(key: string, dir: string): Promise<number>;
+  /** Copies changed files of `dir` to the remote scratch of `key`. */
+  pushScratch(key: string, dir: string): Promise<number>;
 }
 
 /** A shared store on another machine (S3): objects by SHA-256, manifests by key. */
@@ -176,8 +186,10 @@ export interface RemoteStore {
   createManifest(manifest: Manifest): Promise<"created" | "exists">;
   /** Removes a corrupt result: its manifest and the objects found bad. */
   removeCorrupt(key: string, records: readonly OutputRecord[]): Promise<void>;
-  /** Stores a small file of a running key (a checkpoint), replacing any previous one. */
+  /** Stores a file of a running key (job spec, checkpoint), replacing any previous one. */
   putScratch(key: string, name: string, data: Uint8Array): Promise<void>;
   /** Reads a scratch file of `key`; undefined when absent. */
   getScratch(key: string, name: string): Promise<Uint8Array | undefined>;
+  /** Names of the scratch files of `key`. */
+  listScratch(key: string): Promise<string[]>;
 }
