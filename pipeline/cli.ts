@@ -53,7 +53,8 @@ Commands:
   push               upload the current stages' cached results to the remote store
   pull               download the current stages' results from the remote store
   worker KEY         compute the one instance with this key (started by run
-                     --jobs N and --executor slurm; refuses if its plan differs)
+                     --jobs N and --executor slurm; refuses if its plan differs;
+                     --recompute: even if the store has its result)
   help               print this text
 
 Flags:
@@ -132,6 +133,8 @@ export interface CliArgs {
   yes: boolean;
   /** `--jobs N`. */
   jobs?: number;
+  /** `worker --recompute`. */
+  recompute: boolean;
   /** `--executor`. */
   executor: ExecutorName;
   /** The `--set` and `--params` flags as given (passed on to workers). */
@@ -151,6 +154,7 @@ export function parseCliArgs(args: readonly string[]): CliArgs {
     wait: false,
     yes: false,
     executor: "local",
+    recompute: false,
     planArgs: [],
   };
   const positionals: string[] = [];
@@ -195,6 +199,10 @@ export function parseCliArgs(args: readonly string[]): CliArgs {
         parsed.jobs = jobs;
         break;
       }
+      case "--recompute":
+        noValue();
+        parsed.recompute = true;
+        break;
       case "--executor": {
         const name = value();
         if (name !== "local" && name !== "slurm") {
@@ -281,6 +289,11 @@ export function parseCliArgs(args: readonly string[]): CliArgs {
     parsed.executor !== "local" && parsed.command !== "run",
     "--executor",
     "run",
+  );
+  misplaced(
+    parsed.recompute && parsed.command !== "worker",
+    "--recompute",
+    "worker",
   );
   if (parsed.command === "worker" && parsed.targets.length !== 1) {
     throw new UserError("worker takes exactly one instance key; see --help");
@@ -445,6 +458,7 @@ export async function runCli<S extends PipelineDeclaration>(
             workerCli(pipeline, parsed.targets[0], {
               engine,
               json: parsed.json,
+              recompute: parsed.recompute,
               signal,
               stdout,
               hooks: options.remoteHooks,

@@ -129,6 +129,7 @@ export async function workerCli<S extends PipelineDeclaration>(
   options: {
     engine: EngineOptions;
     json: boolean;
+    recompute: boolean;
     signal: AbortSignal;
     stdout: (text: string) => void;
     hooks?: S3Hooks;
@@ -157,6 +158,7 @@ export async function workerCli<S extends PipelineDeclaration>(
       remote: site.remote,
       onEvent: send,
       signal: options.signal,
+      recompute: options.recompute,
     });
     return 0;
   } catch (error) {

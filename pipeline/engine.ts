@@ -416,6 +416,7 @@ class Scheduler {
           instance.deps.map((dep) => [dep, this.#dirOf(dep)]),
         ),
         upstream: this.#upstreamInfo(instance),
+        recompute: this.#o.forced.has(instance.name),
       }, this.#o.signal);
       if (outcome.outcome === "ran") {
         const manifest = outcome.manifest;

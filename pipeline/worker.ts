@@ -32,6 +32,8 @@ export interface WorkerOptions extends EngineOptions {
   abortGraceSeconds?: number;
   /** Seconds between uploads of changed checkpoints to the remote. Default 30. */
   scratchSyncSeconds?: number;
+  /** Compute even when the store already has a result for the key (`run --force`). */
+  recompute?: boolean;
 }
 
 /** What a worker did. */
@@ -52,11 +54,13 @@ export async function runWorker<S extends PipelineDeclaration>(
   const spec = parseJob(await store.getJob(key));
   const instance = plan.instances.find((i) => i.key === key);
   if (instance === undefined) throw refusal(key, spec, plan.instances);
-  const found = await store.fetch(key, {
-    declared: instance.stage.outputs,
-    remote: true,
-    name: instance.name,
-  });
+  const found = options.recompute
+    ? { state: "missing" as const }
+    : await store.fetch(key, {
+      declared: instance.stage.outputs,
+      remote: true,
+      name: instance.name,
+    });
   if (found.state !== "missing") {
     emit({
       type: "log",

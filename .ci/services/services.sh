@@ -22,8 +22,10 @@ ENV
 case "${1:-}" in
   install)
     if ! command -v sbatch >/dev/null || ! command -v radosgw >/dev/null; then
-      DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-        slurm-wlm munge ceph-mon ceph-osd radosgw curl
+      packages=(slurm-wlm munge ceph-mon ceph-osd radosgw curl)
+      export DEBIAN_FRONTEND=noninteractive
+      apt-get install -y --no-install-recommends "${packages[@]}" ||
+        { apt-get update && apt-get install -y --no-install-recommends "${packages[@]}"; }
     fi ;;
   start)
     t0=$(date +%s)

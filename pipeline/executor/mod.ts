@@ -19,6 +19,8 @@ export interface ExecTask {
   inputs: Record<string, string>;
   /** Transitive upstream by name (keys, dirs, seconds, whether cached). */
   upstream: Record<string, UpstreamInfo>;
+  /** Compute even if the store has a result (`--force`). */
+  recompute: boolean;
 }
 
 /** How an executed instance ended. */

@@ -51,6 +51,7 @@ export class ProcessExecutor implements Executor {
         "worker",
         instance.key,
         "--json",
+        ...(task.recompute ? ["--recompute"] : []),
         ...command.planArgs,
       ],
       cwd: root,

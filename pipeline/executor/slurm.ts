@@ -121,7 +121,7 @@ export class SlurmExecutor implements Executor {
       // A preempted job goes back to the queue and resumes from its checkpoints.
       "--requeue",
       ...this.#o.sbatchArgs,
-      `--wrap=${this.#wrap(instance.key)}`,
+      `--wrap=${this.#wrap(instance.key, task.recompute)}`,
     ];
     const out = await run("sbatch", args);
     const id = out.trim().split(";")[0];
@@ -131,13 +131,14 @@ export class SlurmExecutor implements Executor {
     return id;
   }
 
-  #wrap(key: string): string {
+  #wrap(key: string, recompute: boolean): string {
     const { command } = this.#o;
     return [
       command.command,
       ...command.args,
       "worker",
       key,
+      ...(recompute ? ["--recompute"] : []),
       ...command.planArgs,
     ]
       .map(shellQuote).join(" ");
