@@ -41,7 +41,7 @@ export async function pullResult(
     return {
       state: "missing",
       warning:
-        `the remote manifest of ${key} at ${remote.url} is invalid (${read.reason}); removed there, recomputing`,
+        `the remote manifest of ${key} at ${remote.url} is invalid (${read.reason}); removed there`,
     };
   }
   const manifest = read.manifest;
@@ -52,7 +52,7 @@ export async function pullResult(
       state: "missing",
       warning: `the remote result of ${manifest.instance} lacks ${
         absent.join(", ")
-      }; removed there, recomputing`,
+      }; removed there`,
     };
   }
   const dir = await options.tempDir();
@@ -81,7 +81,7 @@ export async function pullResult(
       warning:
         `the remote result of ${manifest.instance} at ${remote.url} is corrupt (${
           bad.map((b) => `${b.output}: ${b.why}`).join("; ")
-        }); removed there, recomputing`,
+        }); removed there`,
     };
   } finally {
     await removeIfExists(dir);

@@ -76,7 +76,7 @@ async function cli(
   dir: string,
   args: string[],
   options: { env?: Record<string, string>; entry?: string } = {},
-): Promise<{ code: number; out: string; seconds: number }> {
+): Promise<{ code: number; out: string; stdout: string; seconds: number }> {
   const task = await readPipelineTask();
   const started = performance.now();
   const result = await new Deno.Command("deno", {
@@ -90,6 +90,7 @@ async function cli(
   return {
     code: result.code,
     out: decode(result.stdout) + decode(result.stderr),
+    stdout: decode(result.stdout),
     seconds: (performance.now() - started) / 1000,
   };
 }
@@ -254,7 +255,7 @@ step(
       "preprocess",
       ...tiny,
     ]);
-    const preprocess = JSON.parse(status.out).find((
+    const preprocess = JSON.parse(status.stdout).find((
       s: { stage: string },
     ) => s.stage === "preprocess");
     assertEquals(preprocess.reasons, ["not in cache"]);
@@ -295,7 +296,9 @@ step(
         `remote result of ${victim} at s3://\\S+ is corrupt \\(${output}: content does not match its hash\\)`,
       ),
     );
-    assertEquals(names(run.out, "ran"), [victim, "report"].sort(), run.out);
+    // Evaluation is deterministic: the recomputed bytes equal the good ones, so the report
+    // built on them stays cached.
+    assertEquals(names(run.out, "ran"), [victim], run.out);
     // Healed: the key's manifest is back and every object it names hashes right.
     const healed = JSON.parse(
       await getText(`${PREFIX}runs/${keys[victim]}.json`),
