@@ -516,7 +516,7 @@ async function runCommand<S extends PipelineDeclaration>(
   });
 }
 
-/** Runs `work` with a signal that the first Ctrl-C aborts (the second exits at once). */
+/** Runs `work` with a signal that the first Ctrl-C or a SIGTERM aborts (a second Ctrl-C exits at once). */
 async function withSigint(
   options: CliOptions,
   stderr: (text: string) => void,
@@ -534,11 +534,15 @@ async function withSigint(
     );
     controller.abort();
   };
+  // SIGTERM (Slurm preempting or cancelling a job) stops as cleanly as Ctrl-C.
+  const onSigterm = () => controller.abort();
   Deno.addSignalListener("SIGINT", onSigint);
+  Deno.addSignalListener("SIGTERM", onSigterm);
   try {
     return await work(controller.signal);
   } finally {
     Deno.removeSignalListener("SIGINT", onSigint);
+    Deno.removeSignalListener("SIGTERM", onSigterm);
   }
 }
 

@@ -75,6 +75,8 @@ export async function runWorker<S extends PipelineDeclaration>(
   const inputs: Record<string, string> = {};
   const upstream: Record<string, UpstreamInfo> = {};
   let stopSync = () => {};
+  let scratchDir: string | undefined;
+  let success = false;
   try {
     await runStage(instance, {
       store,
@@ -97,6 +99,7 @@ export async function runWorker<S extends PipelineDeclaration>(
           };
           if (instance.deps.includes(other.name)) inputs[other.name] = dir;
         }
+        scratchDir = dirs.scratchDir;
         const resumed = await store.pullScratch(key, dirs.scratchDir);
         if (resumed > 0) {
           emit({
@@ -112,8 +115,13 @@ export async function runWorker<S extends PipelineDeclaration>(
         });
       },
     });
+    success = true;
   } finally {
     stopSync();
+    // Stopped or failed (a preempted job gets SIGTERM): keep the last checkpoint remotely too.
+    if (!success && scratchDir !== undefined) {
+      await store.pushScratch(key, scratchDir).catch(() => 0);
+    }
   }
   return "ran";
 }

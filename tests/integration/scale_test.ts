@@ -317,6 +317,33 @@ step(
 );
 
 step(
+  "a Slurm node where backend auto resolves differently refuses the job, and the run says why",
+  async () => {
+    const dir = await project();
+    await Deno.writeTextFile(join(dir, "worker-has-gpu"), "");
+    const args = [
+      "train_baseline@0",
+      "--executor",
+      "slurm",
+      ...SWEEP,
+      "--set",
+      "train.backend=auto",
+      "--set",
+      "train.epochs=2",
+    ];
+    const run = await cli(dir, args, {
+      entry: "tests/integration/fixtures/fault_entry.ts",
+    });
+    assertEquals(run.code, 1, run.out);
+    assertMatch(run.out, /failed\s+train_baseline@0/);
+    assertMatch(
+      run.out,
+      /refusing train_baseline@0: here its key is [0-9a-f]{12}…, the coordinator asked for [0-9a-f]{12}… \(params changed \(backend "wasm" -> "webgpu"\)\)/,
+    );
+  },
+);
+
+step(
   "wrong or missing credentials fail before anything runs, naming the variable",
   async () => {
     const dir = await project();

@@ -140,7 +140,12 @@ export async function putBytes(key: string, data: Uint8Array): Promise<void> {
 
 /** Deletes every key under `prefix`. */
 export async function removePrefix(prefix: string): Promise<void> {
-  for (const key of await listKeys(prefix)) {
-    await s3.send(new DeleteObjectCommand({ Bucket: S3.bucket, Key: key }));
+  const keys = await listKeys(prefix);
+  for (let i = 0; i < keys.length; i += 32) {
+    await Promise.all(
+      keys.slice(i, i + 32).map((key) =>
+        s3.send(new DeleteObjectCommand({ Bucket: S3.bucket, Key: key }))
+      ),
+    );
   }
 }
