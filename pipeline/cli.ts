@@ -21,6 +21,7 @@ import {
   workerCli,
 } from "./cli_scale.ts";
 import { readSiteConfig } from "./config.ts";
+import { labelParallel } from "./parallel_labels.ts";
 import type { WorkerCommandOptions } from "./executor/worker_command.ts";
 import type { S3Hooks } from "./store/s3.ts";
 import {
@@ -380,7 +381,7 @@ export async function runCli<S extends PipelineDeclaration>(
     root: options.root,
     paramsFile: parsed.paramsFile,
     overrides: parsed.overrides,
-    onEvent: (event) => renderer.handle(event),
+    onEvent: labelParallel((event) => renderer.handle(event)),
     importMap: options.importMap,
   };
   try {
