@@ -159,6 +159,7 @@ export async function workerCli<S extends PipelineDeclaration>(
       onEvent: send,
       signal: options.signal,
       recompute: options.recompute,
+      scratchSyncSeconds: site.config.checkpointUploadSeconds,
     });
     return 0;
   } catch (error) {

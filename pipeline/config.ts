@@ -26,6 +26,8 @@ const Resources = z.strictObject({
 /** `pipeline.config.json`. */
 export const SiteConfig = z.strictObject({
   remote: z.string().optional(),
+  /** Seconds between uploads of a running worker's changed checkpoints to the remote. */
+  checkpointUploadSeconds: z.number().positive().default(30),
   slurm: z.strictObject({
     partition: z.string().optional(),
     sbatchArgs: z.array(z.string()).default([]),

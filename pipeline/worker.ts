@@ -116,6 +116,7 @@ export async function runWorker<S extends PipelineDeclaration>(
       },
     });
     success = true;
+    await store.dropRemoteScratch(key).catch(() => {});
   } finally {
     stopSync();
     // Stopped or failed (a preempted job gets SIGTERM): keep the last checkpoint remotely too.

@@ -152,13 +152,21 @@ export class SlurmExecutor implements Executor {
   ): Promise<boolean> {
     let last = "";
     while (!signal.aborted) {
-      const state = (await run("squeue", ["-h", "-j", jobId, "-o", "%T"])
-        .catch((error) => {
-          // squeue forgets finished jobs after MinJobAge and then calls the id invalid.
-          if (/Invalid job id/i.test((error as Error).message)) return "";
-          throw error;
-        })).trim();
-      if (state === "") return true;
+      // All states: a requeued job passes through states squeue hides by default.
+      const state = (await run("squeue", [
+        "-h",
+        "-t",
+        "all",
+        "-j",
+        jobId,
+        "-o",
+        "%T",
+      ]).catch((error) => {
+        // squeue forgets finished jobs after MinJobAge and then calls the id invalid.
+        if (/Invalid job id/i.test((error as Error).message)) return "";
+        throw error;
+      })).trim();
+      if (state === "" || ENDED.has(state)) return true;
       if (state !== last) {
         this.#o.emit({
           type: "log",
@@ -172,6 +180,19 @@ export class SlurmExecutor implements Executor {
     return false;
   }
 }
+
+/** Job states after which a job runs no more (a preempted, requeued job comes back PENDING). */
+const ENDED = new Set([
+  "COMPLETED",
+  "FAILED",
+  "CANCELLED",
+  "TIMEOUT",
+  "NODE_FAIL",
+  "BOOT_FAIL",
+  "DEADLINE",
+  "OUT_OF_MEMORY",
+  "SPECIAL_EXIT",
+]);
 
 async function run(command: string, args: string[]): Promise<string> {
   let output: Deno.CommandOutput;

@@ -462,6 +462,11 @@ export class LocalStore implements Store {
     return count;
   }
 
+  /** Removes the remote scratch files (job spec, checkpoints) of a finished key. */
+  async dropRemoteScratch(key: string): Promise<void> {
+    await this.remote?.removeScratch(key);
+  }
+
   /** Uploads files of `dir` changed since the last push to the remote scratch of `key`. */
   async pushScratch(key: string, dir: string): Promise<number> {
     if (this.remote === undefined) return 0;

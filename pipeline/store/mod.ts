@@ -165,6 +165,8 @@ export interface Store {
   pullScratch(key: string, dir: string): Promise<number>;
   /** Copies changed files of `dir` to the remote scratch of `key`. */
   pushScratch(key: string, dir: string): Promise<number>;
+  /** Forgets the remote scratch of `key` once its result is stored. */
+  dropRemoteScratch(key: string): Promise<void>;
 }
 
 /** A shared store on another machine (S3): objects by SHA-256, manifests by key. */
@@ -192,4 +194,6 @@ export interface RemoteStore {
   getScratch(key: string, name: string): Promise<Uint8Array | undefined>;
   /** Names of the scratch files of `key`. */
   listScratch(key: string): Promise<string[]>;
+  /** Removes the scratch files of `key` (its result is published). */
+  removeScratch(key: string): Promise<void>;
 }

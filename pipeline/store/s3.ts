@@ -315,6 +315,13 @@ export class S3RemoteStore implements RemoteStore {
     return out;
   }
 
+  /** Deletes `scratch/<key>/`. */
+  async removeScratch(key: string): Promise<void> {
+    for (const name of await this.listScratch(key)) {
+      await this.#delete(this.#scratchKey(key, name));
+    }
+  }
+
   #objectKey(sha256: string): string {
     return `${this.#loc.prefix}objects/${sha256.slice(0, 2)}/${
       sha256.slice(2)

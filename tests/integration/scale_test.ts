@@ -317,6 +317,93 @@ step(
 );
 
 step(
+  "a preempted (requeued) training job resumes from its checkpoint in the remote store",
+  async () => {
+    const dir = await project();
+    await Deno.writeTextFile(
+      join(dir, "pipeline.config.json"),
+      JSON.stringify({
+        checkpointUploadSeconds: 1,
+        slurm: { sbatchArgs: ["--open-mode=append"] },
+      }),
+    );
+    const args = [
+      "train_rdrop@0",
+      "--executor",
+      "slurm",
+      ...SWEEP,
+      "--set",
+      "preprocess.limit=8000",
+      "--set",
+      "train.epochs=4",
+    ];
+    const task = await readPipelineTask();
+    const child = new Deno.Command("deno", {
+      args: ["run", ...task.flags, task.entry, ...args],
+      cwd: dir,
+      env: { NO_COLOR: "1", ...ENV },
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    const output = child.output();
+    // Wait until the training job has uploaded a checkpoint, then preempt it.
+    const logs = join(dir, ".pipeline/logs");
+    let jobId: string | undefined;
+    const until = Date.now() + 240_000;
+    while (Date.now() < until) {
+      const names = await Array.fromAsync(Deno.readDir(logs)).then(
+        (entries) => entries.map((e) => e.name),
+        () => [] as string[],
+      );
+      const log = names.find((n) => n.startsWith("train_rdrop@0-"));
+      const checkpoints = await listKeys(`${PREFIX}scratch/`);
+      if (
+        log !== undefined &&
+        checkpoints.some((k) => k.endsWith("/checkpoint.bin"))
+      ) {
+        jobId = log.slice("train_rdrop@0-".length, -".out".length);
+        break;
+      }
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+    assert(jobId !== undefined, "no checkpoint was uploaded");
+    const scontrol = (...words: string[]) =>
+      new Deno.Command("scontrol", { args: words, env: { SLURM_CONF } })
+        .output();
+    assert((await scontrol("requeue", jobId)).success);
+    // A requeued job waits two minutes by default before it may start again: once it is
+    // pending for that reason, let it start now.
+    let released = false;
+    for (let i = 0; i < 100 && !released; i++) {
+      const reason = new TextDecoder().decode(
+        (await new Deno.Command("squeue", {
+          args: ["-h", "-j", jobId, "-o", "%r"],
+          env: { SLURM_CONF },
+        }).output()).stdout,
+      ).trim();
+      if (reason === "BeginTime") {
+        released = (await scontrol("update", `JobId=${jobId}`, "StartTime=now"))
+          .success;
+      } else await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+    assert(released, "the requeued job never waited for its begin time");
+    const result = await output;
+    const out = new TextDecoder().decode(result.stdout) +
+      new TextDecoder().decode(result.stderr);
+    assertEquals(result.code, 0, out);
+    assertMatch(out, /ran\s+train_rdrop@0/);
+    const log = await Deno.readTextFile(
+      join(logs, `train_rdrop@0-${jobId}.out`),
+    );
+    assertMatch(
+      log,
+      /checkpoint file\(s\) of this key restored from the remote store/,
+    );
+    assertMatch(log, /resumed from the checkpoint after epoch [1-3]/);
+  },
+);
+
+step(
   "a Slurm node where backend auto resolves differently refuses the job, and the run says why",
   async () => {
     const dir = await project();

@@ -68,6 +68,9 @@ class MemoryRemote implements RemoteStore {
   listScratch() {
     return Promise.resolve([]);
   }
+  removeScratch() {
+    return Promise.resolve();
+  }
 }
 
 const KEY = "ab".repeat(32);
