@@ -472,12 +472,23 @@ export class LocalStore implements Store {
     if (this.remote === undefined) return 0;
     let count = 0;
     for await (const entry of readDirOrEmpty(dir)) {
-      if (!entry.isFile || isTempName(entry.name)) continue;
+      // Temp files of a checkpoint being written (any writer's naming) are not checkpoints.
+      if (
+        !entry.isFile || isTempName(entry.name) || /\.tmp$/.test(entry.name)
+      ) {
+        continue;
+      }
       const path = join(dir, entry.name);
       const mtime = await mtimeOf(path);
       const id = `${key}/${entry.name}`;
       if (mtime === undefined || this.#scratchSeen.get(id) === mtime) continue;
-      await this.remote.putScratch(key, entry.name, await Deno.readFile(path));
+      const data = await Deno.readFile(path).catch((error) => {
+        // Replaced or removed between listing and reading: the next round sees the new one.
+        if (error instanceof Deno.errors.NotFound) return undefined;
+        throw error;
+      });
+      if (data === undefined) continue;
+      await this.remote.putScratch(key, entry.name, data);
       this.#scratchSeen.set(id, mtime);
       count++;
     }
