@@ -230,6 +230,49 @@ step(
 );
 
 step(
+  "racing create-only manifests for one key: exactly one wins, the others are told it exists",
+  async () => {
+    const { S3RemoteStore } = await import("../../pipeline/store/s3.ts");
+    const remote = new S3RemoteStore({
+      bucket: S3.bucket,
+      prefix: PREFIX,
+      endpoint: S3.endpoint,
+      region: "us-east-1",
+      credentials: {
+        accessKeyId: S3.accessKey,
+        secretAccessKey: S3.secretKey,
+      },
+    });
+    await remote.check({ publish: true });
+    const key = "cd".repeat(32);
+    const manifest = (writer: number) => ({
+      version: 1 as const,
+      key,
+      stage: "race",
+      instance: "race",
+      item: writer,
+      params: {},
+      code: { files: {}, packages: {} },
+      upstream: {},
+      outputs: {},
+      seconds: writer,
+      finishedAt: new Date().toISOString(),
+    });
+    const outcomes = await Promise.all(
+      [1, 2, 3, 4, 5, 6].map((w) => remote.createManifest(manifest(w))),
+    );
+    assertEquals(
+      outcomes.filter((o) => o === "created").length,
+      1,
+      outcomes.join(),
+    );
+    const stored = await remote.readManifest(key);
+    assert(stored.state === "ok");
+    assertEquals(stored.manifest.item, outcomes.indexOf("created") + 1);
+  },
+);
+
+step(
   "a worker killed after uploading objects but before its manifest is recomputed on the next run",
   async () => {
     const dir = await project();
