@@ -447,6 +447,58 @@ step(
 );
 
 step(
+  "Ctrl-C while Slurm jobs run cancels them and names each interrupted instance",
+  async () => {
+    const dir = await project();
+    const args = [
+      "train_rdrop@0",
+      "--executor",
+      "slurm",
+      ...SWEEP,
+      "--set",
+      "preprocess.limit=20000",
+      "--set",
+      "train.epochs=13",
+    ];
+    const task = await readPipelineTask();
+    const child = new Deno.Command("deno", {
+      args: ["run", ...task.flags, task.entry, ...args],
+      cwd: dir,
+      env: { NO_COLOR: "1", ...ENV },
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    const output = child.output();
+    const logs = join(dir, ".pipeline/logs");
+    let jobId: string | undefined;
+    for (let i = 0; i < 1200 && jobId === undefined; i++) {
+      const names = await Array.fromAsync(Deno.readDir(logs)).then(
+        (entries) => entries.map((e) => e.name),
+        () => [] as string[],
+      );
+      const log = names.find((n) => n.startsWith("train_rdrop@0-"));
+      if (log !== undefined) {
+        jobId = log.slice("train_rdrop@0-".length, -".out".length);
+      } else await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+    assert(jobId !== undefined, "the training job never started");
+    child.kill("SIGINT");
+    const result = await output;
+    const out = new TextDecoder().decode(result.stdout) +
+      new TextDecoder().decode(result.stderr);
+    assertEquals(result.code, 130, out);
+    assertMatch(out, /interrupted: train_rdrop@0 was stopped/);
+    const state = new TextDecoder().decode(
+      (await new Deno.Command("squeue", {
+        args: ["-h", "-t", "all", "-j", jobId, "-o", "%T"],
+        env: { SLURM_CONF },
+      }).output()).stdout,
+    ).trim();
+    assert(["CANCELLED", "COMPLETING", ""].includes(state), state);
+  },
+);
+
+step(
   "a Slurm node where backend auto resolves differently refuses the job, and the run says why",
   async () => {
     const dir = await project();
