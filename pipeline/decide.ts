@@ -14,7 +14,7 @@ import {
   type PlannedInstance,
   planPipeline,
 } from "./plan.ts";
-import { changedOutputs } from "./store/local.ts";
+import { changedOutputs } from "./workspace.ts";
 import { cacheReason, type Store } from "./store/mod.ts";
 import { openStore } from "./store/open.ts";
 import type { PipelineDeclaration } from "./types.ts";

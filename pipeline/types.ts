@@ -36,6 +36,10 @@ export interface UpstreamInfo {
   seconds: number;
   /** Whether this run took it from the cache (true) rather than running it (false). */
   cached: boolean;
+  /** Its declaration's name, e.g. `train_rdrop`. */
+  stage: string;
+  /** Its item (see {@link Item}); undefined for a stage that does not fan out. */
+  item?: Item;
 }
 
 /** What a stage's `run()` receives. */

@@ -96,6 +96,8 @@ export async function runWorker<S extends PipelineDeclaration>(
             dir,
             seconds: spec?.upstream[other.name]?.seconds ?? info.seconds,
             cached: spec?.upstream[other.name]?.cached ?? true,
+            stage: other.stage.name,
+            item: other.item,
           };
           if (instance.deps.includes(other.name)) inputs[other.name] = dir;
         }

@@ -66,7 +66,7 @@ export class SlurmExecutor implements Executor {
       await store.putJob(instance.key, jobSpec(task));
       const logDir = await store.logDir();
       const jobId = await this.#submit(task, logDir);
-      const log = join(logDir, `${instance.name}-${jobId}.out`);
+      const log = join(logDir, `${logName(instance.name)}-${jobId}.out`);
       emit({
         type: "log",
         instance: instance.name,
@@ -110,7 +110,7 @@ export class SlurmExecutor implements Executor {
       `--job-name=pipeline-${instance.key}`,
       "--dependency=singleton",
       `--chdir=${this.#o.root}`,
-      `--output=${join(logDir, `${instance.name}-%j.out`)}`,
+      `--output=${join(logDir, `${logName(instance.name)}-%j.out`)}`,
       `--cpus-per-task=${r.cpus ?? 1}`,
       ...(r.memory === undefined ? [] : [`--mem=${r.memory}`]),
       ...(r.gpus === undefined || r.gpus === 0 ? [] : [`--gpus=${r.gpus}`]),
@@ -179,6 +179,11 @@ export class SlurmExecutor implements Executor {
     }
     return false;
   }
+}
+
+/** A file-name-safe form of an instance name (`%` is a pattern character to sbatch). */
+function logName(instance: string): string {
+  return instance.replace(/[^A-Za-z0-9_.@+-]/g, "_");
 }
 
 /** Job states after which a job runs no more (a preempted, requeued job comes back PENDING). */

@@ -8,18 +8,15 @@
  */
 import { dirname, join } from "node:path";
 import {
-  isTempName,
-  listDir,
   readTextOrUndefined,
   removeIfExists,
   removeTempFiles,
   statOrUndefined,
-  tempPathFor,
   type WriteFile,
   writeFileAtomic,
 } from "../fs.ts";
 import { sha256File } from "../hash.ts";
-import { DiskFullError, isDiskFull, UserError } from "../errors.ts";
+import { UserError } from "../errors.ts";
 import {
   type CheckedOutRecord,
   type Manifest,
@@ -29,7 +26,9 @@ import {
   type OutputRecord,
   parseManifest,
 } from "./manifest.ts";
+import { checkoutObjects } from "./checkout.ts";
 import { findGarbage } from "./local_gc.ts";
+import { ScratchFiles } from "./scratch.ts";
 import { pullResult } from "./pull.ts";
 import {
   acquireRunLock,
@@ -66,7 +65,7 @@ export class LocalStore implements Store {
   readonly remote: RemoteStore | undefined;
   readonly #root: string;
   #writeFile: WriteFile | undefined;
-  #scratchSeen = new Map<string, number | undefined>();
+  #scratch: ScratchFiles;
   #onWarning: (message: string) => void;
 
   /** Opens (lazily creates) the store under `<root>/.pipeline`. */
@@ -76,6 +75,7 @@ export class LocalStore implements Store {
     this.remote = options.remote;
     this.#writeFile = options.writeFile;
     this.#onWarning = options.onWarning ?? (() => {});
+    this.#scratch = new ScratchFiles(join(this.dir, "jobs"), this.remote);
   }
 
   /** Where the store lives. */
@@ -389,35 +389,16 @@ export class LocalStore implements Store {
     return created === "created" ? "published" : "present";
   }
 
-  /**
-   * Checks out outputs into `dir`: a hardlink to the object when possible, else a copy.
-   * With `clean`, the directory is emptied first (the engine owns default workspaces).
-   */
-  async checkout(
+  /** Checks out outputs into `dir` (hard links to the objects where possible, else copies). */
+  checkout(
     outputs: Record<string, OutputRecord>,
     dir: string,
     options: { clean: boolean },
   ): Promise<Record<string, CheckedOutRecord>> {
-    if (options.clean) await removeIfExists(dir);
-    const result: Record<string, CheckedOutRecord> = {};
-    for (const [output, record] of Object.entries(outputs)) {
-      const target = join(dir, output);
-      await Deno.mkdir(dirname(target), { recursive: true });
-      await removeIfExists(target);
-      const object = this.objectPath(record.sha256);
-      try {
-        await Deno.link(object, target);
-      } catch {
-        await copyAtomic(object, target);
-      }
-      const info = await Deno.stat(target);
-      result[output] = {
-        sha256: record.sha256,
-        size: info.size,
-        mtime: info.mtime?.getTime() ?? 0,
-      };
-    }
-    return result;
+    return checkoutObjects(outputs, dir, {
+      ...options,
+      objectPath: (sha256) => this.objectPath(sha256),
+    });
   }
 
   /** `.pipeline/logs`. */
@@ -428,38 +409,18 @@ export class LocalStore implements Store {
   }
 
   /** Writes `.pipeline/jobs/<key>.json` (and the remote copy). */
-  async putJob(key: string, text: string): Promise<void> {
-    await writeFileAtomic(join(this.dir, "jobs", `${key}.json`), text);
-    await this.remote?.putScratch(
-      key,
-      JOB_FILE,
-      new TextEncoder().encode(text),
-    );
+  putJob(key: string, text: string): Promise<void> {
+    return this.#scratch.putJob(key, text);
   }
 
   /** Reads the job of `key`, locally or from the remote. */
-  async getJob(key: string): Promise<string | undefined> {
-    const local = await readTextOrUndefined(
-      join(this.dir, "jobs", `${key}.json`),
-    );
-    if (local !== undefined || this.remote === undefined) return local;
-    const data = await this.remote.getScratch(key, JOB_FILE);
-    return data === undefined ? undefined : new TextDecoder().decode(data);
+  getJob(key: string): Promise<string | undefined> {
+    return this.#scratch.getJob(key);
   }
 
   /** Downloads the remote scratch files (checkpoints) of `key` into `dir`. */
-  async pullScratch(key: string, dir: string): Promise<number> {
-    if (this.remote === undefined) return 0;
-    let count = 0;
-    for (const name of await this.remote.listScratch(key)) {
-      if (name === JOB_FILE || name.includes("/")) continue;
-      const data = await this.remote.getScratch(key, name);
-      if (data === undefined) continue;
-      await writeFileAtomic(join(dir, name), data);
-      this.#scratchSeen.set(`${key}/${name}`, await mtimeOf(join(dir, name)));
-      count++;
-    }
-    return count;
+  pullScratch(key: string, dir: string): Promise<number> {
+    return this.#scratch.pull(key, dir);
   }
 
   /** Removes the remote scratch files (job spec, checkpoints) of a finished key. */
@@ -468,31 +429,8 @@ export class LocalStore implements Store {
   }
 
   /** Uploads files of `dir` changed since the last push to the remote scratch of `key`. */
-  async pushScratch(key: string, dir: string): Promise<number> {
-    if (this.remote === undefined) return 0;
-    let count = 0;
-    for await (const entry of readDirOrEmpty(dir)) {
-      // Temp files of a checkpoint being written (any writer's naming) are not checkpoints.
-      if (
-        !entry.isFile || isTempName(entry.name) || /\.tmp$/.test(entry.name)
-      ) {
-        continue;
-      }
-      const path = join(dir, entry.name);
-      const mtime = await mtimeOf(path);
-      const id = `${key}/${entry.name}`;
-      if (mtime === undefined || this.#scratchSeen.get(id) === mtime) continue;
-      const data = await Deno.readFile(path).catch((error) => {
-        // Replaced or removed between listing and reading: the next round sees the new one.
-        if (error instanceof Deno.errors.NotFound) return undefined;
-        throw error;
-      });
-      if (data === undefined) continue;
-      await this.remote.putScratch(key, entry.name, data);
-      this.#scratchSeen.set(id, mtime);
-      count++;
-    }
-    return count;
+  pushScratch(key: string, dir: string): Promise<number> {
+    return this.#scratch.push(key, dir);
   }
 
   /** Manifests, objects, scratch and temp items that results of `keep` do not use. */
@@ -509,49 +447,4 @@ export class LocalStore implements Store {
       await removeIfExists(join(this.#root, item.path));
     }
   }
-}
-
-const JOB_FILE = "job.json";
-
-async function mtimeOf(path: string): Promise<number | undefined> {
-  return (await statOrUndefined(path))?.mtime?.getTime();
-}
-
-async function* readDirOrEmpty(dir: string): AsyncIterable<Deno.DirEntry> {
-  for (const entry of await listDir(dir)) yield entry;
-}
-
-/** Copies `source` to `target` through a temp file; a full disk names `target` and keeps nothing. */
-async function copyAtomic(source: string, target: string): Promise<void> {
-  const temp = tempPathFor(target);
-  try {
-    await Deno.copyFile(source, temp);
-    if (Deno.build.os !== "windows") await Deno.chmod(temp, 0o644);
-    await Deno.rename(temp, target);
-  } catch (error) {
-    await removeIfExists(temp);
-    if (isDiskFull(error)) throw new DiskFullError(target, error);
-    throw error;
-  }
-}
-
-/** Declared outputs whose checked-out file is missing or has another size or mtime (no hashing). */
-export async function changedOutputs(
-  dir: string,
-  options: {
-    recorded: Record<string, CheckedOutRecord>;
-    declared: readonly string[];
-  },
-): Promise<string[]> {
-  const { recorded: outputs, declared } = options;
-  const changed: string[] = [];
-  for (const output of declared) {
-    const record = outputs[output];
-    const info = await statOrUndefined(join(dir, output));
-    if (
-      record === undefined || info === undefined || !info.isFile ||
-      info.size !== record.size || (info.mtime?.getTime() ?? 0) !== record.mtime
-    ) changed.push(output);
-  }
-  return changed;
 }

@@ -425,6 +425,9 @@ step(
         }).output()).stdout,
       ).trim();
       if (reason === "BeginTime") {
+        // Released at once, the job could start before the node finished the killed attempt
+        // ("Job credential revoked"); real requeues wait minutes.
+        await new Promise((resolve) => setTimeout(resolve, 3000));
         released = (await scontrol("update", `JobId=${jobId}`, "StartTime=now"))
           .success;
       } else await new Promise((resolve) => setTimeout(resolve, 200));
