@@ -13,6 +13,7 @@ import { ProcessExecutor } from "./executor/processes.ts";
 import { SlurmExecutor } from "./executor/slurm.ts";
 import { wireLine } from "./executor/wire.ts";
 import {
+  type WorkerCommand,
   workerCommand,
   type WorkerCommandOptions,
 } from "./executor/worker_command.ts";
@@ -20,7 +21,9 @@ import { type EngineOptions, planPipeline } from "./plan.ts";
 import type { RemoteStore } from "./store/mod.ts";
 import { openStore } from "./store/open.ts";
 import type { S3Hooks } from "./store/s3.ts";
-import type { PipelineDeclaration, StageResources } from "./types.ts";
+import type { AnyStage, PipelineDeclaration } from "./types.ts";
+import { defaultJobs, resourcesOf } from "./resources.ts";
+import { InProcessExecutor } from "./executor/in_process.ts";
 import { runWorker } from "./worker.ts";
 
 /** Which executor runs stale instances. */
@@ -55,15 +58,6 @@ export async function openSite(
   return { config, remote };
 }
 
-/** Default `--jobs`: the cores divided by the most cpus one instance of any stage declares. */
-export function defaultJobs(pipeline: PipelineDeclaration): number {
-  const cpus = Math.max(
-    1,
-    ...pipeline.stages.map((stage) => stage.resources?.cpus ?? 1),
-  );
-  return Math.max(1, Math.floor(navigator.hardwareConcurrency / cpus));
-}
-
 /** The executor factory for a run (undefined: in-process, one at a time). */
 export async function chooseExecutor(
   pipeline: PipelineDeclaration,
@@ -75,51 +69,58 @@ export async function chooseExecutor(
   },
 ): Promise<ExecutorFactory | undefined> {
   const { scale, site, root } = options;
+  const command = (explicit: boolean) =>
+    workerCommand(root, { ...options.worker, planArgs: scale.planArgs })
+      // The default only: an explicit --jobs N that cannot start workers is an error.
+      .catch((error) => {
+        if (explicit) throw error;
+        return undefined;
+      });
   if (scale.executor === "slurm") {
-    const command = await workerCommand(root, {
-      ...options.worker,
-      planArgs: scale.planArgs,
-    });
+    const worker = await command(true) as WorkerCommand;
     const slurm = site.config.slurm;
-    const resources = (stage: string): StageResources => ({
-      ...pipeline.stages.find((s) => s.name === stage)?.resources,
-      ...slurm.resources[stage],
-    });
     return (context) =>
       new SlurmExecutor({
-        command,
+        command: worker,
         root,
         store: context.store,
         emit: context.emit,
-        resources,
+        resources: (stage) => ({
+          ...resourcesOf(
+            pipeline.stages.find((s) => s.name === stage) as AnyStage<unknown>,
+            context.plan.params,
+          ),
+          ...slurm.resources[stage],
+        }),
         partition: slurm.partition,
         sbatchArgs: slurm.sbatchArgs,
         pollSeconds: slurm.pollSeconds,
       });
   }
-  const explicit = scale.jobs !== undefined;
-  const jobs = scale.jobs ?? defaultJobs(pipeline);
-  if (jobs <= 1) return undefined;
-  let command;
-  try {
-    command = await workerCommand(root, {
-      ...options.worker,
-      planArgs: scale.planArgs,
-    });
-  } catch (error) {
-    // The default only: an explicit --jobs N that cannot start workers is an error.
-    if (explicit) throw error;
-    return undefined;
-  }
-  return (context) =>
-    new ProcessExecutor({
-      slots: jobs,
-      command,
+  if (scale.jobs === 1) return undefined;
+  const worker = await command(scale.jobs !== undefined);
+  if (worker === undefined) return undefined;
+  return (context) => {
+    // The default depends on the params (a stage's threads may be one).
+    const slots = scale.jobs ?? defaultJobs(context.plan);
+    if (slots <= 1) {
+      return new InProcessExecutor({
+        store: context.store,
+        allParams: context.plan.params,
+        mermaid: context.plan.mermaid,
+        abortGraceSeconds: context.abortGraceSeconds,
+        emit: context.emit,
+      });
+    }
+    return new ProcessExecutor({
+      slots,
+      command: worker,
       root,
       store: context.store,
       emit: context.emit,
       abortGraceSeconds: context.abortGraceSeconds,
     });
+  };
 }
 
 /** `worker KEY`: computes one instance; returns the exit code. */

@@ -99,10 +99,12 @@ export interface StageDeclaration<A, P> {
   /** Directory relative to root where outputs are checked out; default `.pipeline/out/<instance>`. */
   workspace?: string;
   /**
-   * What one instance needs to run: the scheduler fits `--jobs` to `cpus`, and the Slurm
-   * executor asks for all of it (overridable per stage in `pipeline.config.json`).
+   * What one instance needs to run, from the params (threads may be a param), e.g.
+   * `resources: (p) => ({ cpus: p.train.threads })`: the default `--jobs` is the cores divided
+   * by the most `cpus` an instance needs, and the Slurm executor asks for all of it
+   * (overridable per stage in `pipeline.config.json`).
    */
-  resources?: StageResources;
+  resources?(all: A): StageResources;
   /** Does the work. */
   run(ctx: StageContext<P>): Promise<void> | void;
 }
