@@ -108,6 +108,7 @@ export async function runCli<S extends PipelineDeclaration>(
   }
   const engine: EngineOptions = {
     root: options.root,
+    args,
     paramsFile: parsed.paramsFile,
     overrides: parsed.overrides,
     onEvent: labelParallel((event) => renderer.handle(event)),

@@ -34,6 +34,8 @@ export type ExecutorFactory = (context: {
   store: Store;
   emit: (event: PipelineEvent) => void;
   abortGraceSeconds: number;
+  /** The user's command arguments (stages see them as `ctx.args`). */
+  args?: readonly string[];
 }) => Executor;
 
 /** Options of {@link runPipeline}. */
@@ -194,6 +196,7 @@ export async function runPipeline<S extends PipelineDeclaration>(
       store,
       emit,
       abortGraceSeconds,
+      args: options.args,
     });
     const scheduler = new Scheduler({
       plan,
@@ -204,6 +207,7 @@ export async function runPipeline<S extends PipelineDeclaration>(
       forced,
       writeFile: options.writeFile,
       signal: options.signal ?? new AbortController().signal,
+      args: options.args,
     });
     await scheduler.run(decisions, result);
     if (result.interrupted.length > 0 || options.signal?.aborted) {
@@ -236,6 +240,7 @@ const inProcess: ExecutorFactory = (context) =>
     store: context.store,
     allParams: context.plan.params,
     mermaid: context.plan.mermaid,
+    args: context.args,
     abortGraceSeconds: context.abortGraceSeconds,
     emit: context.emit,
   });

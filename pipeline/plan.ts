@@ -36,6 +36,8 @@ export interface EngineOptions {
   writeFile?: WriteFile;
   /** The shared remote store (second level), if configured. */
   remote?: RemoteStore;
+  /** The command's arguments as the user gave them (stages see them as `ctx.args`). */
+  args?: readonly string[];
 }
 
 /** A planned instance with its key. */

@@ -37,6 +37,7 @@ export interface SchedulerOptions {
   forced: Set<string>;
   writeFile: EngineOptions["writeFile"];
   signal: AbortSignal;
+  args?: readonly string[];
 }
 
 type State = "waiting" | "running" | "done" | "failed";
@@ -187,6 +188,7 @@ export class Scheduler {
         ),
         upstream: this.#upstreamInfo(instance),
         recompute: this.#o.forced.has(instance.name),
+        args: this.#o.args,
       }, this.#o.signal);
       if (outcome.outcome === "ran") {
         const manifest = outcome.manifest;

@@ -25,6 +25,8 @@ export interface StageRunOptions {
   allParams: unknown;
   /** The DAG as Mermaid. */
   mermaid: string;
+  /** The user's command arguments. */
+  args?: readonly string[];
   /** Direct upstream name -> directory of its outputs. */
   inputs: Record<string, string>;
   /** Transitive upstream by name. */
@@ -58,6 +60,7 @@ export async function runStage(
       inputs: options.inputs,
       upstream: options.upstream,
       mermaid: options.mermaid,
+      args: options.args,
       outDir: dirs.outDir,
       scratchDir: dirs.scratchDir,
       signal,

@@ -58,6 +58,12 @@ export interface StageContext<P> {
   upstream: Record<string, UpstreamInfo>;
   /** The DAG (instances) as a Mermaid flowchart, without the ``` fence. */
   mermaid: string;
+  /**
+   * The arguments the user gave the pipeline command (`deno task pipeline ARGS`), the same in a
+   * worker process or a Slurm job (whose own `Deno.args` are the worker's); undefined when the
+   * engine was called without them.
+   */
+  args?: readonly string[];
   /** Absolute fresh temp dir; run() writes its declared outputs here. */
   outDir: string;
   /** Persistent per stage key (checkpoints); kept when the run fails, deleted on success. */

@@ -82,6 +82,7 @@ export async function runWorker<S extends PipelineDeclaration>(
       store,
       allParams: plan.params,
       mermaid: plan.mermaid,
+      args: spec?.args,
       inputs,
       upstream,
       signal: options.signal,

@@ -17,6 +17,8 @@ export interface InProcessOptions {
   allParams: unknown;
   /** The DAG as Mermaid. */
   mermaid: string;
+  /** The user's command arguments. */
+  args?: readonly string[];
   /** Seconds a stage gets to return after Ctrl-C. */
   abortGraceSeconds: number;
   /** Receives log, progress and warning events. */

@@ -21,6 +21,8 @@ export interface ExecTask {
   upstream: Record<string, UpstreamInfo>;
   /** Compute even if the store has a result (`--force`). */
   recompute: boolean;
+  /** The user's command arguments. */
+  args?: readonly string[];
 }
 
 /** How an executed instance ended. */
@@ -47,4 +49,6 @@ export interface JobSpec {
   record: unknown;
   /** Upstream seconds and whether they were cached, by instance name. */
   upstream: Record<string, { seconds: number; cached: boolean }>;
+  /** The user's command arguments (the stage sees them as `ctx.args`). */
+  args?: readonly string[];
 }

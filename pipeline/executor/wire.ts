@@ -70,6 +70,7 @@ export function jobSpec(task: ExecTask): string {
         [name, info],
       ) => [name, { seconds: info.seconds, cached: info.cached }]),
     ),
+    args: task.args,
   };
   return JSON.stringify(spec, null, 2) + "\n";
 }

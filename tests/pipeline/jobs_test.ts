@@ -97,6 +97,11 @@ Deno.test("--jobs 2 runs independent instances at once in worker processes, neve
       await Deno.readTextFile(join(root, ".pipeline/out/sum/sum.txt")),
       "33",
     );
+    // A stage in a worker sees the user's arguments, not the worker's.
+    assertEquals(
+      JSON.parse(await Deno.readTextFile(join(root, "args.json"))),
+      ["--jobs", "2"],
+    );
     const lock = JSON.parse(
       await Deno.readTextFile(join(root, "pipeline.lock")),
     );
