@@ -230,6 +230,37 @@ step(
 );
 
 step(
+  "push uploads results computed without the remote; pull brings them to another clone",
+  async () => {
+    const tiny = ["preprocess", ...SWEEP, "--set", "preprocess.limit=704"];
+    const offline = { PIPELINE_REMOTE: "" };
+    const a = await project();
+    const local = await cli(a, ["--jobs", "1", ...tiny], { env: offline });
+    assertEquals(local.code, 0, local.out);
+    assertEquals(names(local.out, "ran"), ["download", "preprocess"]);
+    const key = (await lockKeys(a)).preprocess;
+    assertEquals(await listKeys(`${PREFIX}runs/${key}.json`), []);
+    const push = await cli(a, ["push", ...tiny.slice(1)]);
+    assertEquals(push.code, 0, push.out);
+    assertMatch(push.out, /published\s+preprocess/);
+    assertEquals(await listKeys(`${PREFIX}runs/${key}.json`), [
+      `${PREFIX}runs/${key}.json`,
+    ]);
+    const again = await cli(a, ["push", ...tiny.slice(1)]);
+    assertMatch(again.out, /present\s+preprocess/);
+    const b = await project();
+    const pull = await cli(b, ["pull", ...tiny.slice(1)]);
+    assertEquals(pull.code, 0, pull.out);
+    assertMatch(pull.out, /pulled\s+preprocess/);
+    // Now local in b: a run without the remote restores it and computes nothing.
+    const run = await cli(b, ["--jobs", "1", ...tiny], { env: offline });
+    assertEquals(run.code, 0, run.out);
+    assertEquals(names(run.out, "ran"), [], run.out);
+    assertEquals((await lockKeys(b)).preprocess, key);
+  },
+);
+
+step(
   "racing create-only manifests for one key: exactly one wins, the others are told it exists",
   async () => {
     const { S3RemoteStore } = await import("../../pipeline/store/s3.ts");
