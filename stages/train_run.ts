@@ -64,18 +64,21 @@ export async function runTraining(
           unit: "steps",
         });
       }
-      const fields: Record<string, string | number> = {
-        "samples/s": Math.round(info.samplesPerSecond),
-      };
+      // Like Keras: running loss and accuracy first (a narrow terminal drops fields from the end).
+      const fields: Record<string, string | number> = {};
       if (info.loss !== undefined) fields.loss = info.loss.toFixed(4);
+      // `accuracy` is optional in StepInfo: present on the steps where the trainer read it.
+      const accuracy = (info as { accuracy?: number }).accuracy;
+      if (accuracy !== undefined) fields.acc = accuracy.toFixed(4);
+      fields["samples/s"] = Math.round(info.samplesPerSecond);
       bar.update(info.step, fields);
     },
     onEpoch(record) {
       const results = `test acc ${(record.testAccuracy * 100).toFixed(2)} %  ` +
         `test loss ${record.testLoss.toFixed(4)}`;
       const fields = {
-        "samples/s": Math.round(record.samplesPerSecond),
         loss: record.trainLoss.toFixed(4),
+        "samples/s": Math.round(record.samplesPerSecond),
       };
       if (bar) {
         // The bar's last line carries the epoch's figures; no second summary line.
