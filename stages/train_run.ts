@@ -39,6 +39,7 @@ export async function runTraining(
 
   let bar: ReturnType<typeof ctx.progress> | null = null;
   let stepsInEpoch = 0;
+  let running: { loss?: string; acc?: string } = {};
   const result = await train({ train: data.train, test: data.test }, {
     mode: p.mode,
     alpha: p.alpha,
@@ -58,6 +59,7 @@ export async function runTraining(
     onStep(info) {
       stepsInEpoch = info.steps;
       if (info.step === 1 || !bar) {
+        running = {};
         bar = ctx.progress({
           label: `epoch ${info.epoch}/${p.epochs}`,
           total: info.steps,
@@ -65,13 +67,15 @@ export async function runTraining(
         });
       }
       // Like Keras: running loss and accuracy first (a narrow terminal drops fields from the end).
-      const fields: Record<string, string | number> = {};
-      if (info.loss !== undefined) fields.loss = info.loss.toFixed(4);
-      // `accuracy` is optional in StepInfo: present on the steps where the trainer read it.
+      // The loss (and accuracy, optional in StepInfo) come on the steps where the trainer read
+      // them; the bar keeps showing the last ones read in this epoch.
+      if (info.loss !== undefined) running.loss = info.loss.toFixed(4);
       const accuracy = (info as { accuracy?: number }).accuracy;
-      if (accuracy !== undefined) fields.acc = accuracy.toFixed(4);
-      fields["samples/s"] = Math.round(info.samplesPerSecond);
-      bar.update(info.step, fields);
+      if (accuracy !== undefined) running.acc = accuracy.toFixed(4);
+      bar.update(info.step, {
+        ...running,
+        "samples/s": Math.round(info.samplesPerSecond),
+      });
     },
     onEpoch(record) {
       const results = `test acc ${(record.testAccuracy * 100).toFixed(2)} %  ` +
