@@ -6,6 +6,7 @@
  */
 import { UserError } from "./errors.ts";
 import { canonicalJson } from "./hash.ts";
+import { didYouMean, setFlag } from "./suggest.ts";
 import type { AnyStage, Item } from "./types.ts";
 
 /** One runnable instance of a declaration. */
@@ -224,9 +225,13 @@ function resolveItems(
 ): Item[] | undefined {
   if (stage.foreach === undefined) return undefined;
   const items = stage.foreach(allParams);
+  // Messages name the param the items come from when the declaration says which it is.
+  const param = stage.foreachParam;
   if (!Array.isArray(items) || items.length === 0) {
     throw new UserError(
-      `stage ${stage.name}: foreach must give a non-empty list of strings or numbers`,
+      param === undefined
+        ? `stage ${stage.name}: foreach must give a non-empty list of strings or numbers`
+        : `${param} must list at least one value (stage ${stage.name} runs once per value)`,
     );
   }
   const seen = new Set<string>();
@@ -236,16 +241,22 @@ function resolveItems(
       !ITEM.test(String(item))
     ) {
       throw new UserError(
-        `stage ${stage.name}: foreach item ${
+        `${param === undefined ? `stage ${stage.name}: foreach item` : param} ${
           JSON.stringify(item)
         } must be a number or a string of letters, digits, . _ + -`,
       );
     }
     if (seen.has(String(item))) {
       throw new UserError(
-        `stage ${stage.name}: foreach item ${
-          JSON.stringify(item)
-        } appears twice`,
+        param === undefined
+          ? `stage ${stage.name}: foreach item ${
+            JSON.stringify(item)
+          } appears twice`
+          : `${
+            JSON.stringify(item)
+          } appears twice in ${param}; list each value once (${
+            setFlag(param, unique(items))
+          })`,
       );
     }
     seen.add(String(item));
@@ -307,14 +318,51 @@ export function matchTarget(
       instance.name === target || instance.stage.name === target
     )
     .map((instance) => instance.name);
-  if (matches.length === 0) {
+  if (matches.length > 0) return matches;
+  const at = target.indexOf("@");
+  const stageName = at < 0 ? target : target.slice(0, at);
+  const own = instances.filter((i) => i.stage.name === stageName);
+  if (own.length === 0) {
+    const names = [...new Set(instances.map((i) => i.stage.name))];
     throw new UserError(
-      `unknown stage ${target}; stages: ${
-        [...new Set(instances.map((i) => i.stage.name))].join(", ")
+      `unknown stage ${stageName}${didYouMean(stageName, names)} stages: ${
+        names.join(", ")
       } (run "dag" to list instances)`,
     );
   }
-  return matches;
+  throw new UserError(unknownItem(own, target.slice(at + 1)));
+}
+
+/** "no seeds item 7 (seeds are [0]); ..." for a stage that has no instance for `item`. */
+function unknownItem(own: readonly Instance[], item: string): string {
+  const stage = own[0].stage;
+  const items = own.map((i) => i.item).filter((i) => i !== undefined) as Item[];
+  if (items.length === 0) {
+    return `stage ${stage.name} has no items (it does not fan out); name it without @${item}`;
+  }
+  const param = stage.foreachParam;
+  const list = JSON.stringify(items);
+  if (param === undefined) {
+    return `stage ${stage.name} has no item ${item} (its items are ${list}); run "dag" to list instances`;
+  }
+  // The value as the params would hold it: a number when every item is one.
+  const value = items.every((i) => typeof i === "number") &&
+      Number.isFinite(Number(item))
+    ? Number(item)
+    : item;
+  return `no ${param} item ${item} (${param} are ${list}); add it with ${
+    setFlag(param, [...items, value])
+  }`;
+}
+
+function unique(items: readonly Item[]): Item[] {
+  const seen = new Set<string>();
+  return items.filter((item) => {
+    const key = String(item);
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
 }
 
 /** `names` and everything upstream of them. */

@@ -61,7 +61,7 @@ export function verdictSentence(metrics: Metrics): string {
       `${
         c.pairedSeeds[0]
       }. A single run cannot show significance: the difference may be ` +
-      "within seed-to-seed variation. Run several seeds (e.g. `--set seeds=[0,1,2,3,4]`) " +
+      "within seed-to-seed variation. Run several seeds (e.g. `--set 'seeds=[0,1,2,3,4]'`) " +
       "to get a confidence interval.";
   }
   const iv = c.interval;

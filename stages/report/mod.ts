@@ -159,7 +159,7 @@ export function headline(metrics: Metrics): string {
     );
   } else if (c) {
     lines.push(
-      "1 seed: a single run cannot show significance (try --set seeds=[0,1,2,3,4])",
+      "1 seed: a single run cannot show significance (try --set 'seeds=[0,1,2,3,4]')",
     );
   }
   if (metrics.warnings.length > 0) {

@@ -7,6 +7,7 @@ import {
   assertThrows,
 } from "../../assert.ts";
 import { CLASS_NAMES, correctFor, makeInput, makeRun } from "./fixtures.ts";
+import { assertShellSafeHints } from "../../shell_hints.ts";
 import {
   headline,
   Metrics,
@@ -127,6 +128,9 @@ Deno.test("1 seed: says a single run cannot show significance, no interval", asy
     headline(metrics),
     "single run cannot show significance",
   );
+  // The hint to run more seeds can be pasted into zsh, in the report and on the terminal.
+  assertEquals(assertShellSafeHints(md), 1);
+  assertEquals(assertShellSafeHints(headline(metrics)), 1);
   Metrics.parse(JSON.parse(files["metrics.json"]));
 });
 
