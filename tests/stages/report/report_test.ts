@@ -4,7 +4,6 @@ import {
   assertEquals,
   assertRejects,
   assertStringIncludes,
-  assertThrows,
 } from "../../assert.ts";
 import { CLASS_NAMES, correctFor, makeInput, makeRun } from "./fixtures.ts";
 import { assertShellSafeHints } from "../../shell_hints.ts";
