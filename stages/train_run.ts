@@ -39,7 +39,6 @@ export async function runTraining(
 
   let bar: ReturnType<typeof ctx.progress> | null = null;
   let stepsInEpoch = 0;
-  let running: { loss?: string; acc?: string } = {};
   const result = await train({ train: data.train, test: data.test }, {
     mode: p.mode,
     alpha: p.alpha,
@@ -59,30 +58,24 @@ export async function runTraining(
     onStep(info) {
       stepsInEpoch = info.steps;
       if (info.step === 1 || !bar) {
-        running = {};
         bar = ctx.progress({
           label: `epoch ${info.epoch}/${p.epochs}`,
           total: info.steps,
           unit: "steps",
         });
       }
-      // Like Keras: running loss and accuracy first (a narrow terminal drops fields from the end).
-      // The loss (and accuracy, optional in StepInfo) come on the steps where the trainer read
-      // them; the bar keeps showing the last ones read in this epoch.
-      if (info.loss !== undefined) running.loss = info.loss.toFixed(4);
-      const accuracy = (info as { accuracy?: number }).accuracy;
-      if (accuracy !== undefined) running.acc = accuracy.toFixed(4);
-      bar.update(info.step, {
-        ...running,
+      const fields: Record<string, string | number> = {
         "samples/s": Math.round(info.samplesPerSecond),
-      });
+      };
+      if (info.loss !== undefined) fields.loss = info.loss.toFixed(4);
+      bar.update(info.step, fields);
     },
     onEpoch(record) {
       const results = `test acc ${(record.testAccuracy * 100).toFixed(2)} %  ` +
         `test loss ${record.testLoss.toFixed(4)}`;
       const fields = {
-        loss: record.trainLoss.toFixed(4),
         "samples/s": Math.round(record.samplesPerSecond),
+        loss: record.trainLoss.toFixed(4),
       };
       if (bar) {
         // The bar's last line carries the epoch's figures; no second summary line.
