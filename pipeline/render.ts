@@ -57,7 +57,11 @@ export class TerminalRenderer {
   #lastDraw = -Infinity;
   #bars = new Map<string, ProgressState>();
   #plain = new Map<string, { fraction: number; atMs: number; done: number }>();
-  #rates = new Map<string, RateMeter>();
+  /** Per bar: its rate after the warm-up, and the last value of every field it has sent. */
+  #tracks = new Map<
+    string,
+    { meter: RateMeter; fields: ProgressState["fields"] }
+  >();
   #columns: () => number | undefined;
 
   /** Creates a renderer writing through `options.write`. */
@@ -211,7 +215,7 @@ export class TerminalRenderer {
   /** Clears the bar line and forgets every bar (the stage is over). */
   #endBar(): void {
     this.#bars.clear();
-    this.#rates.clear();
+    this.#tracks.clear();
     this.#clearLine();
   }
 
@@ -232,7 +236,7 @@ export class TerminalRenderer {
     const line = `  ${
       formatProgress(state, {
         bar: true,
-        rate: this.#rates.get(key)?.rate() ?? null,
+        rate: this.#tracks.get(key)?.meter.rate() ?? null,
         columns: width === undefined ? undefined : width - 2 - more.length,
       })
     }${more}`;
@@ -243,12 +247,21 @@ export class TerminalRenderer {
 
   #progress(event: Extract<PipelineEvent, { type: "progress" }>): void {
     const key = `${event.instance}#${event.id}`;
-    const state: ProgressState = event;
+    let track = this.#tracks.get(key);
+    if (track === undefined) {
+      track = { meter: new RateMeter(event.total), fields: {} };
+      this.#tracks.set(key, track);
+    }
+    // A field a stage sends only now and then (a loss read every 50 steps) keeps its last
+    // value until the bar ends, instead of blinking in and out.
+    track.fields = { ...track.fields, ...event.fields };
+    const state: ProgressState = { ...event, fields: track.fields };
+    const meter = track.meter;
     const now = this.#now();
     if (event.finished) {
       this.#bars.delete(key);
       this.#plain.delete(key);
-      this.#rates.delete(key);
+      this.#tracks.delete(key);
       this.#clearLine();
       const parts = progressDoneParts(state, event.summary);
       const width = this.#width();
@@ -258,11 +271,6 @@ export class TerminalRenderer {
       this.line(`  ${text}`);
       if (this.#options.tty) this.#drawOldest(now);
       return;
-    }
-    let meter = this.#rates.get(key);
-    if (meter === undefined) {
-      meter = new RateMeter(state.total);
-      this.#rates.set(key, meter);
     }
     meter.observe(state);
     if (this.#options.tty) {

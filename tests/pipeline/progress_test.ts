@@ -371,3 +371,20 @@ Deno.test("breakLine: a message written around the renderer starts on its own li
     JSON.stringify(c.out.slice(-40)),
   );
 });
+
+Deno.test("a field sent only now and then keeps its last value until the bar ends", () => {
+  const c = new Captured(false);
+  const send = (
+    done: number,
+    fields: Record<string, number>,
+    finished = false,
+  ) => c.renderer.handle({ ...progressEvent(done, finished), fields });
+  send(1, { loss: 0.9, "samples/s": 10 });
+  send(2, { "samples/s": 12 }); // the loss was not read on this step
+  send(2, { "samples/s": 12 }, true);
+  assertMatch(c.out, /loss: 0\.9000 {2}samples\/s: 12\n$/);
+  c.out = "";
+  // A new bar starts without the old bar's fields.
+  c.renderer.handle({ ...progressEvent(1, true), id: 2, fields: {} });
+  assert(!c.out.includes("loss"), c.out);
+});
