@@ -7,6 +7,7 @@
 import { MODEL_LABEL } from "./charts.ts";
 import { cell, numStat, pct, pctStat, pp, signed, table } from "./format.ts";
 import type { Comparison, Metrics, ModelSummary } from "./metrics.ts";
+import { provenanceSection } from "./provenance.ts";
 
 /** File names of the charts, relative to report.md. */
 export interface ChartFiles {
@@ -112,6 +113,11 @@ function referenceCaveat(metrics: Metrics): string[] {
   ];
 }
 
+/** The source of the published figures, as a link when its address is known. */
+function publishedSource(p: { source: string; url?: string }): string {
+  return p.url === undefined ? p.source : `[${p.source}](${p.url})`;
+}
+
 function summarySection(metrics: Metrics): string {
   const rows = metrics.models.map(summaryRow);
   const c = metrics.comparison;
@@ -170,7 +176,7 @@ function summarySection(metrics: Metrics): string {
     "",
     `${seedsNote} Training time is the training loop only (no evaluation); ` +
     "the published reference rows are the single-run test accuracies reported by " +
-    `${metrics.published.source}, not measured here.`,
+    `${publishedSource(metrics.published)}, not measured here.`,
     ...referenceCaveat(metrics),
     "",
     verdictSentence(metrics),
@@ -421,6 +427,9 @@ export function renderMarkdown(
   const sections = [
     "# R-Drop reproduction report",
     `Generated ${metrics.generatedAt} · ${metrics.runs.length} runs (${runCount}).`,
+    metrics.provenance
+      ? provenanceSection(metrics.provenance, metrics.generatedAt)
+      : null,
     warningBlock(metrics.warnings),
     summarySection(metrics),
     seedsSection(metrics.comparison),

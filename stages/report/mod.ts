@@ -26,6 +26,7 @@ export type {
   StageTiming,
 } from "./input.ts";
 export { Metrics } from "./metrics.ts";
+export { Provenance, provenanceSection } from "./provenance.ts";
 export type { Comparison, ModelSummary, Stat } from "./metrics.ts";
 export {
   mean,
