@@ -8,6 +8,7 @@
 import { deepStrictEqual, ok } from "node:assert/strict";
 import { join } from "node:path";
 import { DEBIAN_DATASET_DIR } from "../../data/fashion_mnist.ts";
+import { taskCommand } from "../task_flags.ts";
 
 const ROOT = new URL("../..", import.meta.url).pathname;
 const COPIED = [
@@ -39,8 +40,12 @@ async function scratchProject(): Promise<string> {
     args: ["-r", ...COPIED.map((p) => join(ROOT, p)), dir],
   });
   ok((await cp.output()).success, "copying the project failed");
-  // Reuse the installed npm packages instead of resolving them again.
-  await Deno.symlink(join(ROOT, "node_modules"), join(dir, "node_modules"));
+  // Reuse the installed npm packages instead of resolving them again: hard links, since the
+  // task's --allow-read=. does not reach a symlink's target outside the project.
+  const link = new Deno.Command("cp", {
+    args: ["-al", join(ROOT, "node_modules"), join(dir, "node_modules")],
+  });
+  ok((await link.output()).success, "linking node_modules failed");
   return dir;
 }
 
@@ -48,15 +53,10 @@ async function cli(
   dir: string,
   args: string[],
 ): Promise<{ code: number; out: string }> {
+  // Exactly the permissions of `deno task pipeline`.
+  const { flags, script } = await taskCommand("pipeline");
   const command = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "--allow-read",
-      "--allow-write=.",
-      "--allow-sys=hostname",
-      "stages/main.ts",
-      ...args,
-    ],
+    args: ["run", ...flags, script, ...args],
     cwd: dir,
     env: { NO_COLOR: "1" },
     stdout: "piped",
@@ -65,6 +65,29 @@ async function cli(
   const { code, stdout, stderr } = await command.output();
   const decode = (b: Uint8Array) => new TextDecoder().decode(b);
   return { code, out: decode(stdout) + decode(stderr) };
+}
+
+/** Commits everything in `dir` (a new repository on the first call); returns the commit id. */
+async function commitAll(dir: string, message: string): Promise<string> {
+  const git = async (...args: string[]) => {
+    const { success, stdout, stderr } = await new Deno.Command("git", {
+      args: ["-c", "user.name=t", "-c", "user.email=t@example.com", ...args],
+      cwd: dir,
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const text = new TextDecoder().decode(success ? stdout : stderr);
+    ok(success, `git ${args.join(" ")}: ${text}`);
+    return text.trim();
+  };
+  await Deno.writeTextFile(
+    join(dir, ".gitignore"),
+    "node_modules\n.pipeline\n",
+  );
+  await git("init", "-q", "-b", "main");
+  await git("add", "-A");
+  await git("commit", "-q", "-m", message);
+  return await git("rev-parse", "HEAD");
 }
 
 function ranStages(out: string): string[] {
@@ -80,6 +103,7 @@ Deno.test({
   async fn() {
     const dir = await scratchProject();
     try {
+      const commit = await commitAll(dir, "the project");
       const first = await cli(dir, TINY);
       deepStrictEqual(first.code, 0, first.out);
       deepStrictEqual(ranStages(first.out), [
@@ -97,6 +121,31 @@ Deno.test({
         report,
       );
       ok(first.out.includes("Report: results/report.md"), first.out);
+      // The report says how it was made...
+      ok(
+        report.includes(
+          `| Commit | \`${
+            commit.slice(0, 12)
+          }\` (main), clean: every tracked file`,
+        ),
+        report,
+      );
+      ok(
+        report.includes(
+          "| Command | `deno task pipeline --set preprocess.limit=256",
+        ),
+        report,
+      );
+      ok(report.includes("https://github.com/mathfirst/R-Dropout"), report);
+      // ...but none of it is in a key: a new commit that changes no stage's code reruns nothing.
+      await Deno.writeTextFile(join(dir, "NOTES.md"), "a new commit\n");
+      await commitAll(dir, "notes");
+      const afterCommit = await cli(dir, ["status", "--json", ...TINY]);
+      deepStrictEqual(
+        (JSON.parse(afterCommit.out) as { state: string }[])
+          .filter((s) => s.state !== "fresh"),
+        [],
+      );
 
       const again = await cli(dir, TINY);
       deepStrictEqual(again.code, 0, again.out);

@@ -67,7 +67,7 @@ Deno.test("5 seeds: summary, paired t-interval and 'helped' verdict", async () =
   assertStringIncludes(md, "*Published reference: R-Drop* | 1 | 85.34 %");
   assertStringIncludes(
     md,
-    "reported by the reference experiment, not measured here",
+    "reported by [the reference notebook (mathfirst/R-Dropout)](https://github.com/mathfirst/R-Dropout), not measured here",
   );
   const [low, high] = expectedInterval(GAIN);
   assertStringIncludes(md, "95 % paired t-interval (n−1 = 4 df");
