@@ -184,7 +184,12 @@ Deno.test({
     try {
       const result = await cli(dir, ["--set", "train.alpah=0.1"]);
       deepStrictEqual(result.code, 2, result.out);
-      ok(result.out.includes("alpah"), result.out);
+      ok(
+        result.out.includes(
+          "unknown key train.alpah; did you mean train.alpha? keys of train: ",
+        ),
+        result.out,
+      );
       deepStrictEqual(ranStages(result.out), []);
     } finally {
       await Deno.remove(dir, { recursive: true });
