@@ -6,7 +6,8 @@
  */
 import { UserError } from "./errors.ts";
 import { canonicalJson } from "./hash.ts";
-import { didYouMean, setFlag } from "./suggest.ts";
+import { resolveItems, unknownItemMessage } from "./items.ts";
+import { didYouMean } from "./suggest.ts";
 import type { AnyStage, Item } from "./types.ts";
 
 /** One runnable instance of a declaration. */
@@ -26,7 +27,6 @@ export interface Instance {
 }
 
 const NAME = /^[a-z][a-z0-9_]*$/;
-const ITEM = /^[A-Za-z0-9._+-]+$/;
 
 /**
  * Checks what does not depend on params: stage names, duplicates, unknown deps, cycles, outputs.
@@ -219,51 +219,6 @@ function workspaceOf(stage: AnyStage<unknown>, item: Item | undefined) {
   return item === undefined ? stage.workspace : `${stage.workspace}/${item}`;
 }
 
-function resolveItems(
-  stage: AnyStage<unknown>,
-  allParams: unknown,
-): Item[] | undefined {
-  if (stage.foreach === undefined) return undefined;
-  const items = stage.foreach(allParams);
-  // Messages name the param the items come from when the declaration says which it is.
-  const param = stage.foreachParam;
-  if (!Array.isArray(items) || items.length === 0) {
-    throw new UserError(
-      param === undefined
-        ? `stage ${stage.name}: foreach must give a non-empty list of strings or numbers`
-        : `${param} must list at least one value (stage ${stage.name} runs once per value)`,
-    );
-  }
-  const seen = new Set<string>();
-  for (const item of items) {
-    if (
-      (typeof item !== "string" && typeof item !== "number") ||
-      !ITEM.test(String(item))
-    ) {
-      throw new UserError(
-        `${param === undefined ? `stage ${stage.name}: foreach item` : param} ${
-          JSON.stringify(item)
-        } must be a number or a string of letters, digits, . _ + -`,
-      );
-    }
-    if (seen.has(String(item))) {
-      throw new UserError(
-        param === undefined
-          ? `stage ${stage.name}: foreach item ${
-            JSON.stringify(item)
-          } appears twice`
-          : `${
-            JSON.stringify(item)
-          } appears twice in ${param}; list each value once (${
-            setFlag(param, unique(items))
-          })`,
-      );
-    }
-    seen.add(String(item));
-  }
-  return [...items];
-}
-
 function resolveParams(
   stage: AnyStage<unknown>,
   allParams: unknown,
@@ -330,39 +285,10 @@ export function matchTarget(
       } (run "dag" to list instances)`,
     );
   }
-  throw new UserError(unknownItem(own, target.slice(at + 1)));
-}
-
-/** "no seeds item 7 (seeds are [0]); ..." for a stage that has no instance for `item`. */
-function unknownItem(own: readonly Instance[], item: string): string {
-  const stage = own[0].stage;
-  const items = own.map((i) => i.item).filter((i) => i !== undefined) as Item[];
-  if (items.length === 0) {
-    return `stage ${stage.name} has no items (it does not fan out); name it without @${item}`;
-  }
-  const param = stage.foreachParam;
-  const list = JSON.stringify(items);
-  if (param === undefined) {
-    return `stage ${stage.name} has no item ${item} (its items are ${list}); run "dag" to list instances`;
-  }
-  // The value as the params would hold it: a number when every item is one.
-  const value = items.every((i) => typeof i === "number") &&
-      Number.isFinite(Number(item))
-    ? Number(item)
-    : item;
-  return `no ${param} item ${item} (${param} are ${list}); add it with ${
-    setFlag(param, [...items, value])
-  }`;
-}
-
-function unique(items: readonly Item[]): Item[] {
-  const seen = new Set<string>();
-  return items.filter((item) => {
-    const key = String(item);
-    if (seen.has(key)) return false;
-    seen.add(key);
-    return true;
-  });
+  const items = own.map((i) => i.item).filter((i) => i !== undefined);
+  throw new UserError(
+    unknownItemMessage(own[0].stage, items, target.slice(at + 1)),
+  );
 }
 
 /** `names` and everything upstream of them. */
