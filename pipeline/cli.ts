@@ -339,7 +339,11 @@ export async function runCli<S extends PipelineDeclaration>(
         return result.problems.length === 0 ? 0 : 1;
       }
       case "run":
-        return await runCommand(pipeline, parsed, engine, options, stderr);
+        // A message on stderr (Ctrl-C) must not be glued to a bar drawn on stdout.
+        return await runCommand(pipeline, parsed, engine, options, (text) => {
+          renderer.breakLine();
+          stderr(text);
+        });
       default: {
         const unknown: never = parsed.command;
         throw new Error(`unhandled command ${unknown}`);

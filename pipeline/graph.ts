@@ -6,6 +6,8 @@
  */
 import { UserError } from "./errors.ts";
 import { canonicalJson } from "./hash.ts";
+import { resolveItems, unknownItemMessage } from "./items.ts";
+import { didYouMean } from "./suggest.ts";
 import type { AnyStage, Item } from "./types.ts";
 
 /** One runnable instance of a declaration. */
@@ -25,7 +27,6 @@ export interface Instance {
 }
 
 const NAME = /^[a-z][a-z0-9_]*$/;
-const ITEM = /^[A-Za-z0-9._+-]+$/;
 
 /**
  * Checks what does not depend on params: stage names, duplicates, unknown deps, cycles, outputs.
@@ -218,41 +219,6 @@ function workspaceOf(stage: AnyStage<unknown>, item: Item | undefined) {
   return item === undefined ? stage.workspace : `${stage.workspace}/${item}`;
 }
 
-function resolveItems(
-  stage: AnyStage<unknown>,
-  allParams: unknown,
-): Item[] | undefined {
-  if (stage.foreach === undefined) return undefined;
-  const items = stage.foreach(allParams);
-  if (!Array.isArray(items) || items.length === 0) {
-    throw new UserError(
-      `stage ${stage.name}: foreach must give a non-empty list of strings or numbers`,
-    );
-  }
-  const seen = new Set<string>();
-  for (const item of items) {
-    if (
-      (typeof item !== "string" && typeof item !== "number") ||
-      !ITEM.test(String(item))
-    ) {
-      throw new UserError(
-        `stage ${stage.name}: foreach item ${
-          JSON.stringify(item)
-        } must be a number or a string of letters, digits, . _ + -`,
-      );
-    }
-    if (seen.has(String(item))) {
-      throw new UserError(
-        `stage ${stage.name}: foreach item ${
-          JSON.stringify(item)
-        } appears twice`,
-      );
-    }
-    seen.add(String(item));
-  }
-  return [...items];
-}
-
 function resolveParams(
   stage: AnyStage<unknown>,
   allParams: unknown,
@@ -307,14 +273,22 @@ export function matchTarget(
       instance.name === target || instance.stage.name === target
     )
     .map((instance) => instance.name);
-  if (matches.length === 0) {
+  if (matches.length > 0) return matches;
+  const at = target.indexOf("@");
+  const stageName = at < 0 ? target : target.slice(0, at);
+  const own = instances.filter((i) => i.stage.name === stageName);
+  if (own.length === 0) {
+    const names = [...new Set(instances.map((i) => i.stage.name))];
     throw new UserError(
-      `unknown stage ${target}; stages: ${
-        [...new Set(instances.map((i) => i.stage.name))].join(", ")
+      `unknown stage ${stageName}${didYouMean(stageName, names)} stages: ${
+        names.join(", ")
       } (run "dag" to list instances)`,
     );
   }
-  return matches;
+  const items = own.map((i) => i.item).filter((i) => i !== undefined);
+  throw new UserError(
+    unknownItemMessage(own[0].stage, items, target.slice(at + 1)),
+  );
 }
 
 /** `names` and everything upstream of them. */

@@ -55,6 +55,7 @@ export type { RunLockInfo } from "./run_lock.ts";
 export { TerminalRenderer } from "./render.ts";
 export type { RendererOptions } from "./render.ts";
 export { formatBytes, formatDuration, formatProgress } from "./progress.ts";
+export { closest, didYouMean, setFlag, shellQuote } from "./suggest.ts";
 export type { ProgressState } from "./progress.ts";
 export type { ParamOverride } from "./params.ts";
 export type { Instance } from "./graph.ts";

@@ -82,6 +82,11 @@ export interface StageDeclaration<A, P> {
   params?(all: A): P;
   /** Optional fan-out: one instance per item, named `name@item`. */
   foreach?(all: A): readonly Item[];
+  /**
+   * The param (dotted key path, e.g. `seeds`) that `foreach` takes its items from, so that
+   * messages about items speak of the param the user sets (`no seeds item 7 (seeds are [0])`).
+   */
+  foreachParam?: string;
   /** Files (relative paths) run() must write in outDir. */
   outputs: readonly string[];
   /** Module whose local import graph is this stage's code (use `import.meta.url`). */

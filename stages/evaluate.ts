@@ -24,6 +24,7 @@ export function evaluateStage(mode: Mode, options: TrainStageOptions) {
       backend: trainParams(p, mode, options).backend,
     }),
     foreach: (p: Params) => p.seeds,
+    foreachParam: "seeds",
     outputs: ["evaluation.json"],
     code: import.meta.url,
     async run(ctx) {

@@ -7,6 +7,11 @@ import type { StageContext } from "../pipeline/mod.ts";
 import { Evaluation, RunRecord, TrainHistory } from "./artifacts.ts";
 import { readJson } from "./json_files.ts";
 import type { ReportInput } from "./report/mod.ts";
+import { collectProvenance } from "./provenance.ts";
+import { fileURLToPath } from "node:url";
+
+/** Tracked files every run rewrites (the lock and the report): not a sign of a dirty tree. */
+const GENERATED = ["pipeline.lock", "results/"];
 
 const INSTANCE = /^(train|evaluate)_(baseline|rdrop)@(.+)$/;
 
@@ -45,6 +50,12 @@ export async function collectReportInput(
     .sort((a, b) => a.name.localeCompare(b.name));
   return {
     runs,
+    // Gathered now and written into the report only: none of it is part of a stage key.
+    provenance: await collectProvenance(
+      fileURLToPath(new URL("..", import.meta.url)),
+      runs.map((r) => r.run),
+      { generated: GENERATED },
+    ),
     params: ctx.allParams,
     mermaid: ctx.mermaid,
     stages,

@@ -29,6 +29,7 @@ export function trainStage(mode: Mode, options: TrainStageOptions) {
     deps: ["preprocess"],
     params: (p: Params) => trainParams(p, mode, options),
     foreach: (p: Params) => p.seeds,
+    foreachParam: "seeds",
     outputs: TRAIN_OUTPUTS,
     code: import.meta.url,
     async run(ctx) {

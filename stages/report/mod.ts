@@ -26,6 +26,7 @@ export type {
   StageTiming,
 } from "./input.ts";
 export { Metrics } from "./metrics.ts";
+export { Provenance, provenanceSection } from "./provenance.ts";
 export type { Comparison, ModelSummary, Stat } from "./metrics.ts";
 export {
   mean,
@@ -159,7 +160,7 @@ export function headline(metrics: Metrics): string {
     );
   } else if (c) {
     lines.push(
-      "1 seed: a single run cannot show significance (try --set seeds=[0,1,2,3,4])",
+      "1 seed: a single run cannot show significance (try --set 'seeds=[0,1,2,3,4]')",
     );
   }
   if (metrics.warnings.length > 0) {
