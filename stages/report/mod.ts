@@ -16,6 +16,11 @@ import { type ReportInput, shortIssues, validateInput } from "./input.ts";
 import { type ChartFiles, renderMarkdown } from "./markdown.ts";
 import { computeMetrics, Metrics } from "./metrics.ts";
 import { pct, pp } from "./format.ts";
+import { ReportRun } from "./input.ts";
+import { computeSweep, type SweepMetrics, sweptAlphas } from "./sweep.ts";
+import { alphaCurvesSpec, alphaSpec } from "./sweep_charts.ts";
+import { sweepSection, verdictLines } from "./sweep_markdown.ts";
+import { z } from "zod";
 
 export { ReportError } from "./errors.ts";
 export { PUBLISHED_DEFAULT, ReportInputSchema } from "./input.ts";
@@ -66,6 +71,8 @@ export const REPORT_FILES = {
   trainLoss: "train_loss.svg",
   perClass: "per_class.svg",
   confusion: "confusion.svg",
+  alpha: "alpha.svg",
+  alphaCurves: "alpha_curves.svg",
 } as const;
 
 /** What {@link renderReport} produces. */
@@ -74,7 +81,12 @@ export interface RenderedReport {
   files: Record<string, string>;
   /** The validated metrics (the content of metrics.json), e.g. for {@link headline}. */
   metrics: Metrics;
+  /** The sweep's statistics (also in metrics.json as `sweep`); null unless alphas were swept. */
+  sweep: SweepMetrics | null;
 }
+
+export { computeSweep, SweepMetrics, sweptAlphas } from "./sweep.ts";
+export { verdictLines } from "./sweep_markdown.ts";
 
 /**
  * Validates the input, computes the metrics, renders the charts headlessly and the
@@ -84,7 +96,16 @@ export interface RenderedReport {
 export async function renderReport(
   input: ReportInput,
 ): Promise<RenderedReport> {
-  const validated = validateInput(input);
+  // A sweep: statistics over every alpha, then the detailed report of the selected one.
+  const allRuns = z.array(ReportRun).safeParse(input.runs);
+  const sweep = allRuns.success ? computeSweep(allRuns.data) : null;
+  // A sweep is what the params declare; alphas that differ without one are a mix-up that
+  // the detailed report warns about.
+  const swept = allRuns.success && sweep !== null &&
+    (sweptAlphas(input.params)?.length ?? 0) > 1;
+  const validated = validateInput(
+    swept ? selectedInput(input, allRuns.data, sweep.selectedAlpha) : input,
+  );
   const computed = computeMetrics(validated);
   const checked = Metrics.safeParse(computed);
   if (!checked.success) {
@@ -107,8 +128,16 @@ export async function renderReport(
     [REPORT_FILES.markdown]: renderMarkdown(metrics, {
       mermaid: validated.mermaid,
       charts,
+      sweep: swept
+        ? sweepSection(sweep, {
+          alpha: REPORT_FILES.alpha,
+          curves: REPORT_FILES.alphaCurves,
+        })
+        : undefined,
     }),
-    [REPORT_FILES.metrics]: JSON.stringify(metrics, null, 2) + "\n",
+    [REPORT_FILES.metrics]:
+      JSON.stringify({ ...metrics, sweep: swept ? sweep : null }, null, 2) +
+      "\n",
     [charts.accuracy]: await renderSvg(
       learningCurveSpec(runs, {
         field: "testAccuracy",
@@ -121,7 +150,47 @@ export async function renderReport(
     [charts.perClass]: await renderSvg(perClassSpec(metrics)) + "\n",
     [charts.confusion]: await renderSvg(confusionSpec(metrics)) + "\n",
   };
-  return { files, metrics };
+  // Written for every run (a declared output); with one alpha they show that one point.
+  if (sweep !== null && allRuns.success) {
+    files[REPORT_FILES.alpha] = await renderSvg(alphaSpec(sweep)) + "\n";
+    files[REPORT_FILES.alphaCurves] = await renderSvg(
+      alphaCurvesSpec(allRuns.data, sweep),
+    ) + "\n";
+  } else {
+    files[REPORT_FILES.alpha] = emptySvg("no R-Drop runs");
+    files[REPORT_FILES.alphaCurves] = emptySvg("no R-Drop runs");
+  }
+  return { files, metrics, sweep: swept ? sweep : null };
+}
+
+/** The input of the detailed report: the baseline and the selected alpha's runs. */
+function selectedInput(
+  input: ReportInput,
+  runs: readonly ReportRun[],
+  alpha: number,
+): ReportInput {
+  const params = structuredClone(input.params) as Record<string, unknown>;
+  const train = params?.train as Record<string, unknown> | undefined;
+  if (train !== undefined) train.alpha = alpha;
+  return {
+    ...input,
+    params,
+    runs: runs.filter((r) =>
+      r.model === "baseline" || r.history.alpha === alpha
+    ),
+  };
+}
+
+function emptySvg(text: string): string {
+  return `<svg xmlns="http://www.w3.org/2000/svg" width="320" height="40"><text x="8" y="24" font-family="sans-serif" font-size="12">${text}</text></svg>\n`;
+}
+
+/** Terminal lines of a sweep: the selected alpha and the three verdicts. */
+export function sweepHeadline(sweep: SweepMetrics): string {
+  return [
+    `Sweep: ${sweep.rows.length} alphas, selected alpha ${sweep.selectedAlpha} on ${sweep.selectedBy}`,
+    ...verdictLines(sweep),
+  ].join("\n");
 }
 
 /**
