@@ -29,7 +29,6 @@ export function evaluateStage(mode: Mode, options: TrainStageOptions) {
     // Swept with its train instance (same item): its own params do not change with alpha.
     matrix: (p: Params) => p.matrix,
     outputs: ["evaluation.json"],
-    metrics: "evaluation.json",
     code: import.meta.url,
     async run(ctx) {
       const { runEvaluation } = await import("./evaluate_run.ts");

@@ -73,6 +73,7 @@ export const REPORT_FILES = {
   confusion: "confusion.svg",
   alpha: "alpha.svg",
   alphaCurves: "alpha_curves.svg",
+  summary: "summary.json",
 } as const;
 
 /** What {@link renderReport} produces. */
@@ -160,7 +161,49 @@ export async function renderReport(
     files[REPORT_FILES.alpha] = emptySvg("no R-Drop runs");
     files[REPORT_FILES.alphaCurves] = emptySvg("no R-Drop runs");
   }
+  files[REPORT_FILES.summary] = JSON.stringify(
+    experimentSummary(metrics, swept ? sweep : null),
+    null,
+    2,
+  ) + "\n";
   return { files, metrics, sweep: swept ? sweep : null };
+}
+
+/**
+ * `summary.json`: the few numbers `exp show` lists per report (the stage's declared metrics
+ * file): each model's mean test accuracy, the paired difference, seeds, alpha, backend and,
+ * for a sweep, how alpha was selected.
+ */
+export function experimentSummary(
+  metrics: Metrics,
+  sweep: SweepMetrics | null,
+): Record<string, number | string> {
+  const out: Record<string, number | string> = {};
+  for (const model of metrics.models) {
+    out[`${model.model}.test_acc`] = model.testAccuracy.mean;
+  }
+  if (metrics.comparison) {
+    out["rdrop-baseline"] = metrics.comparison.meanDifference;
+    if (metrics.comparison.interval) {
+      out["rdrop-baseline.low"] = metrics.comparison.interval.low;
+      out["rdrop-baseline.high"] = metrics.comparison.interval.high;
+    }
+  }
+  out.seeds = Math.max(...metrics.models.map((m) => m.seeds.length));
+  const rdrop = metrics.runs.find((r) => r.model === "rdrop");
+  if (rdrop) out.alpha = rdrop.alpha;
+  if (sweep !== null) {
+    out.alphas = sweep.rows.length;
+    out.selected_by = sweep.selectedBy;
+    const row = sweep.rows.find((r) => r.selected);
+    if (row?.validationAccuracy) {
+      out["rdrop.val_acc"] = row.validationAccuracy.mean;
+    }
+  }
+  out.backend = [...new Set(metrics.models.flatMap((m) => m.backends))].join(
+    "+",
+  );
+  return out;
 }
 
 /** The input of the detailed report: the baseline and the selected alpha's runs. */
