@@ -42,7 +42,11 @@ Flags:
   --where KEY=VALUE    show: only rows whose param path or metric KEY equals VALUE
                        (JSON where it parses; repeatable)
   --params FILE        compare with FILE instead of the pipeline's params file
-  --set KEY.PATH=VALUE compare with these params overrides (repeatable)`;
+  --set KEY.PATH=VALUE compare with these params overrides (repeatable)
+
+Examples:
+  exp show --sort rdrop.test_acc --where train.epochs=10
+  exp diff 1a2b3c4d 5e6f7a8b`;
 
 interface ExpArgs {
   command: "show" | "diff" | "remove" | "help";
