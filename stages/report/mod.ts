@@ -19,7 +19,7 @@ import { pct, pp } from "./format.ts";
 import { ReportRun } from "./input.ts";
 import { computeSweep, type SweepMetrics, sweptAlphas } from "./sweep.ts";
 import { alphaCurvesSpec, alphaSpec } from "./sweep_charts.ts";
-import { sweepSection, verdictLines } from "./sweep_markdown.ts";
+import { protocolNote, sweepSection, verdictLines } from "./sweep_markdown.ts";
 import { z } from "zod";
 
 export { ReportError } from "./errors.ts";
@@ -134,7 +134,12 @@ export async function renderReport(
           alpha: REPORT_FILES.alpha,
           curves: REPORT_FILES.alphaCurves,
         })
-        : undefined,
+        : sweep === null
+        ? undefined
+        : protocolNote({
+          klReduction: sweep.klReductions.join(", "),
+          validationExamples: sweep.validationExamples,
+        }),
     }),
     [REPORT_FILES.metrics]:
       JSON.stringify({ ...metrics, sweep: swept ? sweep : null }, null, 2) +

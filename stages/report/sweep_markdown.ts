@@ -110,3 +110,20 @@ export function sweepSection(
     `The rest of this report details the selected alpha (${sweep.selectedAlpha}) against the baseline.`,
   ].join("\n\n");
 }
+
+/**
+ * One line on the protocol of a run that is not a sweep: the KL reduction and the split the
+ * per-epoch curves were drawn on.
+ */
+export function protocolNote(
+  options: { klReduction: string; validationExamples: number },
+): string {
+  const curves = options.validationExamples > 0
+    ? `the per-epoch curves are drawn on ${options.validationExamples} held-out training examples (validation), the test split is used only at the end`
+    : "no validation split: the per-epoch curves are drawn on the test split (the reference protocol)";
+  return `Protocol: R-Drop's KL term is reduced by ${options.klReduction}${
+    options.klReduction === "sum"
+      ? " (as in the reference: its weight grows with the batch size)"
+      : " (divided by the batch size)"
+  }; ${curves}.`;
+}

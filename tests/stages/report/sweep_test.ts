@@ -123,3 +123,29 @@ Deno.test("report of a sweep: table per alpha, selected marked, detailed report 
     0.1,
   );
 });
+
+Deno.test("a report that is not a sweep says which KL reduction and which split the curves use", async () => {
+  const plain = await renderReport(
+    makeInput([makeRun("baseline", 0), makeRun("rdrop", 0)]),
+  );
+  assertStringIncludes(
+    plain.files["report.md"],
+    "Protocol: R-Drop's KL term is reduced by sum",
+  );
+  assertStringIncludes(plain.files["report.md"], "no validation split");
+  assert(!plain.files["report.md"].includes("## Alpha sweep"));
+  assertEquals(plain.sweep, null);
+  const v = { validation: { examples: 500, accuracy: 0.8 } };
+  const held = await renderReport(
+    makeInput([makeRun("baseline", 0, v), makeRun("rdrop", 0, v)]),
+  );
+  assertStringIncludes(
+    held.files["report.md"],
+    "drawn on 500 held-out training examples",
+  );
+  assertStringIncludes(
+    held.files["accuracy.svg"],
+    "Validation accuracy per epoch",
+  );
+  assert(!held.files["accuracy.svg"].includes("Test accuracy per epoch"));
+});
