@@ -231,8 +231,15 @@ function planFanout(
   // Only a stage that declares `matrix` is swept; any other one aggregates its upstream's
   // instances (all of them, or those of its own foreach value).
   const axes: MatrixAxis[] = [];
+  // A one-value axis is an override, not a fan-out: it sets the value, the item stays plain.
+  const fixed: Record<string, JsonValue> = {};
   if (stage.matrix !== undefined) {
-    const own = new Set(stageAxes(stage, allParams).map((axis) => axis.path));
+    for (const axis of matrixAxes(stage.matrix(allParams))) {
+      if (axis.values.length === 1) fixed[axis.path] = axis.values[0];
+    }
+    const own = new Set(
+      stageAxes(stage, allParams).map((axis) => axis.path),
+    );
     for (const dep of stage.deps ?? []) {
       for (const axis of fanouts.get(dep)?.axes ?? []) own.add(axis.path);
     }
@@ -251,7 +258,7 @@ function planFanout(
       // No axis: the plain foreach value, so that a sweep leaves this stage's keys alone.
       const item = axes.length === 0 ? value : values;
       if (typeof item === "object") checkItemLabel(stage.name, item);
-      out.push({ item, values, combo });
+      out.push({ item, values, combo: { ...fixed, ...combo } });
     }
   }
   return { axes, foreach, instances: out };

@@ -179,3 +179,11 @@ Deno.test("matrixIssues: unknown paths get a suggestion, invalid values name the
   );
   assertMatch(issues({ matrix: { x: [1] } })[0], /not a param to sweep/);
 });
+
+Deno.test("matrix: a one-value axis sets the value without fanning out", () => {
+  const swept = expand({ train: { alpha: [0.2] } });
+  const rdrop = swept.filter((i) => i.stage.name === "train_rdrop");
+  assertEquals(rdrop.map((i) => i.name), ["train_rdrop@0", "train_rdrop@1"]);
+  assertEquals((rdrop[0].params as P["train"]).alpha, 0.2);
+  assertEquals(rdrop[0].item, 0);
+});
