@@ -373,6 +373,18 @@ export function matchTarget(
     );
   }
   const items = own.map((i) => i.item).filter((i) => i !== undefined);
+  if (items.some((item) => typeof item === "object")) {
+    // A swept stage: its items are combinations; name instances, not the param.
+    const names = own.map((i) => i.name);
+    const shown = names.slice(0, 6).join(", ");
+    throw new UserError(
+      `no instance ${target}${
+        didYouMean(target, names)
+      } ${stageName} has ${names.length}: ${shown}${
+        names.length > 6 ? ", ..." : ""
+      } (run "dag" to list them)`,
+    );
+  }
   throw new UserError(
     unknownItemMessage(own[0].stage, items, target.slice(at + 1)),
   );

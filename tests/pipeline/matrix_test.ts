@@ -187,3 +187,16 @@ Deno.test("matrix: a one-value axis sets the value without fanning out", () => {
   assertEquals((rdrop[0].params as P["train"]).alpha, 0.2);
   assertEquals(rdrop[0].item, 0);
 });
+
+Deno.test("matchTarget: a swept instance by name; a wrong one names the closest instance", async () => {
+  const { matchTarget } = await import("../../pipeline/graph.ts");
+  const swept = expand({ train: { alpha: [0.01, 0.05] } });
+  assertEquals(matchTarget(swept, "train_rdrop@alpha=0.05,seed=1"), [
+    "train_rdrop@alpha=0.05,seed=1",
+  ]);
+  assertThrows(
+    () => matchTarget(swept, "train_rdrop@alpha=0.03,seed=1"),
+    UserError,
+    "no instance train_rdrop@alpha=0.03,seed=1; did you mean train_rdrop@alpha=0.01,seed=1? train_rdrop has 4:",
+  );
+});
