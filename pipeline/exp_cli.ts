@@ -245,7 +245,7 @@ function formatDiff(
     x === null ? "–" : formatValue(x),
     y === null ? "–" : formatValue(y),
     typeof x === "number" && typeof y === "number"
-      ? `${y - x >= 0 ? "+" : ""}${(y - x).toFixed(4)}`
+      ? `${y - x >= 0 ? "+" : ""}${formatValue(y - x)}`
       : "",
   ]);
   const header = ["", a.id, b.id, "change"];

@@ -182,7 +182,7 @@ Deno.test("exp diff compares two rows' params and metrics", async () => {
   assertEquals(diff.metrics.best, [7.5, 2.5]);
   assertEquals(diff.metrics.runs, [2, 2]);
   const text = (await cli(rig, ["exp", "diff", rows[0].id, rows[1].id])).out;
-  assertMatch(text, /best\s+7\.5000\s+2\.5000\s+-5\.0000/);
+  assertMatch(text, /best\s+7\.5000\s+2\.5000\s+-5\n/);
   const missing = await cli(rig, ["exp", "diff", "deadbeef", rows[1].id]);
   assertEquals(missing.code, 2);
   assertMatch(missing.err, /no experiment deadbeef; ids: /);
