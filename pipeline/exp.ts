@@ -77,8 +77,8 @@ export async function readManifests(
 }
 
 /**
- * The keys gc keeps for experiments: every manifest of a stage that declares metrics, and
- * everything upstream of it that is still in the store.
+ * The keys gc keeps for experiments: every manifest of a stage that declares metrics (with that
+ * file among its outputs), and everything upstream of it that is still in the store.
  */
 export async function experimentKeys(
   pipeline: PipelineDeclaration,
@@ -87,8 +87,12 @@ export async function experimentKeys(
   const stages = metricStages(pipeline);
   const manifests = await readManifests(new Store(root));
   const keep = new Set<string>();
+  // The same results exp show lists (those with their metrics file), so exp remove can free any.
   const stack = [...manifests.values()]
-    .filter((m) => stages.has(m.stage))
+    .filter((m) => {
+      const metrics = stages.get(m.stage)?.metrics;
+      return metrics !== undefined && metrics in m.outputs;
+    })
     .map((m) => m.key);
   while (stack.length > 0) {
     const key = stack.pop() as string;
