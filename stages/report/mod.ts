@@ -21,6 +21,7 @@ import { computeSweep, type SweepMetrics, sweptAlphas } from "./sweep.ts";
 import { alphaCurvesSpec, alphaSpec } from "./sweep_charts.ts";
 import { protocolNote, sweepSection, verdictLines } from "./sweep_markdown.ts";
 import { z } from "zod";
+import { matrixAxes } from "../../pipeline/mod.ts";
 
 export { ReportError } from "./errors.ts";
 export { PUBLISHED_DEFAULT, ReportInputSchema } from "./input.ts";
@@ -104,6 +105,14 @@ export async function renderReport(
   // the detailed report warns about.
   const swept = allRuns.success && sweep !== null &&
     (sweptAlphas(input.params)?.length ?? 0) > 1;
+  const others = otherSweptParams(input.params);
+  if (others.length > 0) {
+    throw new ReportError(
+      `the report compares alphas; it cannot yet summarise a sweep over ${
+        others.join(", ")
+      } (several runs per model and seed). Sweep train.alpha only, or run one value at a time and compare the reports with "exp show"/"exp diff".`,
+    );
+  }
   const validated = validateInput(
     swept ? selectedInput(input, allRuns.data, sweep.selectedAlpha) : input,
   );
@@ -209,6 +218,17 @@ export function experimentSummary(
     "+",
   );
   return out;
+}
+
+/** Swept params (more than one value) other than train.alpha. */
+function otherSweptParams(params: unknown): string[] {
+  const matrix = (params as { matrix?: unknown } | null)?.matrix;
+  if (matrix === undefined || matrix === null || typeof matrix !== "object") {
+    return [];
+  }
+  return matrixAxes(matrix)
+    .filter((axis) => axis.path !== "train.alpha" && axis.values.length > 1)
+    .map((axis) => axis.path);
 }
 
 /** The input of the detailed report: the baseline and the selected alpha's runs. */

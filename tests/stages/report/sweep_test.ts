@@ -149,3 +149,16 @@ Deno.test("a report that is not a sweep says which KL reduction and which split 
   );
   assert(!held.files["accuracy.svg"].includes("Test accuracy per epoch"));
 });
+
+Deno.test("a sweep over another param is refused with a message that says what to do", async () => {
+  const input = makeInput([makeRun("baseline", 0), makeRun("rdrop", 0)]);
+  input.params = {
+    ...(input.params as object),
+    matrix: { train: { hidden: [[256], [512]] } },
+  };
+  const error = await renderReport(input).then(() => null, (e: Error) => e);
+  assertStringIncludes(
+    error?.message ?? "",
+    "cannot yet summarise a sweep over train.hidden",
+  );
+});
