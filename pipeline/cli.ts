@@ -10,6 +10,7 @@ import {
   type EngineOptions,
   pipelineStatus,
   planPipeline,
+  rootPath,
   runPipeline,
 } from "./engine.ts";
 import {
@@ -26,6 +27,7 @@ import { formatBytes } from "./progress.ts";
 import { TerminalRenderer } from "./render.ts";
 import type { PipelineDeclaration } from "./types.ts";
 import { describeHolder, RunLockBusyError } from "./run_lock.ts";
+import { runExpCli } from "./exp_cli.ts";
 
 /** The `--help` text. */
 export const HELP = `Usage: deno task pipeline [COMMAND] [STAGE...] [FLAGS]
@@ -39,6 +41,7 @@ Commands:
                      checked-out results use; lists them and asks first
   verify             re-hash checked-out outputs and cached objects of the current
                      stages and check their manifests; exit 1 if any is corrupt
+  exp show|diff|remove  every finished experiment in the cache (see exp --help)
   help               print this text
 
 Flags:
@@ -267,6 +270,17 @@ export async function runCli<S extends PipelineDeclaration>(
   const tty = options.tty ?? Deno.stdout.isTerminal();
   const color = options.color ?? (tty && !noColorSet());
   const renderer = new TerminalRenderer({ write: stdout, tty, color });
+  // `exp` has its own flags (exp_cli.ts); nothing else here changes for it.
+  if (args[0] === "exp") {
+    try {
+      return await runExpCli(pipeline, args.slice(1), {
+        root: rootPath(options.root),
+        stdout,
+      });
+    } catch (error) {
+      return reportError(error, stderr);
+    }
+  }
   let parsed: CliArgs;
   try {
     parsed = parseCliArgs(args);

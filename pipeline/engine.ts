@@ -713,6 +713,8 @@ class RunState {
         dir: this.#dirOf(other.name),
         seconds: this.#seconds.get(other.name) ?? 0,
         cached: !this.#ranNow.has(other.name),
+        stage: other.stage.name,
+        item: other.item,
       };
     }
     return out;

@@ -9,6 +9,7 @@ import { join } from "node:path";
 import { type EngineOptions, planPipeline } from "./engine.ts";
 import { isTempName, listDir, removeIfExists } from "./fs.ts";
 import { readLockFile } from "./lock.ts";
+import { experimentKeys } from "./exp.ts";
 import { acquireRunLock, type RunLockInfo } from "./run_lock.ts";
 import { Store } from "./store.ts";
 import type { PipelineDeclaration } from "./types.ts";
@@ -72,6 +73,8 @@ export async function collectGarbage<S extends PipelineDeclaration>(
     const keep = new Set(plan.instances.map((instance) => instance.key));
     const lockFile = await readLockFile(plan.root);
     for (const entry of Object.values(lockFile.instances)) keep.add(entry.key);
+    // Finished experiments (see exp.ts) stay until "exp remove" lets them go.
+    for (const key of await experimentKeys(pipeline, plan.root)) keep.add(key);
     const tempDirs = new Set([
       store.dir,
       join(store.dir, "runs"),

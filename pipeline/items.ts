@@ -4,9 +4,30 @@
  *
  * @module
  */
+import { z } from "zod";
 import { UserError } from "./errors.ts";
 import { setFlag } from "./suggest.ts";
-import type { AnyStage, Item } from "./types.ts";
+import type { AnyStage, Item, JsonValue } from "./types.ts";
+
+/** Schema of an {@link Item} as manifests and the lock file store it. */
+export const ItemSchema: z.ZodType<Item> = z.union([
+  z.string(),
+  z.number(),
+  z.record(z.string(), z.json()),
+]) as z.ZodType<Item>;
+
+/**
+ * One named value of an item: `itemValue({ "train.alpha": 0.01, seed: 3 }, "seed")` is 3, and a
+ * plain item (a stage no sweep touches) is its own foreach value: `itemValue(3, "seed")` is 3.
+ */
+export function itemValue(
+  item: Item | undefined,
+  name: string,
+): JsonValue | undefined {
+  if (item === undefined) return undefined;
+  if (typeof item !== "object") return item;
+  return item[name];
+}
 
 const ITEM = /^[A-Za-z0-9._+-]+$/;
 
@@ -17,7 +38,7 @@ const ITEM = /^[A-Za-z0-9._+-]+$/;
 export function resolveItems(
   stage: AnyStage<unknown>,
   allParams: unknown,
-): Item[] | undefined {
+): (string | number)[] | undefined {
   if (stage.foreach === undefined) return undefined;
   const items = stage.foreach(allParams);
   // Messages name the param the items come from when the declaration says which it is.

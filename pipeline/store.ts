@@ -6,6 +6,7 @@
  */
 import { dirname, join } from "node:path";
 import { z } from "zod";
+import { ItemSchema } from "./items.ts";
 import {
   readTextOrUndefined,
   removeIfExists,
@@ -39,7 +40,7 @@ export const Manifest = z.strictObject({
   key: Sha256,
   stage: z.string(),
   instance: z.string(),
-  item: z.union([z.string(), z.number()]).nullable(),
+  item: ItemSchema.nullable(),
   params: z.unknown(),
   code: CodeRecord,
   upstream: z.record(z.string(), Sha256),

@@ -17,6 +17,20 @@ export const TrainHistory = z.object({
   mode: z.enum(["baseline", "rdrop"]),
   alpha: z.number().nonnegative(),
   seed: z.number().int(),
+  /**
+   * Which split the per-epoch `testAccuracy`/`testLoss` were measured on: `validation` when
+   * preprocess.validation held examples out, else `test` (absent in older histories: test).
+   */
+  curveSplit: z.enum(["test", "validation"]).default("test"),
+  /** Validation examples held out (0: none). */
+  validationExamples: z.number().int().nonnegative().default(0),
+  /** KL reduction and the weight the step got (absent in older histories: sum, alpha). */
+  kl: z.object({
+    reduction: z.enum(["sum", "batchmean"]),
+    weight: z.number().nonnegative(),
+    partialBatch: z.object({ size: z.number().int(), factor: z.number() })
+      .nullable(),
+  }).optional(),
   epochs: z.array(EpochRecord),
 });
 /** The per-epoch history of one training run. */

@@ -28,25 +28,31 @@ export interface TrainInstanceParams {
   dropout: number;
   mode: Mode;
   alpha: number;
+  /** How the KL term is reduced over a batch ("sum" for the baseline, which has none). */
+  klReduction: "sum" | "batchmean";
+  /** Training examples held out for validation (preprocess.validation). */
+  validation: number;
   backend: ResolvedBackend;
 }
 
 /**
  * Selects a train instance's params. `backend` is the resolved one: `auto` on a GPU machine
  * and on a CPU box are different computations, while `auto` and an explicit `wasm` on the
- * same CPU box are the same one (and share a cache entry). The baseline ignores alpha, so
- * alpha is pinned to 0 there and changing it does not retrain the baseline.
+ * same CPU box are the same one (and share a cache entry). The baseline ignores alpha and the
+ * KL reduction, so they are pinned there and sweeping them does not retrain the baseline.
  */
 export function trainParams(
   p: Params,
   mode: Mode,
   options: TrainStageOptions,
 ): TrainInstanceParams {
-  const { alpha, backend, ...shared } = p.train;
+  const { alpha, klReduction, backend, ...shared } = p.train;
   return {
     ...shared,
     mode,
     alpha: mode === "rdrop" ? alpha : 0,
+    klReduction: mode === "rdrop" ? klReduction : "sum",
+    validation: p.preprocess.validation,
     backend: backend === "auto" ? options.autoBackend : backend,
   };
 }

@@ -419,7 +419,7 @@ function warningBlock(warnings: readonly string[]): string | null {
 /** Renders report.md from the metrics, the DAG's Mermaid body and the chart file names. */
 export function renderMarkdown(
   metrics: Metrics,
-  options: { mermaid: string; charts: ChartFiles },
+  options: { mermaid: string; charts: ChartFiles; sweep?: string },
 ): string {
   const runCount = metrics.models.map((m) =>
     `${MODEL_LABEL[m.model]} seeds ${seedList(m.seeds)}`
@@ -431,6 +431,7 @@ export function renderMarkdown(
       ? provenanceSection(metrics.provenance, metrics.generatedAt)
       : null,
     warningBlock(metrics.warnings),
+    options.sweep ?? null,
     summarySection(metrics),
     seedsSection(metrics.comparison),
     curvesSection(metrics, options.charts),

@@ -45,7 +45,15 @@ function readmeCommands(): string[] {
   return [...commands];
 }
 
-const PIPELINE_COMMANDS = ["run", "status", "dag", "gc", "verify", "help"];
+const PIPELINE_COMMANDS = [
+  "run",
+  "status",
+  "dag",
+  "gc",
+  "verify",
+  "help",
+  "exp",
+];
 
 /** The arguments to run a README pipeline command with, so that it changes nothing. */
 function safeArgs(args: string[]): string[] {
@@ -55,6 +63,8 @@ function safeArgs(args: string[]): string[] {
     case "status":
     case "dag":
       return args; // read-only
+    case "exp": // show is read-only; diff needs real ids: only check it parses
+      return args[1] === "show" ? args : [...args, "--help"];
     case "gc":
     case "verify":
       return [...args, "--help"]; // would delete or re-hash: only check it parses
