@@ -34,6 +34,13 @@ import * as tf from "@tensorflow/tfjs-core";
 import type { MlpParams } from "./mlp.ts";
 import { deriveSeed } from "./random.ts";
 import { ModelError } from "./errors.ts";
+import {
+  type AdamHyper,
+  adamScalars,
+  instantiateKernels,
+  type KernelExports,
+  transposeKernel,
+} from "./kernels/mod.ts";
 
 /**
  * Rows `start .. start + size - 1` of `x` (any rank, rows = first axis) as a new tensor.
@@ -540,72 +547,6 @@ export function transposeInto(
   }
 }
 
-// Adam and transposes as a tiny WebAssembly SIMD module (1 KB, assembled with wabt's
-// wat2wasm from the text at the end of this file). Over 670k parameters it takes ~0.9 ms
-// where the same loop in JS takes ~4.8 ms and tfjs ops ~15 ms.
-const KERNELS_WASM =
-  "AGFzbQEAAAABGAJgDX9/f39/f319fX19fX0AYAR/f39/AAIPAQNlbnYGbWVtb3J5AgABAwQDAAEBByEDBGFkYW0AAAl0cmFuc3Bvc2UAAQp0cmFuc3Bvc2U0AAIKoQcD8gIDAn8KewN9IAb9EyESIAf9EyETIAj9EyEUIAn9EyEVIAr9EyEWIAv9EyEXIAz9EyEYIAAgBUF8cUECdGohDSAAIAVBAnRqIQ4CQANAIAAgDU8NASAB/QAEACEPIAL9AAQAIBL95gEgDyAU/eYB/eQBIRAgA/0ABAAgE/3mASAPIA/95gEgFf3mAf3kASERIAIgEP0LBAAgAyAR/QsEACAEIAD9AAQAIBYgECAR/eMBIBf95gEgGP3kAf3nAf3mAf3lAf0LBAAgAEEQaiEAIAFBEGohASACQRBqIQIgA0EQaiEDIARBEGohBAwACwsCQANAIAAgDk8NASABKgIAIRkgAioCACAGlCAZIAiUkiEaIAMqAgAgB5QgGSAZlCAJlJIhGyACIBo4AgAgAyAbOAIAIAQgACoCACAKIBogG5EgC5QgDJKVlJM4AgAgAEEEaiEAIAFBBGohASACQQRqIQIgA0EEaiEDIARBBGohBAwACwsLsgEBBn9BACEEAkADQCAEIAJPDQEgBEEQaiACIARBEGogAkkbIQhBACEFAkADQCAFIANPDQEgBUEQaiADIAVBEGogA0kbIQkgBCEGAkADQCAGIAhPDQEgBSEHAkADQCAHIAlPDQEgASAHIAJsIAZqQQJ0aiAAIAYgA2wgB2pBAnRqKgIAOAIAIAdBAWohBwwACwsgBkEBaiEGDAALCyAFQRBqIQUMAAsLIARBEGohBAwACwsL9gICBn8IeyADQQJ0IQggAkECdCEJQQAhBAJAA0AgBCACTw0BQQAhBQJAA0AgBSADTw0BIAAgBCADbCAFakECdGohBiAG/QAEACEKIAYgCGr9AAQAIQsgBiAIQQF0av0ABAAhDCAGIAhBA2xq/QAEACENIAogC/0NAAECAxAREhMEBQYHFBUWFyEOIAogC/0NCAkKCxgZGhsMDQ4PHB0eHyEPIAwgDf0NAAECAxAREhMEBQYHFBUWFyEQIAwgDf0NCAkKCxgZGhsMDQ4PHB0eHyERIAEgBSACbCAEakECdGohByAHIA4gEP0NAAECAwQFBgcQERITFBUWF/0LBAAgByAJaiAOIBD9DQgJCgsMDQ4PGBkaGxwdHh/9CwQAIAcgCUEBdGogDyAR/Q0AAQIDBAUGBxAREhMUFRYX/QsEACAHIAlBA2xqIA8gEf0NCAkKCwwNDg8YGRobHB0eH/0LBAAgBUEEaiEFDAALCyAEQQRqIQQMAAsLCw==";
-
-interface KernelExports {
-  adam(
-    p: number,
-    g: number,
-    m: number,
-    v: number,
-    out: number,
-    n: number,
-    beta1: number,
-    beta2: number,
-    c1: number,
-    c2: number,
-    stepSize: number,
-    invCorrection2: number,
-    epsilon: number,
-  ): void;
-  transpose(src: number, dst: number, rows: number, cols: number): void;
-  /** `transpose` for rows and cols multiples of 4 (4x4 SIMD tiles, ~5x faster). */
-  transpose4(src: number, dst: number, rows: number, cols: number): void;
-}
-
-function instantiateKernels(memory: WebAssembly.Memory): KernelExports {
-  const bytes = Uint8Array.from(atob(KERNELS_WASM), (c) => c.charCodeAt(0));
-  const module = new WebAssembly.Module(bytes);
-  return new WebAssembly.Instance(module, { env: { memory } })
-    .exports as unknown as KernelExports;
-}
-
-function adamScalars(options: AdamHyper): number[] {
-  const { t, beta1, beta2 } = options;
-  return [
-    beta1,
-    beta2,
-    1 - beta1,
-    1 - beta2,
-    options.learningRate / (1 - beta1 ** t),
-    1 / Math.sqrt(1 - beta2 ** t),
-    options.epsilon,
-  ];
-}
-
-/** Adam's hyper-parameters at (1-based) step t. */
-interface AdamHyper {
-  t: number;
-  learningRate: number;
-  beta1: number;
-  beta2: number;
-  epsilon: number;
-}
-
-function transposeKernel(
-  kernels: KernelExports,
-  rows: number,
-  cols: number,
-): KernelExports["transpose"] {
-  return rows % 4 === 0 && cols % 4 === 0
-    ? kernels.transpose4
-    : kernels.transpose;
-}
-
 /**
  * Adam on the wasm backend with the kernel module sharing tfjs' own wasm memory: moments
  * are tensors on the heap and the kernel reads parameters and gradients and writes the new
@@ -1080,152 +1021,3 @@ export function createTrainStep(
     },
   };
 }
-
-/* Source of KERNELS_WASM (WebAssembly text; `wat2wasm --enable-simd`):
-(module
-  ;; The memory is imported: the tfjs wasm heap itself (no copies), or a private one.
-  (import "env" "memory" (memory 1))
-  ;; PyTorch-style Adam over n float32: moments m, v in place, new parameters to o (may be p).
-  (func (export "adam")
-    (param $p i32) (param $g i32) (param $m i32) (param $v i32) (param $o i32) (param $n i32)
-    (param $b1 f32) (param $b2 f32) (param $c1 f32) (param $c2 f32)
-    (param $ss f32) (param $ic2 f32) (param $eps f32)
-    (local $end4 i32) (local $end i32) (local $gv v128) (local $mv v128) (local $vv v128)
-    (local $vb1 v128) (local $vb2 v128) (local $vc1 v128) (local $vc2 v128)
-    (local $vss v128) (local $vic2 v128) (local $veps v128)
-    (local $gs f32) (local $ms f32) (local $vs f32)
-    (local.set $vb1 (f32x4.splat (local.get $b1)))
-    (local.set $vb2 (f32x4.splat (local.get $b2)))
-    (local.set $vc1 (f32x4.splat (local.get $c1)))
-    (local.set $vc2 (f32x4.splat (local.get $c2)))
-    (local.set $vss (f32x4.splat (local.get $ss)))
-    (local.set $vic2 (f32x4.splat (local.get $ic2)))
-    (local.set $veps (f32x4.splat (local.get $eps)))
-    (local.set $end4 (i32.add (local.get $p)
-      (i32.shl (i32.and (local.get $n) (i32.const -4)) (i32.const 2))))
-    (local.set $end (i32.add (local.get $p) (i32.shl (local.get $n) (i32.const 2))))
-    (block $done
-      (loop $loop
-        (br_if $done (i32.ge_u (local.get $p) (local.get $end4)))
-        (local.set $gv (v128.load (local.get $g)))
-        (local.set $mv (f32x4.add
-          (f32x4.mul (v128.load (local.get $m)) (local.get $vb1))
-          (f32x4.mul (local.get $gv) (local.get $vc1))))
-        (local.set $vv (f32x4.add
-          (f32x4.mul (v128.load (local.get $v)) (local.get $vb2))
-          (f32x4.mul (f32x4.mul (local.get $gv) (local.get $gv)) (local.get $vc2))))
-        (v128.store (local.get $m) (local.get $mv))
-        (v128.store (local.get $v) (local.get $vv))
-        (v128.store (local.get $o)
-          (f32x4.sub (v128.load (local.get $p))
-            (f32x4.mul (local.get $vss)
-              (f32x4.div (local.get $mv)
-                (f32x4.add
-                  (f32x4.mul (f32x4.sqrt (local.get $vv)) (local.get $vic2))
-                  (local.get $veps))))))
-        (local.set $p (i32.add (local.get $p) (i32.const 16)))
-        (local.set $g (i32.add (local.get $g) (i32.const 16)))
-        (local.set $m (i32.add (local.get $m) (i32.const 16)))
-        (local.set $v (i32.add (local.get $v) (i32.const 16)))
-        (local.set $o (i32.add (local.get $o) (i32.const 16)))
-        (br $loop)))
-    (block $tdone
-      (loop $tloop
-        (br_if $tdone (i32.ge_u (local.get $p) (local.get $end)))
-        (local.set $gs (f32.load (local.get $g)))
-        (local.set $ms (f32.add
-          (f32.mul (f32.load (local.get $m)) (local.get $b1))
-          (f32.mul (local.get $gs) (local.get $c1))))
-        (local.set $vs (f32.add
-          (f32.mul (f32.load (local.get $v)) (local.get $b2))
-          (f32.mul (f32.mul (local.get $gs) (local.get $gs)) (local.get $c2))))
-        (f32.store (local.get $m) (local.get $ms))
-        (f32.store (local.get $v) (local.get $vs))
-        (f32.store (local.get $o)
-          (f32.sub (f32.load (local.get $p))
-            (f32.mul (local.get $ss)
-              (f32.div (local.get $ms)
-                (f32.add
-                  (f32.mul (f32.sqrt (local.get $vs)) (local.get $ic2))
-                  (local.get $eps))))))
-        (local.set $p (i32.add (local.get $p) (i32.const 4)))
-        (local.set $g (i32.add (local.get $g) (i32.const 4)))
-        (local.set $m (i32.add (local.get $m) (i32.const 4)))
-        (local.set $v (i32.add (local.get $v) (i32.const 4)))
-        (local.set $o (i32.add (local.get $o) (i32.const 4)))
-        (br $tloop))))
-  ;; dst[c][r] = src[r][c] for a row-major [rows, cols] float32 matrix, in 16x16 blocks.
-  (func (export "transpose")
-    (param $src i32) (param $dst i32) (param $rows i32) (param $cols i32)
-    (local $r0 i32) (local $c0 i32) (local $r i32) (local $c i32)
-    (local $r1 i32) (local $c1 i32)
-    (local.set $r0 (i32.const 0))
-    (block $d0 (loop $l0
-      (br_if $d0 (i32.ge_u (local.get $r0) (local.get $rows)))
-      (local.set $r1 (select (i32.add (local.get $r0) (i32.const 16)) (local.get $rows)
-        (i32.lt_u (i32.add (local.get $r0) (i32.const 16)) (local.get $rows))))
-      (local.set $c0 (i32.const 0))
-      (block $d1 (loop $l1
-        (br_if $d1 (i32.ge_u (local.get $c0) (local.get $cols)))
-        (local.set $c1 (select (i32.add (local.get $c0) (i32.const 16)) (local.get $cols)
-          (i32.lt_u (i32.add (local.get $c0) (i32.const 16)) (local.get $cols))))
-        (local.set $r (local.get $r0))
-        (block $d2 (loop $l2
-          (br_if $d2 (i32.ge_u (local.get $r) (local.get $r1)))
-          (local.set $c (local.get $c0))
-          (block $d3 (loop $l3
-            (br_if $d3 (i32.ge_u (local.get $c) (local.get $c1)))
-            (f32.store
-              (i32.add (local.get $dst)
-                (i32.shl (i32.add (i32.mul (local.get $c) (local.get $rows)) (local.get $r)) (i32.const 2)))
-              (f32.load
-                (i32.add (local.get $src)
-                  (i32.shl (i32.add (i32.mul (local.get $r) (local.get $cols)) (local.get $c)) (i32.const 2)))))
-            (local.set $c (i32.add (local.get $c) (i32.const 1)))
-            (br $l3)))
-          (local.set $r (i32.add (local.get $r) (i32.const 1)))
-          (br $l2)))
-        (local.set $c0 (i32.add (local.get $c0) (i32.const 16)))
-        (br $l1)))
-      (local.set $r0 (i32.add (local.get $r0) (i32.const 16)))
-      (br $l0))))
-  ;; The same for rows and cols multiples of 4: 4x4 tiles transposed with shuffles.
-  (func (export "transpose4")
-    (param $src i32) (param $dst i32) (param $rows i32) (param $cols i32)
-    (local $r i32) (local $c i32) (local $s i32) (local $d i32)
-    (local $rb i32) (local $db i32)
-    (local $a v128) (local $b v128) (local $e v128) (local $f v128)
-    (local $t0 v128) (local $t1 v128) (local $t2 v128) (local $t3 v128)
-    (local.set $rb (i32.shl (local.get $cols) (i32.const 2)))
-    (local.set $db (i32.shl (local.get $rows) (i32.const 2)))
-    (local.set $r (i32.const 0))
-    (block $d0 (loop $l0
-      (br_if $d0 (i32.ge_u (local.get $r) (local.get $rows)))
-      (local.set $c (i32.const 0))
-      (block $d1 (loop $l1
-        (br_if $d1 (i32.ge_u (local.get $c) (local.get $cols)))
-        (local.set $s (i32.add (local.get $src)
-          (i32.shl (i32.add (i32.mul (local.get $r) (local.get $cols)) (local.get $c)) (i32.const 2))))
-        (local.set $a (v128.load (local.get $s)))
-        (local.set $b (v128.load (i32.add (local.get $s) (local.get $rb))))
-        (local.set $e (v128.load (i32.add (local.get $s) (i32.shl (local.get $rb) (i32.const 1)))))
-        (local.set $f (v128.load (i32.add (local.get $s) (i32.mul (local.get $rb) (i32.const 3)))))
-        (local.set $t0 (i8x16.shuffle 0 1 2 3 16 17 18 19 4 5 6 7 20 21 22 23 (local.get $a) (local.get $b)))
-        (local.set $t1 (i8x16.shuffle 8 9 10 11 24 25 26 27 12 13 14 15 28 29 30 31 (local.get $a) (local.get $b)))
-        (local.set $t2 (i8x16.shuffle 0 1 2 3 16 17 18 19 4 5 6 7 20 21 22 23 (local.get $e) (local.get $f)))
-        (local.set $t3 (i8x16.shuffle 8 9 10 11 24 25 26 27 12 13 14 15 28 29 30 31 (local.get $e) (local.get $f)))
-        (local.set $d (i32.add (local.get $dst)
-          (i32.shl (i32.add (i32.mul (local.get $c) (local.get $rows)) (local.get $r)) (i32.const 2))))
-        (v128.store (local.get $d)
-          (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $t0) (local.get $t2)))
-        (v128.store (i32.add (local.get $d) (local.get $db))
-          (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $t0) (local.get $t2)))
-        (v128.store (i32.add (local.get $d) (i32.shl (local.get $db) (i32.const 1)))
-          (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $t1) (local.get $t3)))
-        (v128.store (i32.add (local.get $d) (i32.mul (local.get $db) (i32.const 3)))
-          (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $t1) (local.get $t3)))
-        (local.set $c (i32.add (local.get $c) (i32.const 4)))
-        (br $l1)))
-      (local.set $r (i32.add (local.get $r) (i32.const 4)))
-      (br $l0)))))
-*/
