@@ -10,6 +10,7 @@
  *
  * @module
  */
+import { ModelError } from "./errors.ts";
 import type { MlpConfig } from "./mlp.ts";
 
 /** The two training modes of the experiment. */
@@ -115,3 +116,24 @@ export type BatchStepFactory = (
   values: Float32Array[],
   config: StepConfig,
 ) => BatchStep;
+
+/** Checks a step's settings once, for every implementation (a {@linkcode ModelError} if bad). */
+export function checkStepConfig(config: StepConfig): void {
+  const bad = (what: string) => {
+    throw new ModelError(`invalid training setting: ${what}`);
+  };
+  if (config.mode !== "baseline" && config.mode !== "rdrop") {
+    bad(`mode must be "baseline" or "rdrop", got ${String(config.mode)}`);
+  }
+  if (!(config.alpha >= 0)) bad(`alpha must be >= 0, got ${config.alpha}`);
+  if (!(config.learningRate > 0)) {
+    bad(`learningRate must be > 0, got ${config.learningRate}`);
+  }
+  const { dropout } = config.model;
+  if (!(dropout >= 0 && dropout < 1)) {
+    bad(`dropout must be in [0, 1), got ${dropout}`);
+  }
+  if (!Number.isInteger(config.seed)) {
+    bad(`seed must be an integer, got ${config.seed}`);
+  }
+}

@@ -32,8 +32,9 @@
  */
 import * as tf from "@tensorflow/tfjs-core";
 import type { MlpParams } from "./mlp.ts";
-import { deriveSeed } from "./random.ts";
+import { dropoutMaskValues } from "./dropout.ts";
 import { ModelError } from "./errors.ts";
+import { lossHead } from "./loss_head.ts";
 import {
   type AdamHyper,
   adamScalars,
@@ -84,6 +85,8 @@ export function sliceRows<T extends tf.Tensor>(
   return tf.engine().makeTensorFromTensorInfo(out) as T;
 }
 
+export { dropoutMaskValues } from "./dropout.ts";
+
 /** Options of {@linkcode createTrainStep}. */
 export interface TrainStepOptions {
   /** "baseline": NLL of one pass; "rdrop": R-Drop loss of two passes over `[x; x]`. */
@@ -130,70 +133,20 @@ export interface AdamState {
 export interface TrainStep {
   /** Runs one Adam step on the batch; the returned loss stays on the device (caller disposes). */
   run(x: tf.Tensor2D, y: tf.Tensor1D): tf.Scalar;
+  /**
+   * {@linkcode run} that also returns the number of rows whose arg-max logit was the label
+   * (R-Drop: over both passes), on the device (caller disposes both); optional.
+   */
+  runCounting?(
+    x: tf.Tensor2D,
+    y: tf.Tensor1D,
+  ): { loss: tf.Scalar; correct: tf.Scalar };
   /** Copies Adam's state (step count and moments). */
   getState(): Promise<AdamState>;
   /** Restores Adam's state (e.g. from a checkpoint); masks continue from `state.step`. */
   setState(state: AdamState): void;
   /** Frees the step's own tensors (not the model's variables). */
   dispose(): void;
-}
-
-/**
- * Inverted-dropout keep mask values `[rows * cols]` (0 or `1/(1-rate)`) as a pure function of
- * `(seed, step, layer)` and the element's position: a counter-based hash, no generator
- * state. One 32-bit hash serves rows 2k and 2k+1 of a column (16 bits each, so the rate is
- * resolved to 2^-16).
- */
-export function dropoutMaskValues(
-  rows: number,
-  cols: number,
-  options: {
-    rate: number;
-    seed: number;
-    step: number;
-    layer: number;
-    /** Write the mask feature-major (`[cols, rows]`); element (r, c) is the same value. */
-    transposed?: boolean;
-  },
-): Float32Array {
-  const { rate } = options;
-  const out = new Float32Array(rows * cols);
-  if (!(rate > 0)) return out.fill(1);
-  const key = deriveSeed(options.seed, options.step, options.layer) | 0;
-  const keep = 1 / (1 - rate);
-  // P(16 random bits >= threshold) = 1 - rate (to 2^-16).
-  const threshold = Math.min(Math.round(rate * 65536), 65535);
-  const hash = (pairRow: number, c: number): number => {
-    // murmur3 finaliser of (key + golden-ratio counter of the row pair and column).
-    let h = (key + Math.imul(pairRow * cols + c + 1, 0x9e3779b9)) | 0;
-    h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
-    h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
-    return (h ^ (h >>> 16)) >>> 0;
-  };
-  // The loops follow the output layout so that the writes are sequential.
-  if (options.transposed === true) {
-    for (let c = 0; c < cols; c++) {
-      const base = c * rows;
-      for (let r = 0; r < rows; r += 2) {
-        const h = hash(r >> 1, c);
-        out[base + r] = (h & 0xffff) >= threshold ? keep : 0;
-        if (r + 1 < rows) {
-          out[base + r + 1] = (h >>> 16) >= threshold ? keep : 0;
-        }
-      }
-    }
-  } else {
-    for (let r = 0; r < rows; r += 2) {
-      for (let c = 0; c < cols; c++) {
-        const h = hash(r >> 1, c);
-        out[r * cols + c] = (h & 0xffff) >= threshold ? keep : 0;
-        if (r + 1 < rows) {
-          out[(r + 1) * cols + c] = (h >>> 16) >= threshold ? keep : 0;
-        }
-      }
-    }
-  }
-  return out;
 }
 
 /**
@@ -331,75 +284,28 @@ export function hostLossAndGradient(
     alpha: number;
     reduction?: "sum" | "batchmean";
   },
-): { loss: number; dLogits: Float32Array; dLogitsT: Float32Array } {
+): {
+  loss: number;
+  correct: number;
+  dLogits: Float32Array;
+  dLogitsT: Float32Array;
+} {
   const { rows, classes } = options;
-  const rdrop = options.mode === "rdrop";
-  const batch = rdrop ? rows / 2 : rows;
-  if (labels.length !== batch || (rdrop && rows % 2 !== 0)) {
-    throw new ModelError(
-      `${options.mode} step: ${rows} logit rows for ${labels.length} labels`,
-    );
-  }
-  const logp = new Float64Array(rows * classes);
-  for (let r = 0; r < rows; r++) {
-    let max = -Infinity;
-    for (let c = 0; c < classes; c++) {
-      max = Math.max(max, logitsT[c * rows + r]);
-    }
-    let sum = 0;
-    for (let c = 0; c < classes; c++) {
-      sum += Math.exp(logitsT[c * rows + r] - max);
-    }
-    const lse = max + Math.log(sum);
-    for (let c = 0; c < classes; c++) {
-      logp[r * classes + c] = logitsT[c * rows + r] - lse;
+  const logits = new Float32Array(rows * classes);
+  for (let c = 0; c < classes; c++) {
+    for (let r = 0; r < rows; r++) {
+      logits[r * classes + c] = logitsT[c * rows + r];
     }
   }
-  const grad = new Float64Array(rows * classes);
-  let nll = 0;
-  for (let r = 0; r < rows; r++) {
-    const label = labels[r % batch];
-    nll -= logp[r * classes + label];
-    for (let c = 0; c < classes; c++) {
-      grad[r * classes + c] =
-        (Math.exp(logp[r * classes + c]) - (c === label ? 1 : 0)) / rows;
-    }
-  }
-  let loss = nll / rows;
-  if (rdrop) {
-    const k = options.alpha * 0.5 /
-      (options.reduction === "batchmean" ? batch : 1);
-    let kl = 0;
-    for (let r = 0; r < batch; r++) {
-      const o1 = r * classes;
-      const o2 = (r + batch) * classes;
-      // <p1, D> and <p2, D> with D = logp1 - logp2.
-      let r1 = 0;
-      let r2 = 0;
-      for (let c = 0; c < classes; c++) {
-        const d = logp[o1 + c] - logp[o2 + c];
-        r1 += Math.exp(logp[o1 + c]) * d;
-        r2 += Math.exp(logp[o2 + c]) * d;
-      }
-      for (let c = 0; c < classes; c++) {
-        const p1 = Math.exp(logp[o1 + c]);
-        const p2 = Math.exp(logp[o2 + c]);
-        const d = logp[o1 + c] - logp[o2 + c];
-        kl += (p1 - p2) * d;
-        grad[o1 + c] += k * (p1 * (d - r1) + (p1 - p2));
-        grad[o2 + c] += k * (p2 * (r2 - d) - (p1 - p2));
-      }
-    }
-    loss += k * kl;
-  }
-  const dLogits = Float32Array.from(grad);
+  const dLogits = new Float32Array(rows * classes);
+  const { loss, correct } = lossHead(logits, labels, { ...options, dLogits });
   const dLogitsT = new Float32Array(rows * classes);
   for (let r = 0; r < rows; r++) {
     for (let c = 0; c < classes; c++) {
       dLogitsT[c * rows + r] = dLogits[r * classes + c];
     }
   }
-  return { loss, dLogits, dLogitsT };
+  return { loss, correct, dLogits, dLogitsT };
 }
 
 /** Loss and parameter gradients of one batch (no update), for tests and the step itself. */
@@ -408,6 +314,8 @@ export interface StepGradients {
   loss: tf.Scalar;
   /** Gradients in the order w0, b0, w1, b1, ... (weights `[fanIn, fanOut]`). */
   grads: tf.Tensor[];
+  /** Rows whose arg-max logit is the label (int32 scalar). */
+  correct: tf.Scalar;
 }
 
 /** The MLP's tensors as {@linkcode forwardBackward} reads them. */
@@ -480,6 +388,7 @@ export function forwardBackward(
     const logitsT = linearT(last, hT);
     // g: d loss / d z of the current layer, [N, fanOut]; gT the same feature-major.
     let loss: tf.Scalar;
+    let correct: tf.Scalar;
     let g: tf.Tensor2D;
     let gT: tf.Tensor2D;
     if (options.head === "host") {
@@ -493,15 +402,20 @@ export function forwardBackward(
         reduction: options.reduction,
       });
       loss = tf.scalar(head.loss);
+      correct = tf.scalar(head.correct, "int32");
       g = tf.tensor2d(head.dLogits, [rows, classes]);
       gT = tf.tensor2d(head.dLogitsT, [classes, rows]);
     } else {
-      const out = lossAndGradient(
-        tf.transpose(logitsT) as tf.Tensor2D,
-        inputs.y,
-        options,
-      );
+      const logits = tf.transpose(logitsT) as tf.Tensor2D;
+      const out = lossAndGradient(logits, inputs.y, options);
       loss = out.loss;
+      const labels = rdrop ? tf.concat([inputs.y, inputs.y]) : inputs.y;
+      correct = tf.sum(
+        tf.cast(
+          tf.equal(tf.argMax(logits, 1), tf.cast(labels, "int32")),
+          "int32",
+        ),
+      ) as tf.Scalar;
       g = out.dLogits;
       gT = tf.transpose(g) as tf.Tensor2D;
     }
@@ -522,7 +436,7 @@ export function forwardBackward(
         g = tf.transpose(gT) as tf.Tensor2D;
       }
     }
-    return { loss, grads };
+    return { loss, grads, correct };
   });
 }
 
@@ -932,47 +846,57 @@ export function createTrainStep(
     );
   }
 
+  function runCounting(
+    x: tf.Tensor2D,
+    y: tf.Tensor1D,
+  ): { loss: tf.Scalar; correct: tf.Scalar } {
+    if (disposed) throw new ModelError("train step used after dispose()");
+    const index = step;
+    const rdrop = options.mode === "rdrop";
+    const [loss, correct, ...grads] = tf.tidy(() => {
+      // R-Drop: masks for the 2B rows of [x; x] (rows B.. are the second pass).
+      const masksT = masksFor(rdrop ? 2 * x.shape[0] : x.shape[0], index);
+      const out = forwardBackward(
+        { weights: params.weights, weightsT, biases: params.biases },
+        { x, y, masksT },
+        { ...options, head },
+      );
+      return [out.loss, out.correct, ...out.grads];
+    });
+    if (heapAdamState) {
+      const adam = {
+        t: index + 1,
+        learningRate: options.learningRate,
+        beta1,
+        beta2,
+        epsilon,
+      };
+      vars.forEach((p, i) => {
+        const { next, nextT } = heapAdamState.update(
+          i,
+          p,
+          grads[i],
+          i % 2 === 0,
+          adam,
+        );
+        p.assign(next);
+        next.dispose();
+        if (nextT) replaceTransposed(i / 2, nextT);
+      });
+    } else if (hostAdamState) hostAdam(hostAdamState, grads, index + 1);
+    else deviceAdam(grads, index + 1);
+    for (const g of grads) g.dispose();
+    step++;
+    return { loss: loss as tf.Scalar, correct: correct as tf.Scalar };
+  }
+
   return {
     run(x, y) {
-      if (disposed) throw new ModelError("train step used after dispose()");
-      const index = step;
-      const rdrop = options.mode === "rdrop";
-      const [loss, ...grads] = tf.tidy(() => {
-        // R-Drop: masks for the 2B rows of [x; x] (rows B.. are the second pass).
-        const masksT = masksFor(rdrop ? 2 * x.shape[0] : x.shape[0], index);
-        const out = forwardBackward(
-          { weights: params.weights, weightsT, biases: params.biases },
-          { x, y, masksT },
-          { ...options, head },
-        );
-        return [out.loss, ...out.grads];
-      });
-      if (heapAdamState) {
-        const adam = {
-          t: index + 1,
-          learningRate: options.learningRate,
-          beta1,
-          beta2,
-          epsilon,
-        };
-        vars.forEach((p, i) => {
-          const { next, nextT } = heapAdamState.update(
-            i,
-            p,
-            grads[i],
-            i % 2 === 0,
-            adam,
-          );
-          p.assign(next);
-          next.dispose();
-          if (nextT) replaceTransposed(i / 2, nextT);
-        });
-      } else if (hostAdamState) hostAdam(hostAdamState, grads, index + 1);
-      else deviceAdam(grads, index + 1);
-      for (const g of grads) g.dispose();
-      step++;
-      return loss as tf.Scalar;
+      const { loss, correct } = runCounting(x, y);
+      correct.dispose();
+      return loss;
     },
+    runCounting,
     async getState() {
       if (heapAdamState) return { step, ...heapAdamState.moments() };
       if (hostAdamState) return { step, ...hostAdamState.moments() };

@@ -5,10 +5,15 @@
  * @module
  */
 import { probeAdapter } from "../models/adapter.ts";
+import { probeBlas } from "../models/native/blas.ts";
 import type { ResolvedBackend } from "./train_params.ts";
 
-/** `webgpu` when the WebGPU adapter is a hardware GPU, else `wasm` (software or no adapter). */
+/**
+ * `webgpu` when the WebGPU adapter is a hardware GPU, else `native` when OpenBLAS loads,
+ * else `wasm`.
+ */
 export async function detectAutoBackend(): Promise<ResolvedBackend> {
   const probe = await probeAdapter();
-  return probe && !probe.software ? "webgpu" : "wasm";
+  if (probe && !probe.software) return "webgpu";
+  return probeBlas().ok ? "native" : "wasm";
 }

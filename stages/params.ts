@@ -35,8 +35,17 @@ export const TrainParams = z.strictObject({
   dropout: z.number().min(0).lt(1).default(0.5),
   /** R-Drop's weight of the symmetric KL term (unused by the baseline). */
   alpha: z.number().nonnegative().default(0.05),
-  /** `auto` picks WebGPU on a hardware GPU, else the wasm backend. */
-  backend: z.enum(["auto", "webgpu", "wasm", "cpu"]).default("auto"),
+  /**
+   * `auto` picks WebGPU on a hardware GPU, else `native` (OpenBLAS through FFI) when the
+   * library loads, else the wasm backend.
+   */
+  backend: z.enum(["auto", "native", "webgpu", "wasm", "cpu"]).default("auto"),
+  /**
+   * OpenBLAS threads per training run (backend native). One by default: parallel train
+   * instances use the cores, and at batch 32 a second thread does not pay. Not part of the
+   * training key: it does not change what is computed.
+   */
+  blasThreads: z.number().int().positive().default(1),
 });
 
 /** The whole params file. */

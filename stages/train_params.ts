@@ -10,7 +10,7 @@ import type { Params } from "./params.ts";
 export type Mode = "baseline" | "rdrop";
 
 /** A backend that actually runs (what `auto` resolves to). */
-export type ResolvedBackend = "webgpu" | "wasm" | "cpu";
+export type ResolvedBackend = "native" | "webgpu" | "wasm" | "cpu";
 
 /** Options of the train and evaluate stage factories. */
 export interface TrainStageOptions {
@@ -42,7 +42,7 @@ export function trainParams(
   mode: Mode,
   options: TrainStageOptions,
 ): TrainInstanceParams {
-  const { alpha, backend, ...shared } = p.train;
+  const { alpha, backend, blasThreads: _threads, ...shared } = p.train;
   return {
     ...shared,
     mode,

@@ -11,7 +11,9 @@ import { describeEnvironment } from "../models/backend.ts";
 import { fileCheckpointStore } from "../models/checkpoint.ts";
 import { disposeMlp, saveModelArtifacts } from "../models/mlp.ts";
 import { train } from "../models/trainer.ts";
-import { createTrainStep } from "../models/train_step.ts";
+import { nativeStepFactory } from "../models/native/mod.ts";
+import type { BatchStepFactory } from "../models/step.ts";
+import { tfjsStepFactory } from "../models/tfjs_step.ts";
 import { RunRecord, TrainHistory } from "./artifacts.ts";
 import type { Params } from "./params.ts";
 import type { TrainInstanceParams } from "./train_params.ts";
@@ -35,6 +37,23 @@ export async function runTraining(
         `${selection.backend} now; rerun the pipeline`,
     );
   }
+  const blasThreads = (ctx.allParams as Params).train.blasThreads;
+  let createStep: BatchStepFactory = tfjsStepFactory();
+  if (selection.blas) {
+    createStep = nativeStepFactory(selection.blas, { threads: blasThreads });
+    const { info } = selection.blas;
+    ctx.log(
+      `native backend: OpenBLAS ${
+        info.version ?? "?"
+      }, ${info.coreName} kernels` +
+        (info.coreTypeOverride
+          ? ` (OPENBLAS_CORETYPE=${info.coreTypeOverride})`
+          : "") +
+        `, ${blasThreads} thread${
+          blasThreads === 1 ? "" : "s"
+        }, ${info.library}`,
+    );
+  }
   const data = await loadPreprocessed(ctx.inputs.preprocess);
 
   let bar: ReturnType<typeof ctx.progress> | null = null;
@@ -48,12 +67,13 @@ export async function runTraining(
     seed: options.seed,
     shuffle: p.shuffle,
     model: {
+      inputSize: data.meta.features,
       hidden: p.hidden,
       dropout: p.dropout,
       classes: data.meta.classNames.length,
     },
     checkpoint: fileCheckpointStore(`${ctx.scratchDir}/checkpoint.bin`),
-    createStep: createTrainStep,
+    createStep,
     signal: ctx.signal,
     onStep(info) {
       stepsInEpoch = info.steps;
@@ -68,6 +88,9 @@ export async function runTraining(
         "samples/s": Math.round(info.samplesPerSecond),
       };
       if (info.loss !== undefined) fields.loss = info.loss.toFixed(4);
+      if (info.accuracy !== undefined) {
+        fields.acc = `${(info.accuracy * 100).toFixed(2)} %`;
+      }
       bar.update(info.step, fields);
     },
     onEpoch(record) {
@@ -111,7 +134,7 @@ export async function runTraining(
   await writeJson(`${ctx.outDir}/run.json`, RunRecord, {
     mode: p.mode,
     seed: options.seed,
-    backend: environment.backend,
+    backend: selection.backend,
     requestedBackend,
     adapter: environment.adapter,
     deno: environment.deno,
@@ -121,5 +144,11 @@ export async function runTraining(
       ? data.train.count * result.history.length / trainSeconds
       : 0,
     resumedEpochs: result.resumedEpochs,
+    blas: selection.blas
+      ? {
+        ...selection.blas.info,
+        threads: selection.blas.threads(),
+      }
+      : null,
   });
 }
