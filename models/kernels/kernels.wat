@@ -164,4 +164,90 @@
         (local.set $c (i32.add (local.get $c) (i32.const 4)))
         (br $l1)))
       (local.set $r (i32.add (local.get $r) (i32.const 4)))
-      (br $l0)))))
+      (br $l0))))
+  ;; The hidden-layer activation of the native step, with its dropout mask hashed on the fly:
+  ;; h[r][c] = max(z[r mod srcRows][c] + b[c], 0) * mask(r, c) for a row-major [rows, cols]
+  ;; output, cols a multiple of 4. mask(r, c) is dropoutMaskValues' (models/dropout.ts): one
+  ;; murmur3-finalised hash of (key + golden-ratio counter of (r >> 1, c)) per row pair,
+  ;; low 16 bits for even rows, high 16 for odd ones, kept (value `keep`) when >= threshold.
+  ;; With dropout off pass threshold 0 and keep 1 (every unit kept).
+  (func (export "dropout_relu")
+    (param $z i32) (param $b i32) (param $h i32) (param $rows i32) (param $cols i32)
+    (param $srcRows i32) (param $key i32) (param $threshold i32) (param $keep f32)
+    (local $p i32) (local $c i32) (local $r i32) (local $src i32) (local $dst i32)
+    (local $hash v128) (local $bits v128) (local $vkeep v128) (local $vthr v128)
+    (local $vkey v128) (local $zero v128) (local $counter v128) (local $val v128)
+    (local.set $vkeep (f32x4.splat (local.get $keep)))
+    (local.set $vthr (i32x4.splat (local.get $threshold)))
+    (local.set $vkey (i32x4.splat (local.get $key)))
+    (local.set $zero (f32x4.splat (f32.const 0)))
+    (local.set $p (i32.const 0))
+    (block $dp (loop $lp
+      (br_if $dp (i32.ge_u (i32.shl (local.get $p) (i32.const 1)) (local.get $rows)))
+      (local.set $c (i32.const 0))
+      (block $dc (loop $lc
+        (br_if $dc (i32.ge_u (local.get $c) (local.get $cols)))
+        ;; counters p * cols + c + 1 + lane
+        (local.set $counter (i32x4.add
+          (i32x4.splat (i32.add (i32.mul (local.get $p) (local.get $cols))
+            (i32.add (local.get $c) (i32.const 1))))
+          (v128.const i32x4 0 1 2 3)))
+        (local.set $hash (i32x4.add (local.get $vkey)
+          (i32x4.mul (local.get $counter) (i32x4.splat (i32.const 0x9e3779b9)))))
+        (local.set $hash (i32x4.mul
+          (v128.xor (local.get $hash) (i32x4.shr_u (local.get $hash) (i32.const 16)))
+          (i32x4.splat (i32.const 0x85ebca6b))))
+        (local.set $hash (i32x4.mul
+          (v128.xor (local.get $hash) (i32x4.shr_u (local.get $hash) (i32.const 13)))
+          (i32x4.splat (i32.const 0xc2b2ae35))))
+        (local.set $hash
+          (v128.xor (local.get $hash) (i32x4.shr_u (local.get $hash) (i32.const 16))))
+        ;; even row 2p: low 16 bits
+        (local.set $r (i32.shl (local.get $p) (i32.const 1)))
+        (local.set $bits (v128.and (local.get $hash) (i32x4.splat (i32.const 0xffff))))
+        (local.set $src (i32.add (local.get $z) (i32.shl
+          (i32.add (i32.mul (i32.rem_u (local.get $r) (local.get $srcRows)) (local.get $cols))
+            (local.get $c)) (i32.const 2))))
+        (local.set $dst (i32.add (local.get $h) (i32.shl
+          (i32.add (i32.mul (local.get $r) (local.get $cols)) (local.get $c)) (i32.const 2))))
+        (local.set $val (f32x4.max (local.get $zero)
+          (f32x4.add (v128.load (local.get $src))
+            (v128.load (i32.add (local.get $b) (i32.shl (local.get $c) (i32.const 2)))))))
+        (v128.store (local.get $dst)
+          (v128.and (f32x4.mul (local.get $val) (local.get $vkeep))
+            (i32x4.ge_u (local.get $bits) (local.get $vthr))))
+        ;; odd row 2p + 1 (when there is one): high 16 bits
+        (local.set $r (i32.add (local.get $r) (i32.const 1)))
+        (if (i32.lt_u (local.get $r) (local.get $rows))
+          (then
+            (local.set $bits (i32x4.shr_u (local.get $hash) (i32.const 16)))
+            (local.set $src (i32.add (local.get $z) (i32.shl
+              (i32.add (i32.mul (i32.rem_u (local.get $r) (local.get $srcRows)) (local.get $cols))
+                (local.get $c)) (i32.const 2))))
+            (local.set $dst (i32.add (local.get $dst) (i32.shl (local.get $cols) (i32.const 2))))
+            (local.set $val (f32x4.max (local.get $zero)
+              (f32x4.add (v128.load (local.get $src))
+                (v128.load (i32.add (local.get $b) (i32.shl (local.get $c) (i32.const 2)))))))
+            (v128.store (local.get $dst)
+              (v128.and (f32x4.mul (local.get $val) (local.get $vkeep))
+                (i32x4.ge_u (local.get $bits) (local.get $vthr))))))
+        (local.set $c (i32.add (local.get $c) (i32.const 4)))
+        (br $lc)))
+      (local.set $p (i32.add (local.get $p) (i32.const 1)))
+      (br $lp))))
+  ;; Backward through dropout_relu: d[i] = h[i] > 0 ? d[i] * keep : 0 over n floats (n a
+  ;; multiple of 4): a unit passed its gradient iff it was active and kept, and then h > 0.
+  (func (export "dropout_relu_grad")
+    (param $d i32) (param $h i32) (param $n i32) (param $keep f32)
+    (local $end i32) (local $vkeep v128)
+    (local.set $vkeep (f32x4.splat (local.get $keep)))
+    (local.set $end (i32.add (local.get $d) (i32.shl (local.get $n) (i32.const 2))))
+    (block $done (loop $loop
+      (br_if $done (i32.ge_u (local.get $d) (local.get $end)))
+      (v128.store (local.get $d)
+        (v128.and (f32x4.mul (v128.load (local.get $d)) (local.get $vkeep))
+          (f32x4.gt (v128.load (local.get $h)) (f32x4.splat (f32.const 0)))))
+      (local.set $d (i32.add (local.get $d) (i32.const 16)))
+      (local.set $h (i32.add (local.get $h) (i32.const 16)))
+      (br $loop))))
+)

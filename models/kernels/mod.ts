@@ -29,6 +29,23 @@ export interface KernelExports {
   transpose(src: number, dst: number, rows: number, cols: number): void;
   /** `transpose` for rows and cols multiples of 4 (4x4 SIMD tiles, ~5x faster). */
   transpose4(src: number, dst: number, rows: number, cols: number): void;
+  /**
+   * `h = relu(z[r mod srcRows] + b) * mask` with `dropoutMaskValues`' mask hashed on the
+   * fly (key = `deriveSeed(seed, step, layer) | 0`); cols a multiple of 4.
+   */
+  dropout_relu(
+    z: number,
+    b: number,
+    h: number,
+    rows: number,
+    cols: number,
+    srcRows: number,
+    key: number,
+    threshold: number,
+    keep: number,
+  ): void;
+  /** `d = h > 0 ? d * keep : 0` over n floats (n a multiple of 4). */
+  dropout_relu_grad(d: number, h: number, n: number, keep: number): void;
 }
 
 let compiled: WebAssembly.Module | null = null;

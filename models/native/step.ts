@@ -16,6 +16,7 @@
  */
 import { ModelError } from "../errors.ts";
 import { adamScalars, instantiateKernels } from "../kernels/mod.ts";
+import { deriveSeed } from "../random.ts";
 import { lossHead } from "../loss_head.ts";
 import { layerSizes } from "../mlp.ts";
 import { dropoutMaskValues } from "../dropout.ts";
@@ -85,17 +86,21 @@ export function createNativeStep(
   };
   checkValues(values);
 
-  // Parameters, gradients and Adam's moments live in one wasm memory (the Adam kernel
-  // updates them in place); BLAS reads and writes them through views.
+  // Parameters, gradients, Adam's moments and the activations live in one wasm memory:
+  // the SIMD kernels (Adam, the dropout-ReLU pair) work on it in place and BLAS reads and
+  // writes it through views. The activations sit at the end, sized for the largest batch
+  // seen; a larger one grows the memory (which detaches every view: they are re-made).
   const bytes = 4 * total;
   const memory = new WebAssembly.Memory({
     initial: Math.ceil((4 * bytes) / 65536) + 1,
   });
   const kernels = instantiateKernels(memory);
-  const params = new Float32Array(memory.buffer, 0, total);
-  const grads = new Float32Array(memory.buffer, bytes, total);
-  const m = new Float32Array(memory.buffer, 2 * bytes, total);
-  const v = new Float32Array(memory.buffer, 3 * bytes, total);
+  const at = (offset: number, n: number) =>
+    new Float32Array(memory.buffer, offset, n);
+  let params = at(0, total);
+  let grads = at(bytes, total);
+  let m = at(2 * bytes, total);
+  let v = at(3 * bytes, total);
   const regions = layers.flatMap((l) => [
     [l.w, l.fanIn * l.fanOut],
     [l.b, l.fanOut],
@@ -107,20 +112,46 @@ export function createNativeStep(
     buffer.subarray(regions[i][0], regions[i][0] + regions[i][1]);
   const weight = (buffer: Float32Array, l: number) => view(buffer, 2 * l);
   const bias = (buffer: Float32Array, l: number) => view(buffer, 2 * l + 1);
+  // The SIMD kernels need row lengths that are multiples of 4; other shapes use loops.
+  const simd = layers.slice(0, -1).every((l) => l.fanOut % 4 === 0);
+  const keep = dropout > 0 ? Math.fround(1 / (1 - dropout)) : 1;
+  const threshold = dropout > 0
+    ? Math.min(Math.round(dropout * 65536), 65535)
+    : 0;
 
-  // Activations, sized for the largest batch seen.
   let capacity = 0;
-  let acts: Float32Array[] = []; // acts[l]: input of layer l + 1 (post dropout), [N, fanOut]
-  let deltas: Float32Array[] = []; // deltas[l]: d loss / d pre-activation of layer l, [N, fanOut]
-  let firstPre = new Float32Array(0); // layer 0's pre-activation of one copy, [B, fanOut]
-  let firstDelta = new Float32Array(0); // R-Drop: both copies' deltas summed, [B, fanOut]
+  // acts[l]: output of layer l (post dropout for hidden layers), [N, fanOut]; deltas[l]:
+  // d loss / d pre-activation of layer l, [N, fanOut]; firstPre: layer 0's pre-activation
+  // of one copy (R-Drop computes it once), [B, fanOut]; firstDelta: both copies' deltas
+  // of layer 0 summed, [B, fanOut].
+  let acts: Float32Array[] = [];
+  let deltas: Float32Array[] = [];
+  let firstPre: Float32Array = new Float32Array(0);
+  let firstDelta: Float32Array = new Float32Array(0);
   const ensure = (rows: number) => {
     if (rows <= capacity) return;
     capacity = rows;
-    acts = layers.map((l) => new Float32Array(rows * l.fanOut));
-    deltas = layers.map((l) => new Float32Array(rows * l.fanOut));
-    firstPre = new Float32Array(rows * layers[0].fanOut);
-    firstDelta = new Float32Array(rows * layers[0].fanOut);
+    let offset = 4 * bytes;
+    const next = (n: number) => {
+      const start = offset;
+      offset += 4 * align4(n);
+      return start;
+    };
+    const actOffsets = layers.map((l) => next(rows * l.fanOut));
+    const deltaOffsets = layers.map((l) => next(rows * l.fanOut));
+    const preOffset = next(rows * layers[0].fanOut);
+    const sumOffset = next(rows * layers[0].fanOut);
+    if (offset > memory.buffer.byteLength) {
+      memory.grow(Math.ceil((offset - memory.buffer.byteLength) / 65536));
+    }
+    params = at(0, total);
+    grads = at(bytes, total);
+    m = at(2 * bytes, total);
+    v = at(3 * bytes, total);
+    acts = layers.map((l, i) => at(actOffsets[i], rows * l.fanOut));
+    deltas = layers.map((l, i) => at(deltaOffsets[i], rows * l.fanOut));
+    firstPre = at(preOffset, rows * layers[0].fanOut);
+    firstDelta = at(sumOffset, rows * layers[0].fanOut);
   };
 
   let step = 0;
@@ -154,7 +185,7 @@ export function createNativeStep(
     ensure(n);
     const x = batch.x.subarray(0, b * fanIn0);
     const y = batch.y.subarray(0, b);
-    const dropMasks = masks(n, step);
+    const dropMasks = simd ? [] : masks(n, step);
     const last = layers.length - 1;
 
     // Forward.
@@ -186,6 +217,20 @@ export function createNativeStep(
           for (let c = 0; c < fanOut; c++) h[o + c] += bl[c];
         }
         break;
+      }
+      if (simd) {
+        kernels.dropout_relu(
+          out.byteOffset,
+          bl.byteOffset,
+          h.byteOffset,
+          n,
+          fanOut,
+          rowsIn,
+          deriveSeed(config.seed, step, l) | 0,
+          threshold,
+          keep,
+        );
+        continue;
       }
       const mask = dropMasks[l];
       for (let r = 0; r < n; r++) {
@@ -262,8 +307,12 @@ export function createNativeStep(
       });
       // d relu(z) * mask / dz = mask where the unit is active (its output is > 0).
       const h = acts[l - 1];
-      const mask = dropMasks[l - 1];
       const count = n * fanIn;
+      if (simd) {
+        kernels.dropout_relu_grad(prev.byteOffset, h.byteOffset, count, keep);
+        continue;
+      }
+      const mask = dropMasks[l - 1];
       if (mask === null) {
         for (let i = 0; i < count; i++) if (!(h[i] > 0)) prev[i] = 0;
       } else {

@@ -111,6 +111,13 @@ Deno.test("a missing library is reported with the path, never thrown", () => {
   }
 });
 
+/** Hidden sizes that are not multiples of 4: the step's plain-loop path instead of SIMD. */
+const ODD: MlpConfig = {
+  inputSize: 12,
+  hidden: [10, 6],
+  classes: 3,
+  dropout: 0.3,
+};
 const SMALL: MlpConfig = {
   inputSize: 12,
   hidden: [16, 8],
@@ -156,14 +163,21 @@ function maxDiff(a: Float32Array[], b: Float32Array[]): number {
   return worst;
 }
 
-for (const mode of ["baseline", "rdrop"] as const) {
+for (
+  const [mode, model] of [
+    ["baseline", SMALL],
+    ["rdrop", SMALL],
+    ["baseline", ODD],
+    ["rdrop", ODD],
+  ] as const
+) {
   Deno.test({
     name:
-      `native step follows the tfjs steps (optimised on wasm, reference on cpu): ${mode}`,
+      `native step follows the tfjs steps (optimised on wasm, reference on cpu): ${mode}, hidden ${model.hidden}`,
     ignore,
     async fn() {
       const config: StepConfig = {
-        model: SMALL,
+        model,
         mode,
         alpha: 0.5,
         learningRate: 0.01,
