@@ -107,6 +107,12 @@ export interface BatchStep {
   getState(): Promise<AdamState>;
   /** Replaces parameters and Adam's state (a resumed run); masks continue from `state.step`. */
   restore(values: Float32Array[], state: AdamState): void;
+  /**
+   * Logits `[rows, classes]` (row-major) of `x` `[rows, features]` in evaluation mode (no
+   * dropout) from the current parameters. Optional: steps that have a faster forward pass
+   * than tfjs offer it, and the trainer's per-epoch evaluation uses it.
+   */
+  predictLogits?(x: Float32Array, rows: number): Float32Array;
   /** Frees what the step holds. */
   dispose(): void;
 }

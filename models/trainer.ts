@@ -139,6 +139,45 @@ function resolveSettings(data: TrainData, options: TrainOptions): {
   return { settings, epochs };
 }
 
+/**
+ * Accuracy and mean NLL of `split` from a host forward pass (`predict` returns row-major
+ * logits), batch by batch, in float64.
+ */
+export function evaluateLogits(
+  predict: (x: Float32Array, rows: number) => Float32Array,
+  split: Split,
+  options: { classes: number; batchSize: number },
+): { accuracy: number; loss: number } {
+  const { classes, batchSize } = options;
+  const { features, count } = split;
+  let correct = 0;
+  let nll = 0;
+  for (let start = 0; start < count; start += batchSize) {
+    const rows = Math.min(batchSize, count - start);
+    const logits = predict(
+      split.images.subarray(start * features, (start + rows) * features),
+      rows,
+    );
+    for (let r = 0; r < rows; r++) {
+      const o = r * classes;
+      let max = -Infinity;
+      let best = 0;
+      for (let c = 0; c < classes; c++) {
+        if (logits[o + c] > max) {
+          max = logits[o + c];
+          best = c;
+        }
+      }
+      let sum = 0;
+      for (let c = 0; c < classes; c++) sum += Math.exp(logits[o + c] - max);
+      const label = split.labels[start + r];
+      nll -= logits[o + label] - max - Math.log(sum);
+      if (best === label) correct++;
+    }
+  }
+  return { accuracy: correct / count, loss: nll / count };
+}
+
 /** JSON with object keys sorted, so that key order never counts as a difference. */
 function canonicalJson(value: unknown): string {
   return JSON.stringify(
@@ -301,15 +340,24 @@ export async function train(
       }
       const epochSeconds = (performance.now() - started) / 1000;
       const values = await step.getValues();
-      const evaluated = mlpFromValues(config, values);
-      let evaluation;
-      try {
-        evaluation = await evaluateTensors(evaluated, { x: xTest, y: yTest }, {
-          classes: config.classes,
-          batchSize: options.evalBatchSize,
-        });
-      } finally {
-        disposeMlp(evaluated);
+      let evaluation: { accuracy: number; loss: number };
+      if (step.predictLogits) {
+        evaluation = evaluateLogits(
+          (x, rows) => step!.predictLogits!(x, rows),
+          testSplit,
+          { classes: config.classes, batchSize: options.evalBatchSize ?? 1000 },
+        );
+      } else {
+        const evaluated = mlpFromValues(config, values);
+        try {
+          evaluation = await evaluateTensors(
+            evaluated,
+            { x: xTest, y: yTest },
+            { classes: config.classes, batchSize: options.evalBatchSize },
+          );
+        } finally {
+          disposeMlp(evaluated);
+        }
       }
       const record: EpochRecord = {
         epoch,

@@ -11,9 +11,7 @@ import { describeEnvironment } from "../models/backend.ts";
 import { fileCheckpointStore } from "../models/checkpoint.ts";
 import { disposeMlp, saveModelArtifacts } from "../models/mlp.ts";
 import { train } from "../models/trainer.ts";
-import { nativeStepFactory } from "../models/native/mod.ts";
-import type { BatchStepFactory } from "../models/step.ts";
-import { tfjsStepFactory } from "../models/tfjs_step.ts";
+import { stepFactoryFor } from "../models/step_factory.ts";
 import { RunRecord, TrainHistory } from "./artifacts.ts";
 import type { Params } from "./params.ts";
 import type { TrainInstanceParams } from "./train_params.ts";
@@ -38,9 +36,8 @@ export async function runTraining(
     );
   }
   const blasThreads = (ctx.allParams as Params).train.blasThreads;
-  let createStep: BatchStepFactory = tfjsStepFactory();
+  const createStep = stepFactoryFor(selection, { blasThreads });
   if (selection.blas) {
-    createStep = nativeStepFactory(selection.blas, { threads: blasThreads });
     const { info } = selection.blas;
     ctx.log(
       `native backend: OpenBLAS ${

@@ -337,12 +337,48 @@ export function createNativeStep(
     metrics.rows += n;
   }
 
+  /** Evaluation-mode forward pass (no dropout) over plain arrays. */
+  function predictLogits(input: Float32Array, rows: number): Float32Array {
+    let h = input;
+    for (let l = 0; l < layers.length; l++) {
+      const { fanIn, fanOut } = layers[l];
+      const out = new Float32Array(rows * fanOut);
+      blas.sgemm({
+        transA: false,
+        transB: false,
+        m: rows,
+        n: fanOut,
+        k: fanIn,
+        alpha: 1,
+        a: h,
+        lda: fanIn,
+        b: weight(params, l),
+        ldb: fanOut,
+        beta: 0,
+        c: out,
+        ldc: fanOut,
+      });
+      const bl = bias(params, l);
+      const hidden = l + 1 < layers.length;
+      for (let r = 0; r < rows; r++) {
+        const o = r * fanOut;
+        for (let c = 0; c < fanOut; c++) {
+          const z = out[o + c] + bl[c];
+          out[o + c] = hidden && !(z > 0) ? 0 : z;
+        }
+      }
+      h = out;
+    }
+    return h;
+  }
+
   const copies = (buffer: Float32Array) =>
     regions.map((_, i) => view(buffer, i).slice());
 
   return {
     kind: "native",
     run,
+    predictLogits,
     takeMetrics() {
       const out = metrics;
       metrics = { steps: 0, lossSum: 0, correct: 0, rows: 0 };

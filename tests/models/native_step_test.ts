@@ -3,7 +3,13 @@ import "@tensorflow/tfjs-backend-cpu";
 import "@tensorflow/tfjs-backend-wasm";
 import { assert, assertEquals } from "../assert.ts";
 import { blobs } from "./_synthetic.ts";
-import { initialValues, type MlpConfig } from "../../models/mlp.ts";
+import {
+  disposeMlp,
+  initialValues,
+  type MlpConfig,
+  mlpFromValues,
+} from "../../models/mlp.ts";
+import { evaluateTensors } from "../../models/evaluate.ts";
 import {
   BLAS_LIBRARY_ENV,
   createNativeStep,
@@ -13,7 +19,11 @@ import {
 import { createReferenceStep } from "../../models/reference_step.ts";
 import type { BatchStepFactory, StepConfig } from "../../models/step.ts";
 import { tfjsStepFactory } from "../../models/tfjs_step.ts";
-import { train, type TrainOptions } from "../../models/trainer.ts";
+import {
+  evaluateLogits,
+  train,
+  type TrainOptions,
+} from "../../models/trainer.ts";
 
 // CI installs libopenblas0-pthread, so there these tests must run; elsewhere they are
 // skipped (visibly) when the library is missing.
@@ -351,5 +361,55 @@ Deno.test({
     assert(reads.at(-1)!.accuracy! > 0.8, JSON.stringify(reads.at(-1)));
     result.params.weights.forEach((w) => w.dispose());
     result.params.biases.forEach((b) => b.dispose());
+  },
+});
+
+Deno.test({
+  name:
+    "the native step's evaluation forward pass agrees with tfjs' evaluation",
+  ignore,
+  async fn() {
+    await tf.setBackend("wasm");
+    const model: MlpConfig = {
+      inputSize: 20,
+      hidden: [32, 16],
+      classes: 3,
+      dropout: 0.3,
+    };
+    const split = blobs(257, { features: 20, classes: 3, seed: 5 });
+    const values = initialValues(model, { seed: 6 });
+    const step = createNativeStep(values, {
+      model,
+      mode: "baseline",
+      alpha: 0,
+      learningRate: 1e-2,
+      seed: 1,
+    }, { blas: blas(), threads: 1 });
+    // A few steps, so that the values are not the initial ones.
+    for (let i = 0; i < 5; i++) {
+      step.run({
+        x: split.images.subarray(0, 64 * 20),
+        y: split.labels.subarray(0, 64),
+        rows: 64,
+      });
+    }
+    const ours = evaluateLogits(
+      (x, rows) => step.predictLogits!(x, rows),
+      split,
+      { classes: 3, batchSize: 100 },
+    );
+    const params = mlpFromValues(model, await step.getValues());
+    const x = tf.tensor2d(split.images, [split.count, 20]);
+    const y = tf.tensor1d(split.labels, "int32");
+    const theirs = await evaluateTensors(params, { x, y }, { classes: 3 });
+    assertEquals(ours.accuracy, theirs.accuracy);
+    assert(
+      Math.abs(ours.loss - theirs.loss) < 1e-5,
+      `${ours.loss} vs ${theirs.loss}`,
+    );
+    disposeMlp(params);
+    x.dispose();
+    y.dispose();
+    step.dispose();
   },
 });
