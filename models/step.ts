@@ -123,23 +123,41 @@ export type BatchStepFactory = (
   config: StepConfig,
 ) => BatchStep;
 
-/** Checks a step's settings once, for every implementation (a {@linkcode ModelError} if bad). */
-export function checkStepConfig(config: StepConfig): void {
+/** The settings every step checks, whatever its config's shape. */
+export interface StepSettings {
+  /** Loss mode. */
+  mode: TrainMode;
+  /** KL weight. */
+  alpha: number;
+  /** Adam learning rate. */
+  learningRate: number;
+  /** Dropout rate. */
+  dropout: number;
+  /** Mask seed. */
+  seed: number;
+}
+
+/** Checks a step's settings: the one check of them in models/ (a {@linkcode ModelError}). */
+export function checkStepSettings(settings: StepSettings): void {
   const bad = (what: string) => {
     throw new ModelError(`invalid training setting: ${what}`);
   };
-  if (config.mode !== "baseline" && config.mode !== "rdrop") {
-    bad(`mode must be "baseline" or "rdrop", got ${String(config.mode)}`);
+  if (settings.mode !== "baseline" && settings.mode !== "rdrop") {
+    bad(`mode must be "baseline" or "rdrop", got ${String(settings.mode)}`);
   }
-  if (!(config.alpha >= 0)) bad(`alpha must be >= 0, got ${config.alpha}`);
-  if (!(config.learningRate > 0)) {
-    bad(`learningRate must be > 0, got ${config.learningRate}`);
+  if (!(settings.alpha >= 0)) bad(`alpha must be >= 0, got ${settings.alpha}`);
+  if (!(settings.learningRate > 0)) {
+    bad(`learningRate must be > 0, got ${settings.learningRate}`);
   }
-  const { dropout } = config.model;
-  if (!(dropout >= 0 && dropout < 1)) {
-    bad(`dropout must be in [0, 1), got ${dropout}`);
+  if (!(settings.dropout >= 0 && settings.dropout < 1)) {
+    bad(`dropout must be in [0, 1), got ${settings.dropout}`);
   }
-  if (!Number.isInteger(config.seed)) {
-    bad(`seed must be an integer, got ${config.seed}`);
+  if (!Number.isInteger(settings.seed)) {
+    bad(`seed must be an integer, got ${settings.seed}`);
   }
+}
+
+/** {@linkcode checkStepSettings} of a {@linkcode StepConfig}. */
+export function checkStepConfig(config: StepConfig): void {
+  checkStepSettings({ ...config, dropout: config.model.dropout });
 }
