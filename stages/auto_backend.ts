@@ -13,7 +13,10 @@ import type { ResolvedBackend } from "./train_params.ts";
  * else `wasm`.
  */
 export async function detectAutoBackend(): Promise<ResolvedBackend> {
-  const probe = await probeAdapter();
+  const adapter = probeAdapter();
+  // Loading OpenBLAS (~20 ms) overlaps the adapter request instead of following it.
+  const blas = probeBlas();
+  const probe = await adapter;
   if (probe && !probe.software) return "webgpu";
-  return probeBlas().ok ? "native" : "wasm";
+  return blas.ok ? "native" : "wasm";
 }
