@@ -259,9 +259,19 @@ export async function train(
     const { train: trainSplit, test: testSplit } = data;
     const n = trainSplit.count;
     const features = trainSplit.features;
-    const xTest = tf.tensor2d(testSplit.images, [testSplit.count, features]);
-    const yTest = tf.tensor1d(testSplit.labels, "int32");
-    device.push(xTest, yTest);
+    // On the device only for tfjs evaluation: a step with its own forward pass needs no copy.
+    let testTensors: { x: tf.Tensor2D; y: tf.Tensor1D } | null = null;
+    const deviceTest = () => {
+      if (!testTensors) {
+        testTensors = {
+          x: tf.tensor2d(testSplit.images, [testSplit.count, features]),
+          y: tf.tensor1d(testSplit.labels, "int32"),
+        };
+        device.push(testTensors.x, testTensors.y);
+      }
+      return testTensors;
+    };
+    if (!step.predictLogits) deviceTest();
     const steps = stepsPerEpoch(n, settings.batchSize);
     // Shuffled batches are gathered into these; in order, batches are views of the split.
     const gathered: Batch = {
@@ -352,7 +362,7 @@ export async function train(
         try {
           evaluation = await evaluateTensors(
             evaluated,
-            { x: xTest, y: yTest },
+            deviceTest(),
             { classes: config.classes, batchSize: options.evalBatchSize },
           );
         } finally {
