@@ -7,7 +7,7 @@
  * @module
  */
 import { z } from "zod";
-import { EpochRecord } from "../models/checkpoint.ts";
+import { EpochRecord } from "../models/epoch_record.ts";
 
 /** One epoch of training (the trainer's own record, so the two cannot drift apart). */
 export { EpochRecord };
