@@ -30,6 +30,8 @@ export interface JobRow {
   epochSeconds: { baseline: number | null; rdrop: number | null };
   /** Samples per second of the training loops per mode. */
   samplesPerSecond: { baseline: number | null; rdrop: number | null };
+  /** CPU seconds (all threads) of one epoch's training loop per mode. */
+  cpuSeconds: { baseline: number | null; rdrop: number | null };
 }
 
 /** The default job's time (both models, `jobEpochs` epochs) from a row, or null. */
@@ -39,6 +41,18 @@ export function projectedJobSeconds(
 ): number | null {
   const { baseline, rdrop } = row.epochSeconds;
   return baseline === null || rdrop === null
+    ? null
+    : jobEpochs * (baseline + rdrop);
+}
+
+/** CPU seconds of the default job's training loops (both models, `jobEpochs` epochs), or null. */
+export function projectedJobCpuSeconds(
+  row: JobRow,
+  jobEpochs: number,
+): number | null {
+  const { baseline, rdrop } = row.cpuSeconds;
+  return baseline === null || rdrop === null ||
+      !Number.isFinite(baseline + rdrop)
     ? null
     : jobEpochs * (baseline + rdrop);
 }
@@ -55,8 +69,8 @@ export function formatJobTable(
     ? projectedJobSeconds(options.peer, options.jobEpochs)
     : null;
   const lines = [
-    `| run | baseline s/epoch | baseline samples/s | R-Drop s/epoch | R-Drop samples/s | default job (${options.jobEpochs} epochs, both), s | time vs PyTorch 1 thread |`,
-    "|---|---:|---:|---:|---:|---:|---:|",
+    `| run | baseline s/epoch | baseline samples/s | R-Drop s/epoch | R-Drop samples/s | default job (${options.jobEpochs} epochs, both), s | time vs PyTorch 1 thread | training CPU s, job | CPU vs PyTorch 1 thread |`,
+    "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
   ];
   for (const row of rows) {
     const job = projectedJobSeconds(row, options.jobEpochs);
@@ -85,9 +99,11 @@ function oursRow(
     label,
     epochSeconds: { baseline: null, rdrop: null },
     samplesPerSecond: { baseline: null, rdrop: null },
+    cpuSeconds: { baseline: null, rdrop: null },
   };
   for (const r of results) {
     if (!r.ok) continue;
+    row.cpuSeconds[r.mode] = mean(r.epochs.map((e) => e.trainCpuSeconds));
     row.epochSeconds[r.mode] = mean(r.epochs.map((e) => e.wallSeconds));
     row.samplesPerSecond[r.mode] = samples /
       mean(r.epochs.map((e) => e.trainSeconds));
@@ -104,9 +120,12 @@ function torchRow(
     label: `PyTorch ${threads} thread${threads === 1 ? "" : "s"}`,
     epochSeconds: { baseline: null, rdrop: null },
     samplesPerSecond: { baseline: null, rdrop: null },
+    cpuSeconds: { baseline: null, rdrop: null },
   };
   for (const r of results) {
     if (!r.ok || r.threads !== threads) continue;
+    row.cpuSeconds[r.summary.args.mode] = r.summary.train_cpu_s /
+      r.summary.epochs.length;
     const s = r.summary;
     const epochs = s.epochs.length;
     row.epochSeconds[s.args.mode] = (s.train_s + s.eval_s) / epochs;
@@ -160,19 +179,20 @@ async function run(args: BenchArgs): Promise<number> {
     `measured: ${args.epochs} epoch(s) per model on the full data (${samples} training ` +
       `samples), ${args.epochs}/${jobEpochs} of the default job; the job's time is projected`,
   );
-  const rows: JobRow[] = [];
+  // Modes outermost: ours and PyTorch for one mode run back to back, so that a change of the
+  // machine's load between them distorts the ratios less.
   const ours: OursResult[] = [];
+  const torch: TorchResult[] = [];
   let failed = false;
-  for (const backend of args.backends) {
-    const results: OursResult[] = [];
-    for (const mode of args.modes) {
+  for (const mode of args.modes) {
+    for (const backend of args.backends) {
       const r = await timeOurs(data, {
         backend,
         mode,
         epochs: args.epochs,
         blasThreads: args.blasThreads,
       });
-      results.push(r);
+      ours.push(r);
       if (!r.ok) {
         console.log(`ours ${backend} ${mode}: not run: ${r.reason}`);
         if (backend !== "webgpu") failed = true;
@@ -183,29 +203,49 @@ async function run(args: BenchArgs): Promise<number> {
           `ours ${backend} ${mode} epoch ${i + 1}: ${
             e.trainSeconds.toFixed(2)
           } s training ` +
-            `(quarters ${
+            `(${e.trainCpuSeconds.toFixed(2)} CPU s; quarters ${
               e.quarters.map((q) => q.toFixed(2)).join(" / ")
-            } s), ` +
-            `${e.wallSeconds.toFixed(2)} s with evaluation, test acc ${
+            } s), ${e.wallSeconds.toFixed(2)} s with evaluation, test acc ${
               (e.testAccuracy * 100).toFixed(2)
-            } %, RSS ${Math.round(e.rssMb)} MB`,
+            } %, RSS ${Math.round(e.rssMb)} MB, load ${load()}`,
         );
       }
     }
-    ours.push(...results);
-    const blas = results.find((r) => r.ok && r.blas)?.ok
-      ? (results.find((r) => r.ok && r.blas) as Extract<
-        OursResult,
-        { ok: true }
-      >).blas
-      : null;
-    const label = blas
-      ? `ours native (OpenBLAS ${
-        blas.version ?? ""
-      } ${blas.coreName}, ${blas.threads} thread${
-        blas.threads === 1 ? "" : "s"
-      })`
-      : `ours ${backend}`;
+    if (!args.torch) continue;
+    for (const threads of args.torchThreads) {
+      const r = await runTorch({
+        script: args.torchScript,
+        python: args.python,
+        mode,
+        epochs: args.epochs,
+        threads,
+        batchSize: defaults.train.batchSize,
+        learningRate: defaults.train.learningRate,
+        alpha: defaults.train.alpha,
+        seed: defaults.seeds[0],
+      });
+      torch.push(r);
+      if (r.ok) {
+        console.log(
+          `PyTorch ${threads}T ${mode}: ${
+            r.summary.train_s.toFixed(2)
+          } s training ` +
+            `(${r.summary.train_cpu_s.toFixed(2)} CPU s), ${
+              r.summary.eval_s.toFixed(2)
+            } s evaluation, test acc ${
+              (r.summary.final_test_acc * 100).toFixed(2)
+            } % (torch ${r.summary.torch}), load ${load()}`,
+        );
+      } else {
+        console.log(`PyTorch ${threads}T ${mode}: not run: ${r.reason}`);
+      }
+    }
+  }
+  const rows: JobRow[] = [];
+  for (const backend of args.backends) {
+    const results = ours.filter((r) => r.backend === backend);
+    const native = results.find((r) => r.ok && r.blas);
+    const blas = native && native.ok ? native.blas : null;
     if (blas) {
       console.log(
         `BLAS: ${blas.library}; ${blas.config}; core ${blas.coreName}; OPENBLAS_CORETYPE ${
@@ -213,37 +253,17 @@ async function run(args: BenchArgs): Promise<number> {
         }`,
       );
     }
+    const label = blas
+      ? `ours native (OpenBLAS ${
+        blas.version ?? ""
+      } ${blas.coreName}, ${blas.threads} thread${
+        blas.threads === 1 ? "" : "s"
+      })`
+      : `ours ${backend}`;
     rows.push(oursRow(label, results, samples));
   }
-  const torch: TorchResult[] = [];
   if (args.torch) {
     for (const threads of args.torchThreads) {
-      for (const mode of args.modes) {
-        const r = await runTorch({
-          script: args.torchScript,
-          python: args.python,
-          mode,
-          epochs: args.epochs,
-          threads,
-          batchSize: defaults.train.batchSize,
-          learningRate: defaults.train.learningRate,
-          alpha: defaults.train.alpha,
-          seed: defaults.seeds[0],
-        });
-        torch.push(r);
-        if (r.ok) {
-          console.log(
-            `PyTorch ${threads}T ${mode}: ${
-              r.summary.train_s.toFixed(2)
-            } s training, ` +
-              `${r.summary.eval_s.toFixed(2)} s evaluation, test acc ${
-                (r.summary.final_test_acc * 100).toFixed(2)
-              } % (torch ${r.summary.torch})`,
-          );
-        } else {
-          console.log(`PyTorch ${threads}T ${mode}: not run: ${r.reason}`);
-        }
-      }
       rows.push(torchRow(threads, torch, samples));
     }
   }

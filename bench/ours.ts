@@ -5,6 +5,7 @@
  *
  * @module
  */
+import process from "node:process";
 import { type BackendName, selectBackend } from "../models/backend.ts";
 import { disposeMlp } from "../models/mlp.ts";
 import type { BlasInfo } from "../models/native/blas.ts";
@@ -16,6 +17,8 @@ import { Params } from "../stages/params.ts";
 export interface EpochTiming {
   /** Seconds of the training loop. */
   trainSeconds: number;
+  /** CPU seconds of the process (all threads) during the training loop. */
+  trainCpuSeconds: number;
   /** Seconds including the evaluation after the epoch. */
   wallSeconds: number;
   /** Seconds of each quarter of the epoch's steps (a slowdown within the epoch shows here). */
@@ -43,6 +46,12 @@ export type OursResult =
     reason: string;
   };
 
+/** CPU seconds (user + system, all threads) of this process so far (getrusage). */
+export function processCpuSeconds(): number {
+  const { user, system } = process.cpuUsage();
+  return (user + system) / 1e6;
+}
+
 /** Trains `mode` on `backend` for `epochs` epochs with the default job's settings. */
 export async function timeOurs(
   data: TrainData,
@@ -66,6 +75,8 @@ export async function timeOurs(
   let quarterStart = 0;
   let quarters: number[] = [];
   let epochStart = 0;
+  let cpuStart = 0;
+  let cpuTrain = 0;
   const result = await train(data, {
     mode,
     alpha: mode === "rdrop" ? t.alpha : 0,
@@ -85,6 +96,7 @@ export async function timeOurs(
       const now = performance.now();
       if (info.step === 1) {
         epochStart = now;
+        cpuStart = processCpuSeconds();
         quarterStart = now;
         quarters = [];
       }
@@ -93,11 +105,13 @@ export async function timeOurs(
         quarters.push((now - quarterStart) / 1000);
         quarterStart = now;
       }
+      if (info.step === info.steps) cpuTrain = processCpuSeconds() - cpuStart;
     },
     onEpoch(record) {
       const now = performance.now();
       epochs.push({
         trainSeconds: record.epochSeconds,
+        trainCpuSeconds: cpuTrain,
         wallSeconds: (now - epochStart) / 1000,
         quarters,
         testAccuracy: record.testAccuracy,

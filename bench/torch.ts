@@ -15,6 +15,7 @@ export const TorchSummary = z.object({
     threads: z.number().int(),
   }),
   train_s: z.number().nonnegative(),
+  train_cpu_s: z.number().nonnegative(),
   eval_s: z.number().nonnegative(),
   samples_per_s: z.number().nonnegative(),
   final_test_acc: z.number().min(0).max(1),

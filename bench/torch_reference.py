@@ -10,7 +10,8 @@ one concatenated batch), loss = mean NLL of both passes
 (KLDivLoss(reduction="sum", log_target=True)).
 
 Prints one line per epoch and writes a JSON summary with --json. `train_s` counts the
-training loops only; evaluation after each epoch is timed separately (`eval_s`).
+training loops only (`train_cpu_s`: their CPU time, all threads); evaluation after each epoch
+is timed separately (`eval_s`).
 
 Run with Debian's interpreter (python3-torch): /usr/bin/python3 bench/torch_reference.py
 --mode rdrop --epochs 1 --threads 1 --json out.json
@@ -93,12 +94,14 @@ def main():
 
     epochs = []
     train_s = 0.0
+    train_cpu_s = 0.0
     eval_s = 0.0
     for epoch in range(1, args.epochs + 1):
         model.train()
         loss_sum = 0.0
         steps = 0
         started = time.perf_counter()
+        cpu_started = time.process_time()
         for start in range(0, n, b):
             xb = x_train[start:start + b]
             yb = y_train[start:start + b]
@@ -117,7 +120,9 @@ def main():
             loss_sum += loss.item()
             steps += 1
         seconds = time.perf_counter() - started
+        cpu_seconds = time.process_time() - cpu_started
         train_s += seconds
+        train_cpu_s += cpu_seconds
         started = time.perf_counter()
         model.eval()
         with torch.no_grad():
@@ -128,6 +133,7 @@ def main():
         epochs.append({
             "epoch": epoch,
             "epoch_train_s": seconds,
+            "epoch_train_cpu_s": cpu_seconds,
             "samples_per_s": n / seconds,
             "train_loss": loss_sum / steps,
             "test_acc": test_acc,
@@ -142,6 +148,7 @@ def main():
         "torch": torch.__version__,
         "python": platform.python_version(),
         "train_s": train_s,
+        "train_cpu_s": train_cpu_s,
         "eval_s": eval_s,
         "samples_per_s": n * args.epochs / train_s if train_s > 0 else 0.0,
         "final_test_acc": epochs[-1]["test_acc"],

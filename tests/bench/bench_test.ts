@@ -9,10 +9,12 @@ import {
   formatJobTable,
   type JobRow,
   parseBenchArgs,
+  projectedJobCpuSeconds,
   projectedJobSeconds,
   USAGE,
 } from "../../bench/main.ts";
 import { defaultTorchScript, parseRusage } from "../../bench/torch.ts";
+import { processCpuSeconds } from "../../bench/ours.ts";
 
 const ROOT = new URL("file:///work/repo/");
 
@@ -58,10 +60,12 @@ Deno.test("projectedJobSeconds and the table: job = epochs x (baseline + R-Drop)
     label,
     epochSeconds: { baseline: b, rdrop: r },
     samplesPerSecond: { baseline: b && 60000 / b, rdrop: r && 60000 / r },
+    cpuSeconds: { baseline: b && b / 2, rdrop: r && r / 2 },
   });
   const ours = row("ours native", 3, 4);
   const torch = row("PyTorch 1 thread", 6, 10);
   assertEquals(projectedJobSeconds(ours, 10), 70);
+  assertEquals(projectedJobCpuSeconds(ours, 10), 35);
   assertEquals(projectedJobSeconds(row("half", 3, null), 10), null);
   const table = formatJobTable([ours, torch], { jobEpochs: 10, peer: torch });
   const lines = table.split("\n");
@@ -96,4 +100,16 @@ Deno.test("deno task bench --help prints the usage with the task's own permissio
   assertEquals(output.code, 0, new TextDecoder().decode(output.stderr));
   assertEquals(text.trim(), USAGE.trim());
   assert(!task.includes(" -A") && !/--allow-ffi(\s|$)/.test(task), task);
+});
+
+Deno.test("processCpuSeconds grows with work done", () => {
+  const before = processCpuSeconds();
+  let x = 0;
+  const until = performance.now() + 80;
+  while (performance.now() < until) x += Math.sqrt(x + 1);
+  const after = processCpuSeconds();
+  assert(
+    Number.isFinite(before) && after > before,
+    `${before} -> ${after} (${x > 0})`,
+  );
 });
