@@ -68,6 +68,9 @@ export function formatJobTable(
   const peerJob = options.peer
     ? projectedJobSeconds(options.peer, options.jobEpochs)
     : null;
+  const peerCpu = options.peer
+    ? projectedJobCpuSeconds(options.peer, options.jobEpochs)
+    : null;
   const lines = [
     `| run | baseline s/epoch | baseline samples/s | R-Drop s/epoch | R-Drop samples/s | default job (${options.jobEpochs} epochs, both), s | time vs PyTorch 1 thread | training CPU s, job | CPU vs PyTorch 1 thread |`,
     "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
@@ -77,12 +80,16 @@ export function formatJobTable(
     const ratio = job !== null && peerJob
       ? `${(job / peerJob).toFixed(2)}x`
       : "–";
+    const cpu = projectedJobCpuSeconds(row, options.jobEpochs);
+    const cpuRatio = cpu !== null && peerCpu
+      ? `${(cpu / peerCpu).toFixed(2)}x`
+      : "–";
     lines.push(
       `| ${row.label} | ${fmt(row.epochSeconds.baseline)} | ${
         rate(row.samplesPerSecond.baseline)
       } | ${fmt(row.epochSeconds.rdrop)} | ${
         rate(row.samplesPerSecond.rdrop)
-      } | ${fmt(job, 0)} | ${ratio} |`,
+      } | ${fmt(job, 0)} | ${ratio} | ${fmt(cpu, 0)} | ${cpuRatio} |`,
     );
   }
   return lines.join("\n");

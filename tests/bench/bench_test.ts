@@ -70,13 +70,11 @@ Deno.test("projectedJobSeconds and the table: job = epochs x (baseline + R-Drop)
   const table = formatJobTable([ours, torch], { jobEpochs: 10, peer: torch });
   const lines = table.split("\n");
   assertEquals(lines.length, 4);
-  assert(
-    lines[2].startsWith(
-      "| ours native | 3.0 | 20000 | 4.0 | 15000 | 70 | 0.44x |",
-    ),
+  assertEquals(
     lines[2],
+    "| ours native | 3.0 | 20000 | 4.0 | 15000 | 70 | 0.44x | 35 | 0.44x |",
   );
-  assert(lines[3].endsWith("| 160 | 1.00x |"), lines[3]);
+  assert(lines[3].endsWith("| 160 | 1.00x | 80 | 1.00x |"), lines[3]);
 });
 
 Deno.test("parseRusage reads the wrapper's line", () => {
