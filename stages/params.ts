@@ -41,9 +41,9 @@ export const TrainParams = z.strictObject({
    */
   backend: z.enum(["auto", "native", "webgpu", "wasm", "cpu"]).default("auto"),
   /**
-   * OpenBLAS threads per training run (backend native). One by default: parallel train
-   * instances use the cores, and at batch 32 a second thread does not pay. Not part of the
-   * training key: it does not change what is computed.
+   * OpenBLAS threads per training run (backend native; part of a native run's key, as it
+   * changes the summation order). One by default: parallel train instances use the cores,
+   * and at batch 32 a second thread does not pay.
    */
   blasThreads: z.number().int().positive().default(1),
 });

@@ -29,24 +29,32 @@ export interface TrainInstanceParams {
   mode: Mode;
   alpha: number;
   backend: ResolvedBackend;
+  /**
+   * OpenBLAS threads, for the native backend only: the thread count changes the float
+   * summation order inside the matrix products, so it is part of what a run computes.
+   */
+  blasThreads?: number;
 }
 
 /**
  * Selects a train instance's params. `backend` is the resolved one: `auto` on a GPU machine
  * and on a CPU box are different computations, while `auto` and an explicit `wasm` on the
  * same CPU box are the same one (and share a cache entry). The baseline ignores alpha, so
- * alpha is pinned to 0 there and changing it does not retrain the baseline.
+ * alpha is pinned to 0 there and changing it does not retrain the baseline. `blasThreads` is
+ * only part of a native run's key.
  */
 export function trainParams(
   p: Params,
   mode: Mode,
   options: TrainStageOptions,
 ): TrainInstanceParams {
-  const { alpha, backend, blasThreads: _threads, ...shared } = p.train;
+  const { alpha, backend, blasThreads, ...shared } = p.train;
+  const resolved = backend === "auto" ? options.autoBackend : backend;
   return {
     ...shared,
     mode,
     alpha: mode === "rdrop" ? alpha : 0,
-    backend: backend === "auto" ? options.autoBackend : backend,
+    backend: resolved,
+    ...(resolved === "native" ? { blasThreads } : {}),
   };
 }

@@ -35,7 +35,8 @@ export async function runTraining(
         `${selection.backend} now; rerun the pipeline`,
     );
   }
-  const blasThreads = (ctx.allParams as Params).train.blasThreads;
+  const blasThreads = p.blasThreads ??
+    (ctx.allParams as Params).train.blasThreads;
   const createStep = stepFactoryFor(selection, { blasThreads });
   if (selection.blas) {
     const { info } = selection.blas;
