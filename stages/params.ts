@@ -48,8 +48,17 @@ export const TrainParams = z.strictObject({
    * carries over between batch sizes.
    */
   klReduction: z.enum(["sum", "batchmean"]).default("sum"),
-  /** `auto` picks WebGPU on a hardware GPU, else the wasm backend. */
-  backend: z.enum(["auto", "webgpu", "wasm", "cpu"]).default("auto"),
+  /**
+   * `auto` picks WebGPU on a hardware GPU, else `native` (OpenBLAS through FFI) when the
+   * library loads, else the wasm backend.
+   */
+  backend: z.enum(["auto", "native", "webgpu", "wasm", "cpu"]).default("auto"),
+  /**
+   * OpenBLAS threads per training run (backend native; part of a native run's key, as it
+   * changes the summation order). One by default: parallel train instances use the cores,
+   * and at batch 32 a second thread does not pay.
+   */
+  blasThreads: z.number().int().positive().default(1),
 });
 
 const ParamsObject = z.strictObject({

@@ -11,7 +11,7 @@ import { describeEnvironment } from "../models/backend.ts";
 import { fileCheckpointStore } from "../models/checkpoint.ts";
 import { disposeMlp, saveModelArtifacts } from "../models/mlp.ts";
 import { train } from "../models/trainer.ts";
-import { createTrainStep } from "../models/train_step.ts";
+import { stepFactoryFor } from "../models/step_factory.ts";
 import { RunRecord, TrainHistory } from "./artifacts.ts";
 import type { TrainInstanceParams } from "./train_params.ts";
 import { writeJson } from "./json_files.ts";
@@ -33,6 +33,23 @@ export async function runTraining(
     throw new Error(
       `backend auto resolved to ${p.backend} when the stage key was computed but to ` +
         `${selection.backend} now; rerun the pipeline`,
+    );
+  }
+  // Only a native run's key holds the thread count; other steps use no BLAS.
+  const blasThreads = p.blasThreads ?? 1;
+  const createStep = stepFactoryFor(selection, { blasThreads });
+  if (selection.blas) {
+    const { info } = selection.blas;
+    ctx.log(
+      `native backend: OpenBLAS ${
+        info.version ?? "?"
+      }, ${info.coreName} kernels` +
+        (info.coreTypeOverride
+          ? ` (OPENBLAS_CORETYPE=${info.coreTypeOverride})`
+          : "") +
+        `, ${blasThreads} thread${
+          blasThreads === 1 ? "" : "s"
+        }, ${info.library}`,
     );
   }
   const data = await loadPreprocessed(ctx.inputs.preprocess);
@@ -62,12 +79,13 @@ export async function runTraining(
     seed: options.seed,
     shuffle: p.shuffle,
     model: {
+      inputSize: data.meta.features,
       hidden: p.hidden,
       dropout: p.dropout,
       classes,
     },
     checkpoint: fileCheckpointStore(`${ctx.scratchDir}/checkpoint.bin`),
-    createStep: createTrainStep,
+    createStep,
     signal: ctx.signal,
     onResume(epochs) {
       ctx.log(`resumed from the checkpoint after epoch ${epochs}`);
@@ -81,10 +99,13 @@ export async function runTraining(
           unit: "steps",
         });
       }
-      const fields: Record<string, string | number> = {
-        "samples/s": Math.round(info.samplesPerSecond),
-      };
+      // Loss and accuracy first: a narrow terminal drops the last fields.
+      const fields: Record<string, string | number> = {};
       if (info.loss !== undefined) fields.loss = info.loss.toFixed(4);
+      if (info.accuracy !== undefined) {
+        fields.acc = `${(info.accuracy * 100).toFixed(2)} %`;
+      }
+      fields["samples/s"] = Math.round(info.samplesPerSecond);
       bar.update(info.step, fields);
     },
     onEpoch(record) {
@@ -93,8 +114,8 @@ export async function runTraining(
         `${split} acc ${(record.testAccuracy * 100).toFixed(2)} %  ` +
         `${split} loss ${record.testLoss.toFixed(4)}`;
       const fields = {
-        "samples/s": Math.round(record.samplesPerSecond),
         loss: record.trainLoss.toFixed(4),
+        "samples/s": Math.round(record.samplesPerSecond),
       };
       if (bar) {
         // The bar's last line carries the epoch's figures; no second summary line.
@@ -134,7 +155,7 @@ export async function runTraining(
   await writeJson(`${ctx.outDir}/run.json`, RunRecord, {
     mode: p.mode,
     seed: options.seed,
-    backend: environment.backend,
+    backend: selection.backend,
     requestedBackend,
     adapter: environment.adapter,
     deno: environment.deno,
@@ -144,5 +165,11 @@ export async function runTraining(
       ? trainSplit.count * result.history.length / trainSeconds
       : 0,
     resumedEpochs: result.resumedEpochs,
+    blas: selection.blas
+      ? {
+        ...selection.blas.info,
+        threads: selection.blas.threads(),
+      }
+      : null,
   });
 }
