@@ -21,7 +21,7 @@ import {
   f32,
   type KernelSource,
   TILE,
-  TILE_MEMORY,
+  TILE_THREADS,
   tileFunction,
 } from "./wgsl.ts";
 
@@ -199,7 +199,6 @@ export function forwardKernel(shape: KernelShape, l: number): KernelSource {
     roles,
     ["acts"],
     `
-${TILE_MEMORY}
 ${
       tileFunction({
         fn: "product",
@@ -211,7 +210,7 @@ ${
         store,
       })
     }
-@compute @workgroup_size(16, 16)
+@compute @workgroup_size(${TILE_THREADS}, ${TILE_THREADS})
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
   product(wg.y * ${TILE}u, wg.x * ${TILE}u, lid.xy);
 }`,
@@ -379,7 +378,9 @@ export function backwardKernel(shape: KernelShape, l: number): KernelSource {
   const biasPart = l < last
     ? `
   } else {
-    let m = (w - ${weightTiles}u - inputTiles) * 256u + lid.y * 16u + lid.x;
+    let m = (w - ${weightTiles}u - inputTiles) * ${
+      TILE_THREADS * TILE_THREADS
+    }u + lid.y * ${TILE_THREADS}u + lid.x;
     if (m < ${M}u) {
       var s = 0.0;
       for (var n = 0u; n < step.rows; n++) { s += deltas[${G}u + n * ${M}u + m]; }
@@ -409,9 +410,8 @@ export function backwardKernel(shape: KernelShape, l: number): KernelSource {
     roles,
     written,
     `
-${TILE_MEMORY}
 ${functions.join("\n")}
-@compute @workgroup_size(16, 16)
+@compute @workgroup_size(${TILE_THREADS}, ${TILE_THREADS})
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
   let w = wg.x;
   let inputTiles = ${
@@ -439,7 +439,9 @@ export function backwardWorkgroups(
   const rows = shape.mode === "rdrop" ? 2 * size : size;
   const weight = Math.ceil(K / TILE) * Math.ceil(M / TILE);
   const input = l > 0 ? Math.ceil(rows / TILE) * Math.ceil(K / TILE) : 0;
-  const bias = l < layers.length - 1 ? Math.ceil(M / 256) : 0;
+  const bias = l < layers.length - 1
+    ? Math.ceil(M / (TILE_THREADS * TILE_THREADS))
+    : 0;
   return weight + input + bias;
 }
 

@@ -83,15 +83,11 @@ export function declareBindings(
   }).join("\n");
 }
 
-/** Edge of a matmul output tile; a workgroup of 16x16 invocations computes 2x2 each. */
+/** Edge of a matmul output tile. */
 export const TILE = 32;
-/** Depth of the operand tiles staged in workgroup memory per iteration. */
-const CHUNK = 16;
-
-/** Workgroup memory shared by every tile function of a module (declare once). */
-export const TILE_MEMORY = `
-var<workgroup> tileA: array<f32, ${CHUNK * TILE}>;
-var<workgroup> tileB: array<f32, ${CHUNK * TILE}>;`;
+/** Invocations per tile edge: an 8x8 workgroup, each invocation a 4x4 block of outputs. */
+export const TILE_THREADS = 8;
+const BLOCK = TILE / TILE_THREADS;
 
 /** A matrix product `out[row, col] = sum_k A[row, k] * B[k, col]` over one output tile. */
 export interface TileSpec {
@@ -111,70 +107,51 @@ export interface TileSpec {
 
 /**
  * A function `fn(tileRow: u32, tileCol: u32, lid: vec2<u32>)` computing the output tile
- * whose first row and column are `tileRow`, `tileCol`. Operands are staged through
- * workgroup memory in chunks of 16 along the depth; it must be called in uniform control
- * flow (it has barriers), by all 256 invocations.
+ * whose first row and column are `tileRow`, `tileCol`: each of the 8x8 invocations
+ * accumulates a 4x4 block in registers, reading its operands straight from the buffers
+ * (no workgroup memory, no barriers: on a software adapter every barrier is a switch
+ * between invocations, and at these sizes caches serve the re-reads on any GPU). The
+ * block's rows and columns are strided by 8, so neighbouring invocations read neighbouring
+ * addresses.
  */
 export function tileFunction(spec: TileSpec): string {
-  const half = TILE / 2;
+  const idx = [...Array(BLOCK).keys()];
+  const pairs = idx.flatMap((i) => idx.map((j) => [i, j]));
+  const stores = pairs.map(([i, j]) =>
+    storeAt(
+      `tileRow + lid.y + ${i * TILE_THREADS}u`,
+      `tileCol + lid.x + ${j * TILE_THREADS}u`,
+      `acc${i}${j}`,
+      spec,
+    )
+  );
   return `
 fn ${spec.fn}(tileRow: u32, tileCol: u32, lid: vec2<u32>) {
   let rows = ${spec.rows};
   let cols = ${spec.cols};
   let depth = ${spec.depth};
-  let t = lid.y * 16u + lid.x;
-  var acc00 = 0.0;
-  var acc01 = 0.0;
-  var acc10 = 0.0;
-  var acc11 = 0.0;
-  for (var k0 = 0u; k0 < depth; k0 += ${CHUNK}u) {
-    for (var i = 0u; i < ${(CHUNK * TILE) / 256}u; i++) {
-      let e = t + i * 256u;
-      // A: consecutive invocations read consecutive k of a row.
-      let ar = e / ${CHUNK}u;
-      let ak = e % ${CHUNK}u;
-      var av = 0.0;
-      if (tileRow + ar < rows && k0 + ak < depth) {
-        let row = tileRow + ar;
-        let k = k0 + ak;
-        av = ${spec.a("row", "k")};
-      }
-      tileA[ak * ${TILE}u + ar] = av;
-      // B: consecutive invocations read consecutive columns of a k.
-      let bk = e / ${TILE}u;
-      let bc = e % ${TILE}u;
-      var bv = 0.0;
-      if (k0 + bk < depth && tileCol + bc < cols) {
-        let k = k0 + bk;
-        let col = tileCol + bc;
-        bv = ${spec.b("k", "col")};
-      }
-      tileB[bk * ${TILE}u + bc] = bv;
-    }
-    workgroupBarrier();
-    for (var kk = 0u; kk < ${CHUNK}u; kk++) {
-      let a0 = tileA[kk * ${TILE}u + lid.y];
-      let a1 = tileA[kk * ${TILE}u + lid.y + ${half}u];
-      let b0 = tileB[kk * ${TILE}u + lid.x];
-      let b1 = tileB[kk * ${TILE}u + lid.x + ${half}u];
-      acc00 = fma(a0, b0, acc00);
-      acc01 = fma(a0, b1, acc01);
-      acc10 = fma(a1, b0, acc10);
-      acc11 = fma(a1, b1, acc11);
-    }
-    workgroupBarrier();
-  }
-  ${storeAt("tileRow + lid.y", "tileCol + lid.x", "acc00", spec)}
-  ${storeAt("tileRow + lid.y", `tileCol + lid.x + ${half}u`, "acc01", spec)}
-  ${storeAt(`tileRow + lid.y + ${half}u`, "tileCol + lid.x", "acc10", spec)}
+  ${pairs.map(([i, j]) => `var acc${i}${j} = 0.0;`).join("\n  ")}
+  // Out-of-range rows and columns compute a clamped duplicate that is never stored.
   ${
-    storeAt(
-      `tileRow + lid.y + ${half}u`,
-      `tileCol + lid.x + ${half}u`,
-      "acc11",
-      spec,
+    idx.map((i) =>
+      `let row${i} = min(tileRow + lid.y + ${i * TILE_THREADS}u, rows - 1u);`
+    ).join("\n  ")
+  }
+  ${
+    idx.map((j) =>
+      `let col${j} = min(tileCol + lid.x + ${j * TILE_THREADS}u, cols - 1u);`
+    ).join("\n  ")
+  }
+  for (var k = 0u; k < depth; k++) {
+    ${idx.map((i) => `let a${i} = ${spec.a(`row${i}`, "k")};`).join("\n    ")}
+    ${idx.map((j) => `let b${j} = ${spec.b("k", `col${j}`)};`).join("\n    ")}
+    ${
+    pairs.map(([i, j]) => `acc${i}${j} = fma(a${i}, b${j}, acc${i}${j});`).join(
+      "\n    ",
     )
   }
+  }
+  ${stores.join("\n  ")}
 }`;
 }
 
