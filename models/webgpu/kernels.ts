@@ -175,7 +175,8 @@ export function forwardKernel(shape: KernelShape, l: number): KernelSource {
     const write = (r: string) =>
       `acts[${
         acts[l]
-      }u + (${r}) * ${M}u + ${col}] = select(0.0, z * dropoutScale(key, ${r}, ${col}, ${M}u), z > 0.0);`;
+      }u + (${r}) * ${M}u + ${col}] = select(z * dropoutScale(key, ${r}, ${col}, ${M}u), 0.0, z <= 0.0);`;
+    // ReLU as `z <= 0 ? 0 : z` so that a NaN survives (as in tfjs and PyTorch) and is seen.
     return `let z = ${acc} + params[${layer.bias}u + ${col}];
       let key = layerKey(${l}u);
       ${write(row)}

@@ -134,6 +134,18 @@ export interface FusedStep {
 const source = (view: ArrayBufferView): BufferSource =>
   view as unknown as BufferSource;
 
+/** Bytes in KiB, MiB or GiB, for messages. */
+function formatBytes(bytes: number): string {
+  const units = ["KiB", "MiB", "GiB"];
+  let value = bytes / 1024;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit++;
+  }
+  return `${value.toFixed(1)} ${units[unit]}`;
+}
+
 const PYTORCH_ADAM = { beta1: 0.9, beta2: 0.999, epsilon: 1e-8 };
 const STORAGE = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST |
   GPUBufferUsage.COPY_SRC;
@@ -181,11 +193,9 @@ export function createFusedStep(
     if (size > maxBinding && (usage & GPUBufferUsage.STORAGE)) {
       throw new ModelError(
         `the ${what} needs ${
-          (size / 2 ** 20).toFixed(1)
-        } MiB in one binding but the WebGPU ` +
-          `adapter "${context.adapter}" allows ${
-            (maxBinding / 2 ** 20).toFixed(0)
-          } MiB; ` +
+          formatBytes(size)
+        } in one binding but the WebGPU ` +
+          `adapter "${context.adapter}" allows ${formatBytes(maxBinding)}; ` +
           `use a smaller model or dataset, or train with backend=wasm`,
       );
     }
