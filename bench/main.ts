@@ -25,6 +25,7 @@ import {
   syntheticData,
 } from "./measure.ts";
 import { defaultTorchScript, runTorch, type TorchResult } from "./torch.ts";
+import { benchWebGpu } from "./webgpu.ts";
 
 /** A wrong command-line option. */
 export class BenchUsageError extends Error {
@@ -42,6 +43,8 @@ export interface BenchArgs {
   cpuSteps: number;
   /** Steps on WebGPU (software llvmpipe here: keep it tiny). */
   webgpuSteps: number;
+  /** `--webgpu`: the WebGPU bench alone (bench/webgpu.ts: tfjs ops before, fused after). */
+  webgpu: boolean;
   synthetic: boolean;
   backends: BackendName[];
   modes: ("baseline" | "rdrop")[];
@@ -151,6 +154,7 @@ export function parseBenchArgs(argv: string[], repoRoot: URL): BenchArgs {
       Math.min(steps, 20),
     ),
     synthetic: values.synthetic,
+    webgpu: values.webgpu,
     backends: backends as BackendName[],
     modes: modes as ("baseline" | "rdrop")[],
     full: values.full,
@@ -310,6 +314,16 @@ async function main(argv: string[]): Promise<number> {
     `bench: data ${data.source}, ${data.count} samples; batch ${DEFAULTS.batchSize}; ` +
       `${navigator.hardwareConcurrency} CPUs; load average ${loadAverage()}`,
   );
+  if (args.webgpu) {
+    // The WebGPU paths alone, before (tfjs ops) and after (fused), with call counts.
+    await benchWebGpu(data, {
+      modes: args.modes,
+      beforeSteps: args.webgpuSteps,
+      afterSteps: args.steps,
+      settings: { ...DEFAULTS, readEvery: 50 },
+    });
+    return 0;
+  }
   const epochs = args.full ? DEFAULTS.epochs : null;
   const perEpochSteps = Math.ceil(data.count / DEFAULTS.batchSize);
   const measurements: Measurement[] = [];
