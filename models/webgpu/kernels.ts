@@ -21,7 +21,7 @@ import {
   f32,
   type KernelSource,
   TILE,
-  TILE_THREADS,
+  TILE_WORKGROUP,
   tileFunction,
 } from "./wgsl.ts";
 
@@ -211,7 +211,7 @@ ${
         store,
       })
     }
-@compute @workgroup_size(${TILE_THREADS}, ${TILE_THREADS})
+@compute @workgroup_size(${TILE_WORKGROUP[0]}, ${TILE_WORKGROUP[1]})
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
   product(wg.y * ${TILE}u, wg.x * ${TILE}u, lid.xy);
 }`,
@@ -380,8 +380,8 @@ export function backwardKernel(shape: KernelShape, l: number): KernelSource {
     ? `
   } else {
     let m = (w - ${weightTiles}u - inputTiles) * ${
-      TILE_THREADS * TILE_THREADS
-    }u + lid.y * ${TILE_THREADS}u + lid.x;
+      TILE_WORKGROUP[0] * TILE_WORKGROUP[1]
+    }u + lid.y * ${TILE_WORKGROUP[0]}u + lid.x;
     if (m < ${M}u) {
       var s = 0.0;
       for (var n = 0u; n < step.rows; n++) { s += deltas[${G}u + n * ${M}u + m]; }
@@ -412,7 +412,7 @@ export function backwardKernel(shape: KernelShape, l: number): KernelSource {
     written,
     `
 ${functions.join("\n")}
-@compute @workgroup_size(${TILE_THREADS}, ${TILE_THREADS})
+@compute @workgroup_size(${TILE_WORKGROUP[0]}, ${TILE_WORKGROUP[1]})
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
   let w = wg.x;
   let inputTiles = ${
@@ -441,7 +441,7 @@ export function backwardWorkgroups(
   const weight = Math.ceil(K / TILE) * Math.ceil(M / TILE);
   const input = l > 0 ? Math.ceil(rows / TILE) * Math.ceil(K / TILE) : 0;
   const bias = l < layers.length - 1
-    ? Math.ceil(M / (TILE_THREADS * TILE_THREADS))
+    ? Math.ceil(M / (TILE_WORKGROUP[0] * TILE_WORKGROUP[1]))
     : 0;
   return weight + input + bias;
 }

@@ -85,9 +85,11 @@ export function declareBindings(
 
 /** Edge of a matmul output tile. */
 export const TILE = 32;
-/** Invocations per tile edge: an 8x8 workgroup, each invocation a 4x4 block of outputs. */
-export const TILE_THREADS = 8;
-const BLOCK = TILE / TILE_THREADS;
+/** Workgroup of a tile: `[x, y]` invocations (x along columns). */
+export const TILE_WORKGROUP: readonly [number, number] = [8, 8];
+/** Outputs per invocation along rows and columns. */
+const BLOCK_ROWS = TILE / TILE_WORKGROUP[1];
+const BLOCK_COLS = TILE / TILE_WORKGROUP[0];
 
 /** A matrix product `out[row, col] = sum_k A[row, k] * B[k, col]` over one output tile. */
 export interface TileSpec {
@@ -115,13 +117,16 @@ export interface TileSpec {
  * addresses.
  */
 export function tileFunction(spec: TileSpec): string {
-  const idx = [...Array(BLOCK).keys()];
-  const pairs = idx.flatMap((i) => idx.map((j) => [i, j]));
+  const [tx, ty] = TILE_WORKGROUP;
+  const rowsOf = [...Array(BLOCK_ROWS).keys()];
+  const colsOf = [...Array(BLOCK_COLS).keys()];
+  const pairs = rowsOf.flatMap((i) => colsOf.map((j) => [i, j]));
+  const lines = (items: string[], indent: string) => items.join(`\n${indent}`);
   const stores = pairs.map(([i, j]) =>
     storeAt(
-      `tileRow + lid.y + ${i * TILE_THREADS}u`,
-      `tileCol + lid.x + ${j * TILE_THREADS}u`,
-      `acc${i}${j}`,
+      `tileRow + lid.y + ${i * ty}u`,
+      `tileCol + lid.x + ${j * tx}u`,
+      `acc${i}_${j}`,
       spec,
     )
   );
@@ -130,28 +135,39 @@ fn ${spec.fn}(tileRow: u32, tileCol: u32, lid: vec2<u32>) {
   let rows = ${spec.rows};
   let cols = ${spec.cols};
   let depth = ${spec.depth};
-  ${pairs.map(([i, j]) => `var acc${i}${j} = 0.0;`).join("\n  ")}
+  ${lines(pairs.map(([i, j]) => `var acc${i}_${j} = 0.0;`), "  ")}
   // Out-of-range rows and columns compute a clamped duplicate that is never stored.
   ${
-    idx.map((i) =>
-      `let row${i} = min(tileRow + lid.y + ${i * TILE_THREADS}u, rows - 1u);`
-    ).join("\n  ")
+    lines(
+      rowsOf.map((i) =>
+        `let row${i} = min(tileRow + lid.y + ${i * ty}u, rows - 1u);`
+      ),
+      "  ",
+    )
   }
   ${
-    idx.map((j) =>
-      `let col${j} = min(tileCol + lid.x + ${j * TILE_THREADS}u, cols - 1u);`
-    ).join("\n  ")
+    lines(
+      colsOf.map((j) =>
+        `let col${j} = min(tileCol + lid.x + ${j * tx}u, cols - 1u);`
+      ),
+      "  ",
+    )
   }
   for (var k = 0u; k < depth; k++) {
-    ${idx.map((i) => `let a${i} = ${spec.a(`row${i}`, "k")};`).join("\n    ")}
-    ${idx.map((j) => `let b${j} = ${spec.b("k", `col${j}`)};`).join("\n    ")}
     ${
-    pairs.map(([i, j]) => `acc${i}${j} = fma(a${i}, b${j}, acc${i}${j});`).join(
-      "\n    ",
+    lines(rowsOf.map((i) => `let a${i} = ${spec.a(`row${i}`, "k")};`), "    ")
+  }
+    ${
+    lines(colsOf.map((j) => `let b${j} = ${spec.b("k", `col${j}`)};`), "    ")
+  }
+    ${
+    lines(
+      pairs.map(([i, j]) => `acc${i}_${j} = fma(a${i}, b${j}, acc${i}_${j});`),
+      "    ",
     )
   }
   }
-  ${stores.join("\n  ")}
+  ${lines(stores, "  ")}
 }`;
 }
 
