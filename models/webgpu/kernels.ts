@@ -1,10 +1,11 @@
 /**
  * The fused step's WGSL kernels, generated for one model shape. A training step is
- * `2 * layers + 1` dispatches (7 for 784-512-512-10):
+ * `2 * layers + 2` dispatches (8 for 784-512-512-10):
  *
- * - `forward(l)` per hidden layer: matmul + bias + ReLU + dropout mask in one; layer 0 reads
- *   the batch straight out of the uploaded training set (rows `order[offset + r]`) and, for
- *   R-Drop, computes the shared pre-activation once and writes both masked copies;
+ * - `gather`: the batch's rows out of the uploaded training set (rows `order[offset + r]`,
+ *   palette codes decoded) into a float32 batch buffer;
+ * - `forward(l)` per hidden layer: matmul + bias + ReLU + dropout mask in one; for R-Drop,
+ *   layer 0 computes the shared pre-activation once and writes both masked copies;
  * - `head`: the last layer's logits, log-softmax, NLL, both KL directions, d loss / d logits,
  *   the last bias gradient, and the loss added to an on-GPU accumulator (one workgroup);
  * - `backward(l)` per layer, last to first: the weight and bias gradients of layer l and the
@@ -49,9 +50,10 @@ export interface ActivationLayout {
   acts: number[];
   /** Offset of layer l's output gradient `[rows, fanOut]` in the delta buffer. */
   deltas: number[];
-  /** Sizes of the two buffers. */
+  /** Sizes of the buffers (activations, output gradients, gathered batch). */
   actsSize: number;
   deltasSize: number;
+  batchSize: number;
 }
 
 /** Where the activations and output gradients live for `shape`. */
@@ -69,7 +71,8 @@ export function activationLayout(shape: KernelShape): ActivationLayout {
     deltas.push(d);
     d += maxRows * layer.fanOut;
   });
-  return { maxRows, acts, deltas, actsSize: a, deltasSize: d };
+  const batchSize = shape.maxBatch * shape.layout.layers[0].fanIn;
+  return { maxRows, acts, deltas, actsSize: a, deltasSize: d, batchSize };
 }
 
 /** Number of hidden layers' keys packed in the step uniform (4 per vec4). */
@@ -164,6 +167,46 @@ function module(
   return { name, code, roles };
 }
 
+/**
+ * Copies the batch's rows out of the uploaded training set (palette codes or float32,
+ * rows `order[offset + r]`) into the float32 batch buffer `[size, features]`, so the two
+ * first-layer products read plain floats. Dispatch {@linkcode gatherWorkgroups}.
+ */
+export function gatherKernel(shape: KernelShape): KernelSource {
+  const features = shape.layout.layers[0].fanIn;
+  const roles: KernelSource["roles"] = shape.imagesAsBytes
+    ? ["step", "batch", "images", "palette", "order"]
+    : ["step", "batch", "images", "order"];
+  return module(
+    "gather",
+    shape,
+    roles,
+    ["batch"],
+    `
+@compute @workgroup_size(256)
+fn main(
+  @builtin(workgroup_id) wg: vec3<u32>,
+  @builtin(num_workgroups) groups: vec3<u32>,
+  @builtin(local_invocation_index) t: u32,
+) {
+  let i = (wg.y * groups.x + wg.x) * 256u + t;
+  if (i >= step.size * ${features}u) { return; }
+  batch[i] = pixel(i / ${features}u, i % ${features}u);
+}`,
+  );
+}
+
+/** Workgroup grid of the gather dispatch for a batch of `size` rows. */
+export function gatherWorkgroups(
+  shape: KernelShape,
+  size: number,
+  maxPerDimension: number,
+): [number, number] {
+  const groups = Math.ceil((size * shape.layout.layers[0].fanIn) / 256);
+  const x = Math.min(groups, maxPerDimension);
+  return [x, Math.ceil(groups / x)];
+}
+
 /** Hidden layer `l`'s forward kernel; dispatch `[ceil(fanOut / 32), ceil(rows / 32)]`. */
 export function forwardKernel(shape: KernelShape, l: number): KernelSource {
   const layer = shape.layout.layers[l];
@@ -185,15 +228,12 @@ export function forwardKernel(shape: KernelShape, l: number): KernelSource {
   // Layer 0 of R-Drop computes the pre-activation of the B distinct rows once.
   const rows = l === 0 ? "step.size" : "step.rows";
   const a = l === 0
-    ? (row: string, k: string) => `pixel(${row}, ${k})`
+    ? (row: string, k: string) => `batch[${row} * ${K}u + ${k}]`
     : (row: string, k: string) =>
       `acts[${acts[l - 1]}u + ${row} * ${K}u + ${k}]`;
   const roles: KernelSource["roles"] = l === 0
-    ? ["step", "params", "acts", "images", "palette", "order"]
+    ? ["step", "params", "acts", "batch"]
     : ["step", "params", "acts"];
-  if (l === 0 && !shape.imagesAsBytes) {
-    roles.splice(roles.indexOf("palette"), 1);
-  }
   return module(
     `forward${l}`,
     shape,
@@ -350,7 +390,7 @@ export function backwardKernel(shape: KernelShape, l: number): KernelSource {
     cols: `${M}u`,
     depth: l === 0 ? "step.size" : "step.rows",
     a: l === 0
-      ? (k, n) => `pixel(${n}, ${k})`
+      ? (k, n) => `batch[${n} * ${K}u + ${k}]`
       : (k, n) => `acts[${acts[l - 1]}u + ${n} * ${K}u + ${k}]`,
     b: l === 0 && rdrop
       ? (n, m) =>
@@ -397,11 +437,8 @@ export function backwardKernel(shape: KernelShape, l: number): KernelSource {
     }u) * ${TILE}u, lid.xy);`
     : "";
   const roles: KernelSource["roles"] = l === 0
-    ? ["step", "deltas", "grads", "images", "palette", "order"]
+    ? ["step", "deltas", "grads", "batch"]
     : ["step", "params", "acts", "deltas", "grads"];
-  if (l === 0 && !shape.imagesAsBytes) {
-    roles.splice(roles.indexOf("palette"), 1);
-  }
   const written: KernelSource["roles"] = l > 0
     ? ["deltas", "grads"]
     : ["grads"];

@@ -1,5 +1,5 @@
 /**
- * The fused WebGPU training step: WGSL kernels for the whole step (7 dispatches and one
+ * The fused WebGPU training step: WGSL kernels for the whole step (8 dispatches and one
  * submission per step for the reference MLP), no per-step read back, dropout masks hashed
  * on the GPU identically to the CPU steps, Adam over one flat buffer, and the training set
  * uploaded once.

@@ -1,5 +1,5 @@
 /**
- * The fused WebGPU training step: 7 dispatches and one queue submission per step for the
+ * The fused WebGPU training step: 8 dispatches and one queue submission per step for the
  * reference MLP, no GPU-to-CPU read per step (loss and accuracy are summed on the GPU and
  * read when the trainer asks), dropout masks hashed on the GPU (the CPU steps' masks), Adam
  * over one flat parameter buffer, and the training set uploaded once.
@@ -31,6 +31,8 @@ import {
   backwardWorkgroups,
   encodeStepParams,
   forwardKernel,
+  gatherKernel,
+  gatherWorkgroups,
   headKernel,
   type KernelShape,
   stepParamsBytes,
@@ -166,6 +168,7 @@ interface Program {
   data: DataBuffers;
   acts: GPUBuffer;
   deltas: GPUBuffer;
+  batch: GPUBuffer;
   passes: {
     pipeline: GPUComputePipeline;
     bindGroup: GPUBindGroup;
@@ -265,6 +268,7 @@ export function createFusedStep(
     const sizes = activationLayout(shape);
     const acts = buffer("activations", sizes.actsSize * 4);
     const deltas = buffer("activation gradients", sizes.deltasSize * 4);
+    const batch = buffer("batch", sizes.batchSize * 4);
     const roles: Record<BufferRole, GPUBuffer> = {
       params,
       grads,
@@ -278,9 +282,9 @@ export function createFusedStep(
       order: data.order,
       loss: metrics,
       step: uniforms,
-      probe: metrics,
+      batch,
     };
-    const kernels: KernelSource[] = [];
+    const kernels: KernelSource[] = [gatherKernel(shape)];
     for (let l = 0; l < hidden; l++) kernels.push(forwardKernel(shape, l));
     kernels.push(headKernel(shape));
     for (let l = hidden; l >= 0; l--) kernels.push(backwardKernel(shape, l));
@@ -304,7 +308,7 @@ export function createFusedStep(
         return { pipeline, bindGroup, kernel: kernel.name };
       })
     );
-    return { shape, data, acts, deltas, passes };
+    return { shape, data, acts, deltas, batch, passes };
   }
 
   function programFor(data: DataBuffers, rows: number): Program {
@@ -312,8 +316,9 @@ export function createFusedStep(
       return program;
     }
     const capacity = Math.max(rows, program?.shape.maxBatch ?? 0);
-    program?.acts.destroy();
-    program?.deltas.destroy();
+    for (const b of [program?.acts, program?.deltas, program?.batch]) {
+      b?.destroy();
+    }
     program = build(data, capacity);
     return program;
   }
@@ -452,6 +457,7 @@ export function createFusedStep(
         pass.setBindGroup(0, bindGroup);
         pass.dispatchWorkgroups(x, y);
       };
+      dispatch(...gatherWorkgroups(prog.shape, size, maxGroups));
       for (let l = 0; l < hidden; l++) {
         dispatch(
           Math.ceil(layout.layers[l].fanOut / TILE),
@@ -537,8 +543,7 @@ export function createFusedStep(
       disposed = true;
       pending = null;
       const prog = program as Program | null;
-      prog?.acts.destroy();
-      prog?.deltas.destroy();
+      for (const b of [prog?.acts, prog?.deltas, prog?.batch]) b?.destroy();
       for (const b of owned) b.destroy();
       readback.destroy();
     },

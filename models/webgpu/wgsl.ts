@@ -21,7 +21,7 @@ export type BufferRole =
   | "order"
   | "loss"
   | "step"
-  | "probe";
+  | "batch";
 
 /** A kernel: its WGSL module and which buffer goes to each binding (binding i = roles[i]). */
 export interface KernelSource {
@@ -57,7 +57,6 @@ function elementType(role: BufferRole, imagesAsBytes: boolean): string {
       return imagesAsBytes ? "u32" : "f32";
     case "labels":
     case "order":
-    case "probe":
       return "u32";
     default:
       return "f32";
