@@ -5,7 +5,7 @@
  * by side, written as JSON.
  *
  * Usage: `deno run --allow-read --allow-write --allow-run --allow-env bench.js
- *   --data-dir DIR --out DIR [--dry] [--python python3] [--torch-script PATH]`
+ *   --data-dir DIR --out DIR [--dry] [--epochs 10] [--python python3] [--torch-script PATH]`
  * `--dry`: a tiny size (1 epoch of 20 steps, 1000 test rows), to check the whole chain on
  * a machine without a GPU (llvmpipe).
  *
@@ -102,6 +102,7 @@ async function main(argv: string[]): Promise<number> {
       "data-dir": { type: "string" },
       out: { type: "string" },
       dry: { type: "boolean", default: false },
+      epochs: { type: "string" },
       python: { type: "string", default: "python3" },
       "torch-script": { type: "string", default: "bench/device/torch_cuda.py" },
     },
@@ -116,6 +117,16 @@ async function main(argv: string[]): Promise<number> {
   const size = dry
     ? { epochs: 1, stepsPerEpoch: 20, testRows: 1000, beforeSteps: 3 }
     : { epochs: 10, stepsPerEpoch: 0, testRows: 0, beforeSteps: 100 };
+  if (values.epochs !== undefined) {
+    const epochs = Number(values.epochs);
+    if (!Number.isInteger(epochs) || epochs < 1) {
+      console.error(
+        `device bench: --epochs must be a positive integer, got "${values.epochs}"`,
+      );
+      return 2;
+    }
+    size.epochs = epochs;
+  }
   await Deno.mkdir(out, { recursive: true });
   const files = FASHION_MNIST_FILES;
   const train = await loadSplit(

@@ -6,12 +6,15 @@
 # the log under $OUT (default .carry/out).
 #   bash bench/device/run.sh          the full default job (on the GPU machine)
 #   bash bench/device/run.sh --dry    a tiny size, to check the chain here (llvmpipe, torch on CPU)
+#   bash bench/device/run.sh --epochs 3   fewer epochs (other options go to bench/device/main.ts)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 carry=.carry
 out=${OUT:-$PWD/$carry/out}
 dry=""
-if [ "${1:-}" = "--dry" ]; then dry=--dry; fi
+for arg in "$@"; do
+  if [ "$arg" = "--dry" ]; then dry=--dry; fi
+done
 for f in deno.xz bench.js data/train-images-idx3-ubyte.xz; do
   if [ ! -s "$carry/$f" ]; then
     echo "run: $carry/$f is missing; run bash bench/device/pack.sh first" >&2
@@ -30,7 +33,7 @@ unxz_to() { # file.xz target
   fi
 }
 
-if ! ldconfig -p | grep -q 'libvulkan\.so\.1'; then
+if ! ldconfig -p | grep 'libvulkan\.so\.1' >/dev/null; then
   if [ -z "$dry" ]; then
     for f in "$carry"/*.deb; do dpkg -x "$f" /; done
     ldconfig
@@ -56,7 +59,7 @@ set +e
 DENO_DIR="$work/deno_dir" NO_COLOR=1 "$work/deno" run --no-config \
   --allow-read --allow-write --allow-run --allow-env \
   "$carry/bench.js" --data-dir "$work/data" --out "$out" --python "$python" \
-  --torch-script bench/device/torch_cuda.py $dry 2>&1 | tee "$out/log.txt"
+  --torch-script bench/device/torch_cuda.py "$@" 2>&1 | tee "$out/log.txt"
 status=${PIPESTATUS[0]}
 set -e
 echo "run: exit $status; results in $out (device_bench.json, torch_*.json, log.txt, gpu.txt)"
