@@ -157,9 +157,14 @@ function module(
   roles: KernelSource["roles"],
   written: KernelSource["roles"],
   body: string,
+  options: { vec4?: boolean } = {},
 ): KernelSource {
   const code = [
-    declareBindings(roles, { written, imagesAsBytes: shape.imagesAsBytes }),
+    declareBindings(roles, {
+      written,
+      imagesAsBytes: shape.imagesAsBytes,
+      vec4: options.vec4,
+    }),
     prelude(shape),
     roles.includes("images") ? pixelWgsl(shape) : "",
     body,
@@ -483,9 +488,31 @@ export function backwardWorkgroups(
   return weight + input + bias;
 }
 
-/** Adam over the flat buffers; dispatch {@linkcode adamWorkgroups}. */
+/**
+ * Adam over the flat buffers, four parameters per invocation (vec4; the buffers' padding
+ * to 16 bytes holds zeros that stay zeros); dispatch {@linkcode adamWorkgroups}.
+ */
 export function adamKernel(shape: KernelShape): KernelSource {
   const { beta1, beta2, epsilon } = shape.adam;
+  const body = `
+@compute @workgroup_size(256)
+fn main(
+  @builtin(workgroup_id) wg: vec3<u32>,
+  @builtin(num_workgroups) groups: vec3<u32>,
+  @builtin(local_invocation_index) t: u32,
+) {
+  let i = (wg.y * groups.x + wg.x) * 256u + t;
+  if (i >= ${Math.ceil(shape.layout.size / 4)}u) { return; }
+  let g = grads[i];
+  let mi = ${f32(beta1)} * m[i] + ${f32(1 - beta1)} * g;
+  let vi = ${f32(beta2)} * v[i] + ${f32(1 - beta2)} * g * g;
+  m[i] = mi;
+  v[i] = vi;
+  // PyTorch: p -= lr / bc1 * m / (sqrt(v) / sqrt(bc2) + eps).
+  params[i] = params[i] - step.stepSize * mi / (sqrt(vi) * step.invCorrection2 + ${
+    f32(epsilon)
+  });
+}`;
   return module(
     "adam",
     shape,
@@ -495,25 +522,8 @@ export function adamKernel(shape: KernelShape): KernelSource {
       "m",
       "v",
     ],
-    `
-@compute @workgroup_size(256)
-fn main(
-  @builtin(workgroup_id) wg: vec3<u32>,
-  @builtin(num_workgroups) groups: vec3<u32>,
-  @builtin(local_invocation_index) t: u32,
-) {
-  let i = (wg.y * groups.x + wg.x) * 256u + t;
-  if (i >= ${shape.layout.size}u) { return; }
-  let g = grads[i];
-  let mi = ${f32(beta1)} * m[i] + ${f32(1 - beta1)} * g;
-  let vi = ${f32(beta2)} * v[i] + ${f32(1 - beta2)} * g * g;
-  m[i] = mi;
-  v[i] = vi;
-  // PyTorch: p -= lr / bc1 * m / (sqrt(v) / sqrt(bc2) + eps).
-  params[i] = params[i] - step.stepSize * mi / (sqrt(vi) * step.invCorrection2 + ${
-      f32(epsilon)
-    });
-}`,
+    body,
+    { vec4: true },
   );
 }
 
@@ -522,7 +532,7 @@ export function adamWorkgroups(
   shape: KernelShape,
   maxPerDimension: number,
 ): [number, number] {
-  const groups = Math.ceil(shape.layout.size / 256);
+  const groups = Math.ceil(shape.layout.size / 4 / 256);
   const x = Math.min(groups, maxPerDimension);
   return [x, Math.ceil(groups / x)];
 }

@@ -65,20 +65,21 @@ function elementType(role: BufferRole, imagesAsBytes: boolean): string {
 
 /**
  * Declarations of a kernel's bindings: `step` is the per-step uniform block, every other
- * role a storage array; `written` roles are read_write, the rest read-only.
+ * role a storage array; `written` roles are read_write, the rest read-only; `vec4` makes
+ * float arrays `array<vec4<f32>>` (buffers are allocated in multiples of 16 bytes).
  */
 export function declareBindings(
   roles: BufferRole[],
-  options: { written: BufferRole[]; imagesAsBytes: boolean },
+  options: { written: BufferRole[]; imagesAsBytes: boolean; vec4?: boolean },
 ): string {
   return roles.map((role, i) => {
     if (role === "step") {
       return `@group(0) @binding(${i}) var<uniform> step: StepParams;`;
     }
     const access = options.written.includes(role) ? "read_write" : "read";
-    return `@group(0) @binding(${i}) var<storage, ${access}> ${role}: array<${
-      elementType(role, options.imagesAsBytes)
-    }>;`;
+    const element = elementType(role, options.imagesAsBytes);
+    const type = options.vec4 && element === "f32" ? "vec4<f32>" : element;
+    return `@group(0) @binding(${i}) var<storage, ${access}> ${role}: array<${type}>;`;
   }).join("\n");
 }
 

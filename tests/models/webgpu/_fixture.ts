@@ -19,11 +19,11 @@ import {
 } from "../../../models/webgpu/device.ts";
 import { probeAdapter } from "../../../models/adapter.ts";
 
-/** The tiny model of these tests. */
+/** The tiny model of these tests (1251 parameters: not a multiple of 4, so the padding of the vec4 Adam is covered). */
 export const MODEL: MlpConfig = {
   inputSize: 20,
   hidden: [32, 16],
-  classes: 4,
+  classes: 3,
   dropout: 0.5,
 };
 
