@@ -33,8 +33,11 @@ import {
   type FusedMetrics,
   type GpuCallCounts,
   installGpuCallCounter,
+  type TrainingSet,
 } from "../models/webgpu/mod.ts";
-import type { BenchData } from "./measure.ts";
+
+/** A split in memory: row-major images `[count, features]` and labels. */
+export type BenchSplit = TrainingSet;
 
 /** Settings shared by the measurements. */
 export interface WebGpuBenchSettings {
@@ -69,7 +72,7 @@ const perStep = (c: GpuCallCounts, steps: number): GpuCallCounts => ({
 
 /** Today's path: the trainer's loop body over tfjs ops on the webgpu backend. */
 export async function measureTfjsWebGpu(
-  data: BenchData,
+  data: BenchSplit,
   settings: WebGpuBenchSettings & { steps: number; warmup: number },
 ): Promise<WebGpuRow> {
   await selectBackend("webgpu");
@@ -137,7 +140,7 @@ export interface FusedJobOptions extends WebGpuBenchSettings {
   /** Stop each epoch after this many steps (the bench's short runs); default: whole epochs. */
   stepsPerEpoch?: number;
   /** Evaluate on the test split after each epoch (needs `test`). */
-  test?: BenchData;
+  test?: BenchSplit;
   /** Model shape (default the reference MLP). */
   model?: MlpConfig;
 }
@@ -171,7 +174,7 @@ export interface FusedJobResult {
  * non-finite loss stopping the run, tfjs evaluation of `getValues()` after each epoch.
  */
 export async function runFusedJob(
-  train: BenchData,
+  train: BenchSplit,
   options: FusedJobOptions,
 ): Promise<FusedJobResult> {
   await selectBackend("webgpu");
@@ -285,7 +288,7 @@ export async function runFusedJob(
 
 /** The fused path over `steps` steps (one short epoch), as a table row. */
 export async function measureFused(
-  data: BenchData,
+  data: BenchSplit,
   settings: WebGpuBenchSettings & { steps: number },
 ): Promise<WebGpuRow> {
   // Pipelines are compiled on the first step: warm up on a short run first.
@@ -328,7 +331,7 @@ export function formatWebGpuTable(rows: WebGpuRow[]): string {
 
 /** Runs both paths for each mode, prints the table and the speed-up; 0 on success. */
 export async function benchWebGpu(
-  data: BenchData,
+  data: BenchSplit,
   options: {
     modes: ("baseline" | "rdrop")[];
     beforeSteps: number;

@@ -16,8 +16,8 @@ import * as tf from "@tensorflow/tfjs-core";
 import { FASHION_MNIST_FILES } from "../../data/fashion_mnist.ts";
 import { readIdxFile } from "../../data/idx.ts";
 import { scaleImages } from "../../data/preprocess.ts";
-import type { BenchData } from "../measure.ts";
 import {
+  type BenchSplit,
   type FusedJobResult,
   measureTfjsWebGpu,
   runFusedJob,
@@ -38,7 +38,7 @@ async function loadSplit(
   images: string,
   labels: string,
   rows = 0,
-): Promise<BenchData> {
+): Promise<BenchSplit> {
   const find = async (name: string) => {
     for (
       const path of [`${dir}/${name.replace(/\.gz$/, "")}`, `${dir}/${name}`]
@@ -61,7 +61,6 @@ async function loadSplit(
     labels: Int32Array.from(y.data.subarray(0, count)),
     count,
     features,
-    source: dir,
   };
 }
 
