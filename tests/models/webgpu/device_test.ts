@@ -171,3 +171,46 @@ Deno.test({
     context.device.destroy();
   },
 });
+
+Deno.test("a refused device request is retried on a fresh adapter without raised limits, then named", async () => {
+  const requests: { adapter: number; limits: unknown }[] = [];
+  let adapters = 0;
+  const fakeGpu = (failures: number) => ({
+    requestAdapter() {
+      const id = ++adapters;
+      return Promise.resolve({
+        info: { description: "Fake GPU 1" },
+        limits: {
+          maxStorageBufferBindingSize: 1 << 30,
+          maxBufferSize: 1 << 30,
+        },
+        requestDevice(descriptor?: { requiredLimits?: unknown }) {
+          requests.push({ adapter: id, limits: descriptor?.requiredLimits });
+          if (requests.length <= failures) {
+            return Promise.reject(new Error("refused"));
+          }
+          return Promise.resolve({ lost: new Promise(() => {}) });
+        },
+      } as unknown as GPUAdapter);
+    },
+  });
+  const context = await requestGpuDevice({ gpu: fakeGpu(1) });
+  assertEquals(context.adapter, "Fake GPU 1");
+  assertEquals(context.software, false);
+  assertEquals(requests.length, 2);
+  assert(
+    requests[0].adapter !== requests[1].adapter,
+    "the retry used a fresh adapter",
+  );
+  assertEquals(requests[1].limits, undefined);
+  requests.length = 0;
+  const error = await assertRejects(
+    () => requestGpuDevice({ gpu: fakeGpu(2) }),
+    ModelError,
+  ) as ModelError;
+  assertStringIncludes(
+    error.message,
+    `"Fake GPU 1" could not create a device (refused)`,
+  );
+  assertStringIncludes(error.message, "backend=wasm");
+});
