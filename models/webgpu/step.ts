@@ -12,169 +12,47 @@
  * A step's commands are submitted when the next step (or a read) comes, so that a read's
  * copy rides in the same submission as the step before it.
  *
- * Structurally it is the trainer's `BatchStep` (models/step.ts), plus
- * `attachTrainingSet` and `Batch.source`, which let the trainer address batches in the
- * uploaded set instead of sending them.
+ * Its interface (step_types.ts) is structurally the trainer's `BatchStep`, plus the
+ * training-set hook.
  *
  * @module
  */
 import { ModelError } from "../errors.ts";
-import type { MlpConfig } from "../mlp.ts";
 import { dropoutKey } from "./dropout.ts";
 import { encodeImages } from "./dataset.ts";
 import { DeviceGuard, type GpuContext } from "./device.ts";
 import {
-  activationLayout,
-  adamKernel,
-  adamWorkgroups,
-  backwardKernel,
-  backwardWorkgroups,
   encodeStepParams,
-  forwardKernel,
-  gatherKernel,
-  gatherWorkgroups,
-  headKernel,
   type KernelShape,
   stepParamsBytes,
-} from "./kernels.ts";
+} from "./kernel_shape.ts";
 import {
   packFlat,
   type ParamLayout,
   paramLayout,
   unpackFlat,
 } from "./layout.ts";
+import {
+  allocator,
+  asSource as source,
+  buildProgram,
+  type DataBuffers,
+  encodeStep,
+  type Program,
+} from "./program.ts";
 import { ReadbackPool } from "./readback.ts";
-import { type BufferRole, type KernelSource, TILE } from "./wgsl.ts";
+import type { FusedBatch, FusedStep, FusedStepConfig } from "./step_types.ts";
 
-/** Settings of the fused step (the trainer's StepConfig, plus Adam's constants). */
-export interface FusedStepConfig {
-  /** Layer sizes and dropout rate. */
-  model: MlpConfig;
-  /** Loss mode. */
-  mode: "baseline" | "rdrop";
-  /** KL weight (R-Drop). */
-  alpha: number;
-  /** Adam learning rate. */
-  learningRate: number;
-  /** Seed of the dropout masks. */
-  seed: number;
-  /** KL reduction: "sum" (default, as the reference) or "batchmean". */
-  reduction?: "sum" | "batchmean";
-  /** Adam's constants (default PyTorch's). */
-  adam?: { beta1: number; beta2: number; epsilon: number };
-}
-
-/** A batch: host rows, or (after attachTrainingSet) a window of the uploaded set. */
-export interface FusedBatch {
-  /** Row-major `[rows, features]` (read during run() only; unused with `source`). */
-  x: Float32Array;
-  /** Labels (unused with `source`). */
-  y: Int32Array;
-  /** Number of rows. */
-  rows: number;
-  /** Rows `order[start .. start + rows)` of the attached training set (order null: identity). */
-  source?: { start: number; order: Int32Array | null };
-}
-
-/** The training split as uploaded once. */
-export interface TrainingSet {
-  /** Row-major `[count, features]`. */
-  images: Float32Array;
-  /** Class per row. */
-  labels: Int32Array;
-  /** Rows. */
-  count: number;
-  /** Features per row. */
-  features: number;
-}
-
-/** Sums over the steps since the last read. */
-export interface FusedMetrics {
-  /** Steps. */
-  steps: number;
-  /** Sum of the steps' batch-mean losses. */
-  lossSum: number;
-  /** Rows whose arg-max was the label (R-Drop: both passes). */
-  correct: number;
-  /** Rows counted (R-Drop: 2B per step). */
-  rows: number;
-}
-
-/** Adam's state, `m` and `v` in the order w0, b0, w1, b1, .... */
-export interface FusedAdamState {
-  /** Steps taken so far. */
-  step: number;
-  /** First moments. */
-  m: Float32Array[];
-  /** Second moments. */
-  v: Float32Array[];
-}
-
-/** The fused step (the trainer's BatchStep, plus the training-set hook). */
-export interface FusedStep {
-  /** "webgpu". */
-  readonly kind: string;
-  /** The adapter's description. */
-  readonly adapter: string;
-  /** Uploads the training split once; batches with `source` then address it. */
-  attachTrainingSet(train: TrainingSet): void;
-  /** Queues one Adam step; never waits for the GPU. */
-  run(batch: FusedBatch): void;
-  /** Loss and accuracy sums since the last call (then reset): the only read of a window. */
-  takeMetrics(): Promise<FusedMetrics>;
-  /** Copies of the parameters (w0, b0, w1, b1, ...). */
-  getValues(): Promise<Float32Array[]>;
-  /** Copies of Adam's state. */
-  getState(): Promise<FusedAdamState>;
-  /** Replaces parameters and Adam's state (resume); masks continue from `state.step`. */
-  restore(values: Float32Array[], state: FusedAdamState): void;
-  /** Frees every GPU buffer of the step. */
-  dispose(): void;
-}
-
-/** A typed array as WebGPU's BufferSource (the typings exclude shared buffers). */
-const source = (view: ArrayBufferView): BufferSource =>
-  view as unknown as BufferSource;
-
-/** Bytes in KiB, MiB or GiB, for messages. */
-function formatBytes(bytes: number): string {
-  const units = ["KiB", "MiB", "GiB"];
-  let value = bytes / 1024;
-  let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024;
-    unit++;
-  }
-  return `${value.toFixed(1)} ${units[unit]}`;
-}
+export type {
+  FusedAdamState,
+  FusedBatch,
+  FusedMetrics,
+  FusedStep,
+  FusedStepConfig,
+  TrainingSet,
+} from "./step_types.ts";
 
 const PYTORCH_ADAM = { beta1: 0.9, beta2: 0.999, epsilon: 1e-8 };
-const STORAGE = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST |
-  GPUBufferUsage.COPY_SRC;
-
-/** Data buffers the kernels read a batch from. */
-interface DataBuffers {
-  kind: "palette" | "f32";
-  images: GPUBuffer;
-  palette: GPUBuffer;
-  labels: GPUBuffer;
-  order: GPUBuffer;
-  rows: number;
-}
-
-/** Pipelines and bind groups for one data binding and batch capacity. */
-interface Program {
-  shape: KernelShape;
-  data: DataBuffers;
-  acts: GPUBuffer;
-  deltas: GPUBuffer;
-  batch: GPUBuffer;
-  passes: {
-    pipeline: GPUComputePipeline;
-    bindGroup: GPUBindGroup;
-    kernel: string;
-  }[];
-}
 
 /** Creates the fused step on `context`'s device, starting from `values`. */
 export function createFusedStep(
@@ -189,28 +67,8 @@ export function createFusedStep(
   const rdrop = config.mode === "rdrop";
   const hidden = layout.layers.length - 1;
   const maxGroups = device.limits.maxComputeWorkgroupsPerDimension;
-  const maxBinding = device.limits.maxStorageBufferBindingSize;
   const readback = new ReadbackPool(device, guard);
-
-  const buffer = (what: string, size: number, usage = STORAGE): GPUBuffer => {
-    if (size > maxBinding && (usage & GPUBufferUsage.STORAGE)) {
-      throw new ModelError(
-        `the ${what} needs ${
-          formatBytes(size)
-        } in one binding but the WebGPU ` +
-          `adapter "${context.adapter}" allows ${formatBytes(maxBinding)}; ` +
-          `use a smaller model or dataset, or train with backend=wasm`,
-      );
-    }
-    return guard.scoped(
-      what,
-      () =>
-        device.createBuffer({
-          size: Math.max(16, Math.ceil(size / 16) * 16),
-          usage,
-        }),
-    );
-  };
+  const buffer = allocator(context, guard);
   const owned: GPUBuffer[] = [];
   const keep = (b: GPUBuffer) => (owned.push(b), b);
 
@@ -265,50 +123,10 @@ export function createFusedStep(
       maxBatch: capacity,
       adam,
     };
-    const sizes = activationLayout(shape);
-    const acts = buffer("activations", sizes.actsSize * 4);
-    const deltas = buffer("activation gradients", sizes.deltasSize * 4);
-    const batch = buffer("batch", sizes.batchSize * 4);
-    const roles: Record<BufferRole, GPUBuffer> = {
-      params,
-      grads,
-      m,
-      v,
-      acts,
-      deltas,
-      images: data.images,
-      palette: data.palette,
-      labels: data.labels,
-      order: data.order,
-      loss: metrics,
-      step: uniforms,
-      batch,
-    };
-    const kernels: KernelSource[] = [gatherKernel(shape)];
-    for (let l = 0; l < hidden; l++) kernels.push(forwardKernel(shape, l));
-    kernels.push(headKernel(shape));
-    for (let l = hidden; l >= 0; l--) kernels.push(backwardKernel(shape, l));
-    kernels.push(adamKernel(shape));
-    const passes = kernels.map((kernel) =>
-      guard.scoped(`${kernel.name} kernel of the fused WebGPU step`, () => {
-        const pipeline = device.createComputePipeline({
-          layout: "auto",
-          compute: {
-            module: device.createShaderModule({ code: kernel.code }),
-            entryPoint: "main",
-          },
-        });
-        const bindGroup = device.createBindGroup({
-          layout: pipeline.getBindGroupLayout(0),
-          entries: kernel.roles.map((role, i) => ({
-            binding: i,
-            resource: { buffer: roles[role] },
-          })),
-        });
-        return { pipeline, bindGroup, kernel: kernel.name };
-      })
-    );
-    return { shape, data, acts, deltas, batch, passes };
+    return buildProgram({ device, guard, allocate: buffer }, shape, {
+      step: { params, grads, m, v, loss: metrics, step: uniforms },
+      data,
+    });
   }
 
   function programFor(data: DataBuffers, rows: number): Program {
@@ -316,9 +134,7 @@ export function createFusedStep(
       return program;
     }
     const capacity = Math.max(rows, program?.shape.maxBatch ?? 0);
-    for (const b of [program?.acts, program?.deltas, program?.batch]) {
-      b?.destroy();
-    }
+    for (const b of program?.owned ?? []) b.destroy();
     program = build(data, capacity);
     return program;
   }
@@ -449,31 +265,12 @@ export function createFusedStep(
       flush();
       const encoder = device.createCommandEncoder();
       const pass = encoder.beginComputePass();
-      const rows = rdrop ? 2 * size : size;
-      let p = 0;
-      const dispatch = (x: number, y = 1) => {
-        const { pipeline, bindGroup } = prog.passes[p++];
-        pass.setPipeline(pipeline);
-        pass.setBindGroup(0, bindGroup);
-        pass.dispatchWorkgroups(x, y);
-      };
-      dispatch(...gatherWorkgroups(prog.shape, size, maxGroups));
-      for (let l = 0; l < hidden; l++) {
-        dispatch(
-          Math.ceil(layout.layers[l].fanOut / TILE),
-          Math.ceil((l === 0 ? size : rows) / TILE),
-        );
-      }
-      dispatch(1);
-      for (let l = hidden; l >= 0; l--) {
-        dispatch(backwardWorkgroups(prog.shape, l, size));
-      }
-      dispatch(...adamWorkgroups(prog.shape, maxGroups));
+      encodeStep(pass, prog, { size, maxWorkgroups: maxGroups });
       pass.end();
       pending = { encoder, writes };
       stepIndex++;
       window.steps++;
-      window.rows += rows;
+      window.rows += rdrop ? 2 * size : size;
     },
 
     async takeMetrics() {
@@ -543,7 +340,7 @@ export function createFusedStep(
       disposed = true;
       pending = null;
       const prog = program as Program | null;
-      for (const b of [prog?.acts, prog?.deltas, prog?.batch]) b?.destroy();
+      for (const b of prog?.owned ?? []) b.destroy();
       for (const b of owned) b.destroy();
       readback.destroy();
     },

@@ -10,7 +10,7 @@ import { encodeImages } from "../../../models/webgpu/dataset.ts";
 import {
   encodeStepParams,
   type KernelShape,
-} from "../../../models/webgpu/kernels.ts";
+} from "../../../models/webgpu/kernel_shape.ts";
 import {
   packFlat,
   paramLayout,
