@@ -33,6 +33,8 @@ export interface ActivationLayout {
   acts: number[];
   /** Offset of layer l's output gradient `[rows, fanOut]` in the delta buffer. */
   deltas: number[];
+  /** Offset in the delta buffer of the per-sample [loss, correct] pairs the head writes. */
+  stats: number;
   /** Sizes of the buffers (activations, output gradients, gathered batch). */
   actsSize: number;
   deltasSize: number;
@@ -55,7 +57,17 @@ export function activationLayout(shape: KernelShape): ActivationLayout {
     d += maxRows * layer.fanOut;
   });
   const batchSize = shape.maxBatch * shape.layout.layers[0].fanIn;
-  return { maxRows, acts, deltas, actsSize: a, deltasSize: d, batchSize };
+  const stats = d;
+  d += 2 * shape.maxBatch;
+  return {
+    maxRows,
+    acts,
+    deltas,
+    stats,
+    actsSize: a,
+    deltasSize: d,
+    batchSize,
+  };
 }
 
 /** Number of hidden layers' keys packed in the step uniform (4 per vec4). */

@@ -6,10 +6,11 @@
  *   palette codes decoded) into a float32 batch buffer;
  * - `forward(l)` per hidden layer: matmul + bias + ReLU + dropout mask in one; for R-Drop,
  *   layer 0 computes the shared pre-activation once and writes both masked copies;
- * - `head`: the last layer's logits, log-softmax, NLL, both KL directions, d loss / d logits,
- *   the last bias gradient, and the loss added to an on-GPU accumulator (one workgroup);
+ * - `head` (head_kernel.ts): one workgroup per sample: the last layer's logits,
+ *   log-softmax, NLL, both KL directions, d loss / d logits, per-sample loss and hit;
  * - `backward(l)` per layer, last to first: the weight and bias gradients of layer l and the
- *   gated gradient of the layer below (for R-Drop, layer 0's weight gradient sums both
+ *   gated gradient of the layer below (the last one also sums the head's per-sample loss
+ *   and hits into the on-GPU metrics) (for R-Drop, layer 0's weight gradient sums both
  *   copies' row gradients first: `x^T (g1 + g2)`);
  * - `adam`: PyTorch's Adam over every parameter of the one flat buffer.
  *
@@ -119,7 +120,8 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid:
 
 /**
  * Layer `l`'s backward kernel: weight gradient tiles, then (l > 0) tiles of the gated
- * gradient of layer l-1's output, then (l < last) the bias gradient. 1-D dispatch of
+ * gradient of layer l-1's output, then the bias gradient, then (last layer) the sum of
+ * the head's per-sample loss and hits into the metrics. 1-D dispatch of
  * {@linkcode backwardWorkgroups} workgroups.
  */
 export function backwardKernel(shape: KernelShape, l: number): KernelSource {
@@ -128,7 +130,7 @@ export function backwardKernel(shape: KernelShape, l: number): KernelSource {
   const layer = layers[l];
   const K = layer.fanIn;
   const M = layer.fanOut;
-  const { acts, deltas } = activationLayout(shape);
+  const { acts, deltas, stats } = activationLayout(shape);
   const G = deltas[l];
   const rdrop = shape.mode === "rdrop";
   const weightTiles = Math.ceil(K / TILE) * Math.ceil(M / TILE);
@@ -166,17 +168,28 @@ export function backwardKernel(shape: KernelShape, l: number): KernelSource {
         }u + ${n} * ${K}u + ${k}]);`,
     }));
   }
-  const biasPart = l < last
-    ? `
-  } else {
-    let m = (w - ${weightTiles}u - inputTiles) * ${
-      TILE_WORKGROUP[0] * TILE_WORKGROUP[1]
-    }u + lid.y * ${TILE_WORKGROUP[0]}u + lid.x;
+  const invocations = TILE_WORKGROUP[0] * TILE_WORKGROUP[1];
+  const biasGroups = Math.ceil(M / invocations);
+  const biasPart = `
+  } else if (w < ${weightTiles}u + inputTiles + ${biasGroups}u) {
+    let m = (w - ${weightTiles}u - inputTiles) * ${invocations}u + lid.y * ${
+    TILE_WORKGROUP[0]
+  }u + lid.x;
     if (m < ${M}u) {
       var s = 0.0;
       for (var n = 0u; n < step.rows; n++) { s += deltas[${G}u + n * ${M}u + m]; }
       grads[${layer.bias}u + m] = s;
-    }`
+    }`;
+  // The last layer also sums the head's per-sample [loss, hit] pairs into the metrics.
+  const statsPart = l === last
+    ? `
+  } else if (lid.x == 0u && lid.y == 0u) {
+    var total = vec2<f32>(0.0, 0.0);
+    for (var r = 0u; r < step.size; r++) {
+      total += vec2<f32>(deltas[${stats}u + 2u * r], deltas[${stats}u + 2u * r + 1u]);
+    }
+    loss[0] += total.x;
+    loss[1] += total.y;`
     : "";
   const inputPart = l > 0
     ? `
@@ -192,6 +205,10 @@ export function backwardKernel(shape: KernelShape, l: number): KernelSource {
   const written: KernelSource["roles"] = l > 0
     ? ["deltas", "grads"]
     : ["grads"];
+  if (l === last) {
+    roles.push("loss");
+    written.push("loss");
+  }
   return module(
     `backward${l}`,
     shape,
@@ -210,7 +227,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid:
   if (w < ${weightTiles}u) {
     weightGradient((w / ${Math.ceil(M / TILE)}u) * ${TILE}u, (w % ${
       Math.ceil(M / TILE)
-    }u) * ${TILE}u, lid.xy);${inputPart}${biasPart}
+    }u) * ${TILE}u, lid.xy);${inputPart}${biasPart}${statsPart}
   }
 }`,
   );
@@ -227,10 +244,9 @@ export function backwardWorkgroups(
   const rows = shape.mode === "rdrop" ? 2 * size : size;
   const weight = Math.ceil(K / TILE) * Math.ceil(M / TILE);
   const input = l > 0 ? Math.ceil(rows / TILE) * Math.ceil(K / TILE) : 0;
-  const bias = l < layers.length - 1
-    ? Math.ceil(M / (TILE_WORKGROUP[0] * TILE_WORKGROUP[1]))
-    : 0;
-  return weight + input + bias;
+  const bias = Math.ceil(M / (TILE_WORKGROUP[0] * TILE_WORKGROUP[1]));
+  const stats = l === layers.length - 1 ? 1 : 0;
+  return weight + input + bias + stats;
 }
 
 /**

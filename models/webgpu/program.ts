@@ -178,7 +178,7 @@ export function encodeStep(
       Math.ceil((l === 0 ? size : rows) / TILE),
     );
   }
-  dispatch(1);
+  dispatch(size);
   for (let l = hidden; l >= 0; l--) {
     dispatch(backwardWorkgroups(shape, l, size));
   }
