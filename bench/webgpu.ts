@@ -15,7 +15,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs-core";
-import { selectBackend } from "../models/backend.ts";
+import { describeEnvironment, selectBackend } from "../models/backend.ts";
 import { DivergenceError } from "../models/errors.ts";
 import { gatherBatch } from "../models/evaluate.ts";
 import { evaluateModel } from "../models/evaluate.ts";
@@ -33,8 +33,14 @@ import {
   type FusedMetrics,
   type GpuCallCounts,
   installGpuCallCounter,
+  tfjsGpuContext,
   type TrainingSet,
 } from "../models/webgpu/mod.ts";
+import {
+  formatProfile,
+  type FusedProfile,
+  profileFusedStep,
+} from "./webgpu_profile.ts";
 
 /** A split in memory: row-major images `[count, features]` and labels. */
 export type BenchSplit = TrainingSet;
@@ -310,6 +316,17 @@ export async function measureFused(
   };
 }
 
+/** Profiles the fused step's kernels on tfjs' webgpu device (see webgpu_profile.ts). */
+export async function profileOnTfjsDevice(
+  options: { mode: "baseline" | "rdrop"; batchSize: number; repeats: number },
+): Promise<FusedProfile> {
+  await selectBackend("webgpu");
+  return await profileFusedStep(
+    tfjsGpuContext(describeEnvironment().adapter),
+    options,
+  );
+}
+
 /** The rows as a Markdown table. */
 export function formatWebGpuTable(rows: WebGpuRow[]): string {
   const lines = [
@@ -363,6 +380,12 @@ export async function benchWebGpu(
         `(${(after.samplesPerSecond / before.samplesPerSecond).toFixed(1)}x)`,
     );
     rows.push(before, after);
+    const profile = await profileOnTfjsDevice({
+      mode,
+      batchSize: settings.batchSize,
+      repeats: 5,
+    });
+    console.log(`webgpu ${mode} fused step profile: ${formatProfile(profile)}`);
   }
   console.log("");
   console.log(formatWebGpuTable(rows));

@@ -16,10 +16,12 @@ import * as tf from "@tensorflow/tfjs-core";
 import { FASHION_MNIST_FILES } from "../../data/fashion_mnist.ts";
 import { readIdxFile } from "../../data/idx.ts";
 import { scaleImages } from "../../data/preprocess.ts";
+import type { FusedProfile } from "../webgpu_profile.ts";
 import {
   type BenchSplit,
   type FusedJobResult,
   measureTfjsWebGpu,
+  profileOnTfjsDevice,
   runFusedJob,
   type WebGpuRow,
 } from "../webgpu.ts";
@@ -148,6 +150,7 @@ async function main(argv: string[]): Promise<number> {
   const webgpu: Record<string, FusedJobResult> = {};
   const before: Record<string, WebGpuRow> = {};
   const torch: Record<string, TorchSide> = {};
+  const profiles: Record<string, FusedProfile> = {};
   for (const mode of MODES) {
     const settings = { ...DEFAULTS, mode };
     before[mode] = await measureTfjsWebGpu(train, {
@@ -175,6 +178,11 @@ async function main(argv: string[]): Promise<number> {
           webgpu[mode].adapter
         }`,
     );
+    profiles[mode] = await profileOnTfjsDevice({
+      mode,
+      batchSize: DEFAULTS.batchSize,
+      repeats: dry ? 3 : 200,
+    });
     torch[mode] = await runTorch(values.python, values["torch-script"], [
       "--mode",
       mode,
@@ -200,6 +208,8 @@ async function main(argv: string[]): Promise<number> {
       ours_submissions_per_step: ours.perStep.submissions,
       ours_maps_per_step: ours.perStep.maps,
       ours_test_accuracy: ours.epochs.at(-1)!.testAccuracy,
+      ours_kernels_ms_per_step: profiles[mode].kernelsMs,
+      ours_encode_ms_per_step: profiles[mode].encodeMs,
       tfjs_ops_samples_per_s: before[mode].samplesPerSecond,
       tfjs_ops_dispatches_per_step: before[mode].perStep.dispatches,
       torch_samples_per_s: t?.samples_per_s ?? null,
@@ -216,6 +226,7 @@ async function main(argv: string[]): Promise<number> {
     side_by_side: sideBySide,
     webgpu,
     tfjs_ops: before,
+    kernel_profile: profiles,
     torch,
   };
   await Deno.writeTextFile(

@@ -94,7 +94,11 @@ export interface Program {
   data: DataBuffers;
   /** Buffers owned by the program (activations, their gradients, the gathered batch). */
   owned: GPUBuffer[];
-  passes: { pipeline: GPUComputePipeline; bindGroup: GPUBindGroup }[];
+  passes: {
+    kernel: string;
+    pipeline: GPUComputePipeline;
+    bindGroup: GPUBindGroup;
+  }[];
 }
 
 /** The step's long-lived buffers, by role. */
@@ -147,25 +151,32 @@ export function buildProgram(
           resource: { buffer: roles[role] },
         })),
       });
-      return { pipeline, bindGroup };
+      return { kernel: kernel.name, pipeline, bindGroup };
     })
   );
   return { shape, data, owned: [acts, deltas, batch], passes };
 }
 
-/** Records one step of `size` rows: the program's dispatches, in order, into `pass`. */
+/**
+ * Records one step of `size` rows: the program's dispatches, in order, into `pass`
+ * (`only`: just the dispatch of that index, for profiling one kernel).
+ */
 export function encodeStep(
   pass: GPUComputePassEncoder,
   program: Program,
-  options: { size: number; maxWorkgroups: number },
+  options: { size: number; maxWorkgroups: number; only?: number },
 ): void {
   const { shape, passes } = program;
-  const { size, maxWorkgroups } = options;
+  const { size, maxWorkgroups, only } = options;
   const layers = shape.layout.layers;
   const hidden = layers.length - 1;
   const rows = shape.mode === "rdrop" ? 2 * size : size;
   let p = 0;
   const dispatch = (x: number, y = 1) => {
+    if (only !== undefined && p !== only) {
+      p++;
+      return;
+    }
     const { pipeline, bindGroup } = passes[p++];
     pass.setPipeline(pipeline);
     pass.setBindGroup(0, bindGroup);
