@@ -7,7 +7,11 @@
  *
  * @module
  */
-import { activationLayout, type KernelShape, module } from "./kernel_shape.ts";
+import {
+  activationLayout,
+  kernelModule,
+  type KernelShape,
+} from "./kernel_shape.ts";
 import type { KernelSource } from "./wgsl.ts";
 
 const THREADS = 64;
@@ -74,12 +78,11 @@ export function headKernel(shape: KernelShape): KernelSource {
     for (var c = 0u; c < ${C}u; c++) {
       deltas[${G}u + r * ${C}u + c] = (exp(lp[c]) - select(0.0, 1.0, c == label)) / f32(rows);
     }`;
-  return module(
-    "head",
-    shape,
-    ["step", "params", "acts", "deltas", "labels", "order"],
-    ["deltas"],
-    `
+  return kernelModule(shape, {
+    name: "head",
+    roles: ["step", "params", "acts", "deltas", "labels", "order"],
+    written: ["deltas"],
+    body: `
 var<workgroup> partialDots: array<f32, ${outputs * slices}>;
 var<workgroup> logits: array<f32, ${outputs}>;
 // 1 when the first largest log-probability is the label's (tfjs' argMax), else 0.
@@ -120,5 +123,5 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) t
     deltas[${stats}u + 2u * r + 1u] = hits;
   }
 }`,
-  );
+  });
 }

@@ -147,19 +147,27 @@ fn pixel(r: u32, k: u32) -> f32 {
 }
 
 /** A kernel module: bindings, shared preamble (and `pixel` when it reads images), body. */
-export function module(
-  name: string,
+export function kernelModule(
   shape: KernelShape,
-  roles: KernelSource["roles"],
-  written: KernelSource["roles"],
-  body: string,
-  options: { vec4?: boolean } = {},
+  spec: {
+    /** Name, for error messages. */
+    name: string;
+    /** Buffer role of each binding. */
+    roles: KernelSource["roles"];
+    /** Roles the kernel writes (read_write); the others are read-only. */
+    written: KernelSource["roles"];
+    /** Entry point `main` and what it needs. */
+    body: string;
+    /** Float arrays as `array<vec4<f32>>`. */
+    vec4?: boolean;
+  },
 ): KernelSource {
+  const { name, roles, written, body } = spec;
   const code = [
     declareBindings(roles, {
       written,
       imagesAsBytes: shape.imagesAsBytes,
-      vec4: options.vec4,
+      vec4: spec.vec4,
     }),
     prelude(shape),
     roles.includes("images") ? pixelWgsl(shape) : "",

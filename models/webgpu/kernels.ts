@@ -18,7 +18,11 @@
  *
  * @module
  */
-import { activationLayout, type KernelShape, module } from "./kernel_shape.ts";
+import {
+  activationLayout,
+  kernelModule,
+  type KernelShape,
+} from "./kernel_shape.ts";
 import {
   f32,
   type KernelSource,
@@ -37,12 +41,11 @@ export function gatherKernel(shape: KernelShape): KernelSource {
   const roles: KernelSource["roles"] = shape.imagesAsBytes
     ? ["step", "batch", "images", "palette", "order"]
     : ["step", "batch", "images", "order"];
-  return module(
-    "gather",
-    shape,
-    roles,
-    ["batch"],
-    `
+  return kernelModule(shape, {
+    name: "gather",
+    roles: roles,
+    written: ["batch"],
+    body: `
 @compute @workgroup_size(256)
 fn main(
   @builtin(workgroup_id) wg: vec3<u32>,
@@ -53,15 +56,15 @@ fn main(
   if (i >= step.size * ${features}u) { return; }
   batch[i] = pixel(i / ${features}u, i % ${features}u);
 }`,
-  );
+  });
 }
 
 /** Workgroup grid of the gather dispatch for a batch of `size` rows. */
 export function gatherWorkgroups(
   shape: KernelShape,
-  size: number,
-  maxPerDimension: number,
+  options: { size: number; maxPerDimension: number },
 ): [number, number] {
+  const { size, maxPerDimension } = options;
   const groups = Math.ceil((size * shape.layout.layers[0].fanIn) / 256);
   const x = Math.min(groups, maxPerDimension);
   return [x, Math.ceil(groups / x)];
@@ -94,12 +97,11 @@ export function forwardKernel(shape: KernelShape, l: number): KernelSource {
   const roles: KernelSource["roles"] = l === 0
     ? ["step", "params", "acts", "batch"]
     : ["step", "params", "acts"];
-  return module(
-    `forward${l}`,
-    shape,
-    roles,
-    ["acts"],
-    `
+  return kernelModule(shape, {
+    name: `forward${l}`,
+    roles: roles,
+    written: ["acts"],
+    body: `
 ${
       tileFunction({
         fn: "product",
@@ -115,7 +117,7 @@ ${
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
   product(wg.y * ${TILE}u, wg.x * ${TILE}u, lid.xy);
 }`,
-  );
+  });
 }
 
 /**
@@ -209,12 +211,11 @@ export function backwardKernel(shape: KernelShape, l: number): KernelSource {
     roles.push("loss");
     written.push("loss");
   }
-  return module(
-    `backward${l}`,
-    shape,
-    roles,
-    written,
-    `
+  return kernelModule(shape, {
+    name: `backward${l}`,
+    roles: roles,
+    written: written,
+    body: `
 ${functions.join("\n")}
 @compute @workgroup_size(${TILE_WORKGROUP[0]}, ${TILE_WORKGROUP[1]})
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
@@ -230,15 +231,16 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid:
     }u) * ${TILE}u, lid.xy);${inputPart}${biasPart}${statsPart}
   }
 }`,
-  );
+  });
 }
 
 /** Workgroups of layer `l`'s backward dispatch for a batch of `size` rows. */
 export function backwardWorkgroups(
   shape: KernelShape,
   l: number,
-  size: number,
+  options: { size: number },
 ): number {
+  const { size } = options;
   const layers = shape.layout.layers;
   const { fanIn: K, fanOut: M } = layers[l];
   const rows = shape.mode === "rdrop" ? 2 * size : size;
@@ -274,18 +276,17 @@ fn main(
     f32(epsilon)
   });
 }`;
-  return module(
-    "adam",
-    shape,
-    ["step", "params", "grads", "m", "v"],
-    [
+  return kernelModule(shape, {
+    name: "adam",
+    roles: ["step", "params", "grads", "m", "v"],
+    written: [
       "params",
       "m",
       "v",
     ],
-    body,
-    { vec4: true },
-  );
+    body: body,
+    vec4: true,
+  });
 }
 
 /** Workgroup grid of the Adam dispatch (2-D when one dimension's limit is exceeded). */

@@ -182,7 +182,9 @@ export function encodeStep(
     pass.setBindGroup(0, bindGroup);
     pass.dispatchWorkgroups(x, y);
   };
-  dispatch(...gatherWorkgroups(shape, size, maxWorkgroups));
+  dispatch(
+    ...gatherWorkgroups(shape, { size, maxPerDimension: maxWorkgroups }),
+  );
   for (let l = 0; l < hidden; l++) {
     dispatch(
       Math.ceil(layers[l].fanOut / TILE),
@@ -191,7 +193,7 @@ export function encodeStep(
   }
   dispatch(size);
   for (let l = hidden; l >= 0; l--) {
-    dispatch(backwardWorkgroups(shape, l, size));
+    dispatch(backwardWorkgroups(shape, l, { size }));
   }
   dispatch(...adamWorkgroups(shape, maxWorkgroups));
 }
