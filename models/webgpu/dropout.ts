@@ -15,8 +15,11 @@ import { deriveSeed } from "../random.ts";
 import { f32 } from "./wgsl.ts";
 
 /** The key of hidden layer `layer`'s mask at step `step` (as `dropoutMaskValues` uses it). */
-export function dropoutKey(seed: number, step: number, layer: number): number {
-  return deriveSeed(seed, step, layer) >>> 0;
+export function dropoutKey(
+  seed: number,
+  at: { step: number; layer: number },
+): number {
+  return deriveSeed(seed, at.step, at.layer) >>> 0;
 }
 
 /** The 16-bit threshold below which a unit is dropped (as `dropoutMaskValues`). */

@@ -248,7 +248,7 @@ export function createFusedStep(
       const t = stepIndex + 1;
       const keys: number[] = [];
       for (let l = 0; l < hidden; l++) {
-        keys.push(dropoutKey(config.seed, stepIndex, l));
+        keys.push(dropoutKey(config.seed, { step: stepIndex, layer: l }));
       }
       writes.push([
         uniforms,

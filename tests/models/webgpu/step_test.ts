@@ -175,7 +175,7 @@ ${dropoutWgsl(rate)}
 fn main(@builtin(global_invocation_id) id: vec3<u32>) {
   if (id.x >= ${rows * cols}u) { return; }
   out[id.x] = dropoutScale(${
-        dropoutKey(11, step, layer)
+        dropoutKey(11, { step, layer })
       }u, id.x / ${cols}u, id.x % ${cols}u, ${cols}u);
 }`;
       const pipeline = device.createComputePipeline({
