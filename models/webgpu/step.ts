@@ -217,6 +217,8 @@ export function createFusedStep(
       if (!(Number.isInteger(size) && size > 0)) {
         throw new ModelError(`a batch must have at least one row, got ${size}`);
       }
+      // Submit the previous step first: a rebuilt program destroys buffers it uses.
+      flush();
       const writes: [GPUBuffer, BufferSource][] = [];
       let data: DataBuffers;
       let offset = 0;

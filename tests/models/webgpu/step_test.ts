@@ -299,3 +299,34 @@ Deno.test({
     assertEquals(resumed.v, whole.v);
   },
 });
+
+Deno.test({
+  name:
+    "a larger batch or a switch between host batches and the attached set rebuilds the step cleanly",
+  ignore: SKIP_REASON !== null,
+  async fn() {
+    const set = data(COUNT, { palette: true, seed: 7 });
+    const step = createFusedStep(
+      await gpu(),
+      initialValues(MODEL, { seed: 1 }),
+      {
+        model: MODEL,
+        mode: "rdrop",
+        alpha: 1,
+        learningRate: 0.01,
+        seed: 3,
+      },
+    );
+    step.attachTrainingSet({ ...set, count: COUNT, features: MODEL.inputSize });
+    const host = (rows: number) => ({ x: set.images, y: set.labels, rows });
+    step.run(host(3));
+    step.run(host(8)); // grows the buffers while the first step is still pending
+    step.run({ ...host(5), source: { start: 4, order: null } }); // the attached set
+    step.run(host(8));
+    const metrics = await step.takeMetrics();
+    assertEquals(metrics.steps, 4);
+    assertEquals(metrics.rows, 2 * (3 + 8 + 5 + 8));
+    assert(Number.isFinite(metrics.lossSum), `loss ${metrics.lossSum}`);
+    step.dispose();
+  },
+});
