@@ -17,6 +17,12 @@ export class BenchUsageError extends Error {
 
 /** Parsed command line. */
 export interface BenchArgs {
+  /** `--webgpu`: the WebGPU comparison (tfjs-op step before, fused step after) instead. */
+  webgpu: boolean;
+  /** Steps of the tfjs-op WebGPU step in that comparison. */
+  webgpuSteps: number;
+  /** Steps of the fused WebGPU step in that comparison. */
+  fusedSteps: number;
   /** Epochs per model on the full data (the measured fraction of the 10-epoch job). */
   epochs: number;
   /** Our backends to time, in order. */
@@ -52,7 +58,10 @@ in the same run, and projects the full default job (both models, 10 epochs).
 Flags:
   --epochs N            epochs per model (default 1: a tenth of the job)
   --backends LIST       ours to time, from native,wasm,cpu,webgpu (default native,wasm)
-  --webgpu              add webgpu to --backends
+  --webgpu              the WebGPU comparison instead: today's tfjs-op step (before) against
+                        the fused step (after), samples/s and WebGPU calls per step
+  --webgpu-steps N      steps of the tfjs-op WebGPU step (default 8; slow on llvmpipe)
+  --fused-steps N       steps of the fused WebGPU step (default 300)
   --modes LIST          baseline,rdrop (default both)
   --blas-threads N      OpenBLAS threads of the native step (default 1, the pipeline's)
   --torch-threads LIST  PyTorch thread counts (default 1,2)
@@ -104,6 +113,8 @@ export function parseBenchArgs(argv: string[], repoRoot: URL): BenchArgs {
         epochs: { type: "string", default: "1" },
         backends: { type: "string", default: "native,wasm" },
         webgpu: { type: "boolean", default: false },
+        "webgpu-steps": { type: "string", default: "8" },
+        "fused-steps": { type: "string", default: "300" },
         modes: { type: "string", default: "baseline,rdrop" },
         "blas-threads": { type: "string", default: "1" },
         "torch-threads": { type: "string", default: "1,2" },
@@ -127,8 +138,10 @@ export function parseBenchArgs(argv: string[], repoRoot: URL): BenchArgs {
     throw new BenchUsageError((error as Error).message);
   }
   const backends = list("backends", values.backends, BACKENDS);
-  if (values.webgpu && !backends.includes("webgpu")) backends.push("webgpu");
   return {
+    webgpu: values.webgpu,
+    webgpuSteps: positiveInt("webgpu-steps", values["webgpu-steps"]),
+    fusedSteps: positiveInt("fused-steps", values["fused-steps"]),
     epochs: positiveInt("epochs", values.epochs),
     backends,
     modes: list("modes", values.modes, ["baseline", "rdrop"] as const),

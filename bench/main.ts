@@ -19,6 +19,7 @@ import {
 } from "./args.ts";
 import { type OursResult, timeOurs } from "./ours.ts";
 import { runTorch, type TorchResult } from "./torch.ts";
+import { benchWebGpu } from "./webgpu.ts";
 
 export { BenchUsageError, parseBenchArgs, USAGE };
 
@@ -176,6 +177,22 @@ async function run(args: BenchArgs): Promise<number> {
     test: await loadSplit(paths.testImages, paths.testLabels),
   };
   const defaults = Params.parse({});
+  if (args.webgpu) {
+    // The WebGPU paths alone, before (tfjs ops) and after (fused), with call counts per step.
+    await benchWebGpu(data.train, {
+      modes: args.modes,
+      beforeSteps: args.webgpuSteps,
+      afterSteps: args.fusedSteps,
+      settings: {
+        batchSize: defaults.train.batchSize,
+        alpha: defaults.train.alpha,
+        learningRate: defaults.train.learningRate,
+        seed: defaults.seeds[0],
+        readEvery: 50,
+      },
+    });
+    return 0;
+  }
   const jobEpochs = defaults.train.epochs;
   const samples = data.train.count;
   const startLoad = load();

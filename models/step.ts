@@ -64,6 +64,12 @@ export interface Batch {
   y: Int32Array;
   /** Number of rows. */
   rows: number;
+  /**
+   * For a step that holds the training set itself ({@link BatchStep.attachTrainingSet}):
+   * the batch is rows `order[start .. start + rows)` of that set (`order` null: in order),
+   * and `x`/`y` may be empty.
+   */
+  source?: { start: number; order: Int32Array | null };
 }
 
 /** Adam's state; `m` and `v` in the order w0, b0, w1, b1, .... */
@@ -113,6 +119,16 @@ export interface BatchStep {
    * than tfjs offer it, and the trainer's per-epoch evaluation uses it.
    */
   predictLogits?(x: Float32Array, rows: number): Float32Array;
+  /**
+   * Takes the training split once, before the first run(), for a step that keeps it on its
+   * device (WebGPU): batches then come as {@link Batch.source} windows, not host rows.
+   */
+  attachTrainingSet?(train: {
+    images: Float32Array;
+    labels: Int32Array;
+    count: number;
+    features: number;
+  }): void;
   /** Frees what the step holds. */
   dispose(): void;
 }

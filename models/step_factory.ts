@@ -1,6 +1,7 @@
 /**
  * Which step implementation trains on a selected backend: the native BLAS step for
- * "native", the optimised tfjs step on the active tfjs backend otherwise. The pipeline's
+ * "native", the fused WebGPU step for "webgpu", the optimised tfjs step on the active tfjs
+ * backend otherwise. The pipeline's
  * train stage and `deno task bench` both go through here, so the bench times what users run.
  *
  * @module
@@ -9,6 +10,7 @@ import type { BackendSelection } from "./backend.ts";
 import { nativeStepFactory } from "./native/mod.ts";
 import type { BatchStepFactory } from "./step.ts";
 import { tfjsStepFactory } from "./tfjs_step.ts";
+import { createWebGpuStep } from "./webgpu/mod.ts";
 
 /** The step factory for `selection` (`blasThreads`: OpenBLAS threads of a native step). */
 export function stepFactoryFor(
@@ -21,5 +23,7 @@ export function stepFactoryFor(
     }
     return nativeStepFactory(selection.blas, { threads: options.blasThreads });
   }
+  // The fused WGSL step, on tfjs' own device (the per-epoch evaluation runs there too).
+  if (selection.backend === "webgpu") return createWebGpuStep;
   return tfjsStepFactory();
 }

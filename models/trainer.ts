@@ -275,6 +275,9 @@ export async function train(
       return testTensors;
     };
     if (!step.predictLogits) deviceTest();
+    // A step that holds the training set on its device addresses batches by offset.
+    const attached = step.attachTrainingSet !== undefined;
+    step.attachTrainingSet?.(trainSplit);
     const steps = stepsPerEpoch(n, settings.batchSize);
     // Shuffled batches are gathered into these; in order, batches are views of the split.
     const gathered: Batch = {
@@ -295,7 +298,14 @@ export async function train(
         const start = s * settings.batchSize;
         const size = Math.min(settings.batchSize, n - start);
         let batch: Batch;
-        if (order) {
+        if (attached) {
+          batch = {
+            x: gathered.x.subarray(0, 0),
+            y: gathered.y.subarray(0, 0),
+            rows: size,
+            source: { start, order },
+          };
+        } else if (order) {
           for (let i = 0; i < size; i++) {
             const row = order[start + i];
             gathered.x.set(

@@ -28,8 +28,13 @@ Deno.test("parseBenchArgs: defaults (1 epoch, native and wasm, PyTorch 1 and 2 t
   assertEquals(args.torch, true);
   assertEquals(args.torchScript, "/work/repo/bench/torch_reference.py");
   assertEquals(defaultTorchScript(ROOT), "/work/repo/bench/torch_reference.py");
+  assertEquals([args.webgpu, args.webgpuSteps, args.fusedSteps], [
+    false,
+    8,
+    300,
+  ]);
   const more = parseBenchArgs(
-    ["--epochs", "2", "--backends", "wasm", "--webgpu", "--no-torch"],
+    ["--epochs", "2", "--backends", "wasm,webgpu", "--no-torch"],
     ROOT,
   );
   assertEquals([more.epochs, more.backends, more.torch], [
@@ -37,6 +42,8 @@ Deno.test("parseBenchArgs: defaults (1 epoch, native and wasm, PyTorch 1 and 2 t
     ["wasm", "webgpu"],
     false,
   ]);
+  const gpu = parseBenchArgs(["--webgpu", "--fused-steps", "50"], ROOT);
+  assertEquals([gpu.webgpu, gpu.webgpuSteps, gpu.fusedSteps], [true, 8, 50]);
 });
 
 Deno.test("parseBenchArgs: bad values are usage errors naming the option", () => {
