@@ -1,511 +1,337 @@
 /**
- * `deno task bench`: training samples/s of our step (models/train_step.ts) on each backend
- * that works here, side by side with the PyTorch reference run in the same invocation, and
- * the ratios (our time / PyTorch's time for the same work).
- *
- * Usage: `deno run --allow-read --allow-write --allow-run --allow-env --allow-sys bench/main.ts
- *   [--steps 300] [--synthetic] [--backends wasm,cpu] [--webgpu] [--modes baseline,rdrop]
- *   [--full] [--variants] [--repeat 1] [--no-torch] [--torch-script PATH] [--python /usr/bin/python3]
- *   [--torch-threads 2] [--torch-epochs 1] [--data-dir DIR] [--json OUT]`
+ * `deno task bench`: the default job's training on our backends and in PyTorch, side by
+ * side in one run, on the full data and in whole epochs (see `--help`).
  *
  * @module
  */
-import { parseArgs } from "node:util";
 import os from "node:os";
-import * as tf from "@tensorflow/tfjs-core";
-import { type BackendName, selectBackend } from "../models/backend.ts";
 import { fashionMnistPaths } from "../data/fashion_mnist.ts";
 import { readIdxFile } from "../data/idx.ts";
 import { scaleImages } from "../data/preprocess.ts";
+import type { Split } from "../models/evaluate.ts";
+import type { TrainData } from "../models/trainer.ts";
+import { Params } from "../stages/params.ts";
 import {
-  type BenchData,
-  type Measurement,
-  type MeasureOptions,
-  measureTraining,
-  syntheticData,
-} from "./measure.ts";
-import { defaultTorchScript, runTorch, type TorchResult } from "./torch.ts";
+  type BenchArgs,
+  BenchUsageError,
+  parseBenchArgs,
+  USAGE,
+} from "./args.ts";
+import { type OursResult, timeOurs } from "./ours.ts";
+import { runTorch, type TorchResult } from "./torch.ts";
+import { benchWebGpu } from "./webgpu.ts";
 
-/** A wrong command-line option. */
-export class BenchUsageError extends Error {
-  /** Creates the error. */
-  constructor(message: string) {
-    super(message);
-    this.name = "BenchUsageError";
-  }
+export { BenchUsageError, parseBenchArgs, USAGE };
+
+/** One row of the comparison: a runner and its per-epoch seconds per mode. */
+export interface JobRow {
+  /** What ran, e.g. "ours native (OpenBLAS Haswell, 1 thread)". */
+  label: string;
+  /** Mean seconds per epoch (training + evaluation) per mode; null where it did not run. */
+  epochSeconds: { baseline: number | null; rdrop: number | null };
+  /** Samples per second of the training loops per mode. */
+  samplesPerSecond: { baseline: number | null; rdrop: number | null };
+  /** CPU seconds (all threads) of one epoch's training loop per mode. */
+  cpuSeconds: { baseline: number | null; rdrop: number | null };
 }
 
-/** Parsed command line. */
-export interface BenchArgs {
-  steps: number;
-  /** Steps on the (slow) cpu backend. */
-  cpuSteps: number;
-  /** Steps on WebGPU (software llvmpipe here: keep it tiny). */
-  webgpuSteps: number;
-  synthetic: boolean;
-  backends: BackendName[];
-  modes: ("baseline" | "rdrop")[];
-  full: boolean;
-  /** Also measure the reference step and our step with tfjs-op Adam/head (wasm). */
-  variants: boolean;
-  /** Measurements per (backend, mode); the median is reported. */
-  repeat: number;
-  torch: boolean;
-  torchScript: string;
-  python: string;
-  /** Torch thread counts to run; the first one is the peer of the ratio column. */
-  torchThreads: number[];
-  torchEpochs: number;
-  dataDir: string;
-  json: string | null;
-}
-
-const DEFAULTS = {
-  batchSize: 32,
-  alpha: 0.05,
-  dropout: 0.5,
-  learningRate: 1e-3,
-  seed: 0,
-  epochs: 10,
-};
-
-function positiveInt(
-  name: string,
-  value: string | undefined,
-  fallback: number,
-): number {
-  if (value === undefined) return fallback;
-  const n = Number(value);
-  if (!Number.isInteger(n) || n <= 0) {
-    throw new BenchUsageError(
-      `--${name} must be a positive integer, got "${value}"`,
-    );
-  }
-  return n;
-}
-
-/** Parses the bench's command line (see the module doc). */
-export function parseBenchArgs(argv: string[], repoRoot: URL): BenchArgs {
-  let values;
-  try {
-    values = parseArgs({
-      args: argv,
-      options: {
-        steps: { type: "string" },
-        "cpu-steps": { type: "string" },
-        "webgpu-steps": { type: "string" },
-        synthetic: { type: "boolean", default: false },
-        backends: { type: "string", default: "wasm,cpu" },
-        webgpu: { type: "boolean", default: false },
-        modes: { type: "string", default: "baseline,rdrop" },
-        full: { type: "boolean", default: false },
-        variants: { type: "boolean", default: false },
-        repeat: { type: "string" },
-        "no-torch": { type: "boolean", default: false },
-        "torch-script": { type: "string" },
-        python: { type: "string", default: "/usr/bin/python3" },
-        "torch-threads": { type: "string", default: "2" },
-        "torch-epochs": { type: "string" },
-        "data-dir": {
-          type: "string",
-          default: "/usr/share/datasets/fashion-mnist",
-        },
-        json: { type: "string" },
-      },
-      strict: true,
-      allowPositionals: false,
-    }).values;
-  } catch (error) {
-    throw new BenchUsageError((error as Error).message);
-  }
-  const backends = values.backends.split(",").map((s) => s.trim()).filter((s) =>
-    s
-  );
-  for (const b of backends) {
-    if (b !== "wasm" && b !== "cpu" && b !== "webgpu") {
-      throw new BenchUsageError(
-        `--backends: unknown backend "${b}" (wasm, cpu, webgpu)`,
-      );
-    }
-  }
-  if (values.webgpu && !backends.includes("webgpu")) backends.push("webgpu");
-  const modes = values.modes.split(",").map((s) => s.trim()).filter((s) => s);
-  for (const m of modes) {
-    if (m !== "baseline" && m !== "rdrop") {
-      throw new BenchUsageError(
-        `--modes: unknown mode "${m}" (baseline, rdrop)`,
-      );
-    }
-  }
-  const steps = positiveInt("steps", values.steps, 300);
-  return {
-    steps,
-    cpuSteps: positiveInt(
-      "cpu-steps",
-      values["cpu-steps"],
-      Math.min(steps, 20),
-    ),
-    webgpuSteps: positiveInt(
-      "webgpu-steps",
-      values["webgpu-steps"],
-      Math.min(steps, 20),
-    ),
-    synthetic: values.synthetic,
-    backends: backends as BackendName[],
-    modes: modes as ("baseline" | "rdrop")[],
-    full: values.full,
-    variants: values.variants,
-    repeat: positiveInt("repeat", values.repeat, 1),
-    torch: !values["no-torch"],
-    torchScript: values["torch-script"] ?? defaultTorchScript(repoRoot),
-    python: values.python,
-    torchThreads: values["torch-threads"].split(",").map((t) =>
-      positiveInt("torch-threads", t.trim(), 2)
-    ),
-    torchEpochs: positiveInt(
-      "torch-epochs",
-      values["torch-epochs"],
-      values.full ? DEFAULTS.epochs : 1,
-    ),
-    dataDir: values["data-dir"],
-    json: values.json ?? null,
-  };
-}
-
-async function loadTrainData(dir: string): Promise<BenchData> {
-  const paths = fashionMnistPaths(dir);
-  const images = await readIdxFile(paths.trainImages);
-  const labels = await readIdxFile(paths.trainLabels);
-  const count = images.dims[0];
-  return {
-    images: scaleImages(images.data),
-    labels: Int32Array.from(labels.data),
-    count,
-    features: images.data.length / count,
-    source: `fashion-mnist (${dir})`,
-  };
-}
-
-/** One row of the result table. */
-export interface BenchRow {
-  backend: string;
-  mode: "baseline" | "rdrop";
-  steps: number;
-  oursSamplesPerSecond: number;
-  oursCpuSamplesPerSecond: number;
-  torchSamplesPerSecond: number | null;
-  /** Our time / PyTorch's time for the same number of samples (null without PyTorch). */
-  ratio: number | null;
-}
-
-/** The run with the median throughput (the upper one of the middle two). */
-export function medianRun(runs: Measurement[]): Measurement {
-  const sorted = [...runs].sort((a, b) =>
-    a.samplesPerSecond - b.samplesPerSecond
-  );
-  return sorted[Math.floor(sorted.length / 2)];
-}
-
-/** Ratio of our time to PyTorch's for equal work, from the two throughputs. */
-export function timeRatio(
-  oursPerSecond: number,
-  torchPerSecond: number | null,
-): number | null {
-  if (torchPerSecond === null || !(oursPerSecond > 0)) return null;
-  return torchPerSecond / oursPerSecond;
-}
-
-/** Formats the rows as a Markdown table. */
-export function formatTable(rows: BenchRow[]): string {
-  const head =
-    "| backend | mode | steps | ours samples/s | ours samples/cpu-s | torch samples/s | " +
-    "ratio (our time / torch) |";
-  const line = "|---|---|---:|---:|---:|---:|---:|";
-  const body = rows.map((r) =>
-    `| ${r.backend} | ${r.mode} | ${r.steps} | ${
-      r.oursSamplesPerSecond.toFixed(0)
-    } | ${r.oursCpuSamplesPerSecond.toFixed(0)} | ${
-      r.torchSamplesPerSecond === null
-        ? "n/a"
-        : r.torchSamplesPerSecond.toFixed(0)
-    } | ${r.ratio === null ? "n/a" : `${r.ratio.toFixed(2)}x`} |`
-  );
-  return [head, line, ...body].join("\n");
-}
-
-/**
- * Time of the default job (both models, `epochs` epochs over `samples` each) from the
- * per-mode throughputs; null when one is missing.
- */
+/** The default job's time (both models, `jobEpochs` epochs) from a row, or null. */
 export function projectedJobSeconds(
-  perSecond: { baseline: number | null; rdrop: number | null },
-  samples: number,
-  epochs: number,
+  row: JobRow,
+  jobEpochs: number,
 ): number | null {
-  if (!perSecond.baseline || !perSecond.rdrop) return null;
-  return samples * epochs * (1 / perSecond.baseline + 1 / perSecond.rdrop);
+  const { baseline, rdrop } = row.epochSeconds;
+  return baseline === null || rdrop === null
+    ? null
+    : jobEpochs * (baseline + rdrop);
 }
 
-/**
- * The PyTorch runs as a Markdown table; samples per CPU-second use the whole process's CPU
- * time (imports, data loading and evaluation included, so slightly pessimistic for torch).
- */
-export function formatTorchTable(runs: TorchResult[], samples: number): string {
+/** CPU seconds of the default job's training loops (both models, `jobEpochs` epochs), or null. */
+export function projectedJobCpuSeconds(
+  row: JobRow,
+  jobEpochs: number,
+): number | null {
+  const { baseline, rdrop } = row.cpuSeconds;
+  return baseline === null || rdrop === null ||
+      !Number.isFinite(baseline + rdrop)
+    ? null
+    : jobEpochs * (baseline + rdrop);
+}
+
+/** The markdown comparison table; ratios are against `peer` (PyTorch 1 thread). */
+export function formatJobTable(
+  rows: JobRow[],
+  options: { jobEpochs: number; peer: JobRow | null },
+): string {
+  const fmt = (v: number | null, digits = 1) =>
+    v === null ? "–" : v.toFixed(digits);
+  const rate = (v: number | null) => v === null ? "–" : String(Math.round(v));
+  const peerJob = options.peer
+    ? projectedJobSeconds(options.peer, options.jobEpochs)
+    : null;
+  const peerCpu = options.peer
+    ? projectedJobCpuSeconds(options.peer, options.jobEpochs)
+    : null;
   const lines = [
-    "| torch threads | mode | samples/s | samples/cpu-s (process) |",
-    "|---:|---|---:|---:|",
+    `| run | baseline s/epoch | baseline samples/s | R-Drop s/epoch | R-Drop samples/s | default job (${options.jobEpochs} epochs, both), s | time vs PyTorch 1 thread | training CPU s, job | CPU vs PyTorch 1 thread |`,
+    "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
   ];
-  for (const r of runs) {
-    if (!r.ok) continue;
-    const mode = r.summary.args.mode;
+  for (const row of rows) {
+    const job = projectedJobSeconds(row, options.jobEpochs);
+    const ratio = job !== null && peerJob
+      ? `${(job / peerJob).toFixed(2)}x`
+      : "–";
+    const cpu = projectedJobCpuSeconds(row, options.jobEpochs);
+    const cpuRatio = cpu !== null && peerCpu
+      ? `${(cpu / peerCpu).toFixed(2)}x`
+      : "–";
     lines.push(
-      `| ${r.threads} | ${mode} | ${r.summary.samples_per_s.toFixed(0)} | ${
-        r.cpuSeconds ? (samples / r.cpuSeconds).toFixed(0) : "n/a"
-      } |`,
+      `| ${row.label} | ${fmt(row.epochSeconds.baseline)} | ${
+        rate(row.samplesPerSecond.baseline)
+      } | ${fmt(row.epochSeconds.rdrop)} | ${
+        rate(row.samplesPerSecond.rdrop)
+      } | ${fmt(job, 0)} | ${ratio} | ${fmt(cpu, 0)} | ${cpuRatio} |`,
     );
   }
   return lines.join("\n");
 }
 
-function loadAverage(): string {
+const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+
+function oursRow(
+  label: string,
+  results: OursResult[],
+  samples: number,
+): JobRow {
+  const row: JobRow = {
+    label,
+    epochSeconds: { baseline: null, rdrop: null },
+    samplesPerSecond: { baseline: null, rdrop: null },
+    cpuSeconds: { baseline: null, rdrop: null },
+  };
+  for (const r of results) {
+    if (!r.ok) continue;
+    row.cpuSeconds[r.mode] = mean(r.epochs.map((e) => e.trainCpuSeconds));
+    row.epochSeconds[r.mode] = mean(r.epochs.map((e) => e.wallSeconds));
+    row.samplesPerSecond[r.mode] = samples /
+      mean(r.epochs.map((e) => e.trainSeconds));
+  }
+  return row;
+}
+
+function torchRow(
+  threads: number,
+  results: TorchResult[],
+  samples: number,
+): JobRow {
+  const row: JobRow = {
+    label: `PyTorch ${threads} thread${threads === 1 ? "" : "s"}`,
+    epochSeconds: { baseline: null, rdrop: null },
+    samplesPerSecond: { baseline: null, rdrop: null },
+    cpuSeconds: { baseline: null, rdrop: null },
+  };
+  for (const r of results) {
+    if (!r.ok || r.threads !== threads) continue;
+    row.cpuSeconds[r.summary.args.mode] = r.summary.train_cpu_s /
+      r.summary.epochs.length;
+    const s = r.summary;
+    const epochs = s.epochs.length;
+    row.epochSeconds[s.args.mode] = (s.train_s + s.eval_s) / epochs;
+    row.samplesPerSecond[s.args.mode] = (samples * epochs) / s.train_s;
+  }
+  return row;
+}
+
+async function loadSplit(images: string, labels: string): Promise<Split> {
+  const x = await readIdxFile(images);
+  const y = await readIdxFile(labels);
+  const count = x.dims[0];
+  return {
+    images: scaleImages(x.data),
+    labels: Int32Array.from(y.data),
+    count,
+    features: x.data.length / count,
+  };
+}
+
+function machine(): string {
+  let cpu = "unknown CPU";
+  try {
+    cpu = os.cpus()[0]?.model?.trim() || cpu;
+  } catch { /* needs --allow-sys */ }
+  return `${cpu}, ${navigator.hardwareConcurrency} logical CPUs, Deno ${Deno.version.deno}`;
+}
+
+function load(): string {
   try {
     return os.loadavg().map((n) => n.toFixed(2)).join(" ");
   } catch {
-    return "unknown (needs --allow-sys)";
+    return "unknown";
   }
 }
 
+async function run(args: BenchArgs): Promise<number> {
+  const paths = fashionMnistPaths(args.dataDir);
+  const data: TrainData = {
+    train: await loadSplit(paths.trainImages, paths.trainLabels),
+    test: await loadSplit(paths.testImages, paths.testLabels),
+  };
+  const defaults = Params.parse({});
+  if (args.webgpu) {
+    // The WebGPU paths alone, before (tfjs ops) and after (fused), with call counts per step.
+    await benchWebGpu(data.train, {
+      modes: args.modes,
+      beforeSteps: args.webgpuSteps,
+      afterSteps: args.fusedSteps,
+      settings: {
+        batchSize: defaults.train.batchSize,
+        alpha: defaults.train.alpha,
+        learningRate: defaults.train.learningRate,
+        seed: defaults.seeds[0],
+        readEvery: 50,
+      },
+    });
+    return 0;
+  }
+  const jobEpochs = defaults.train.epochs;
+  const samples = data.train.count;
+  const startLoad = load();
+  console.log(
+    `machine: ${machine()}; load average (1/5/15 min) at start ${startLoad}`,
+  );
+  console.log(
+    `measured: ${args.epochs} epoch(s) per model on the full data (${samples} training ` +
+      `samples), ${args.epochs}/${jobEpochs} of the default job; the job's time is projected`,
+  );
+  // Modes outermost: ours and PyTorch for one mode run back to back, so that a change of the
+  // machine's load between them distorts the ratios less.
+  const ours: OursResult[] = [];
+  const torch: TorchResult[] = [];
+  let failed = false;
+  for (const mode of args.modes) {
+    for (const backend of args.backends) {
+      const r = await timeOurs(data, {
+        backend,
+        mode,
+        epochs: args.epochs,
+        blasThreads: args.blasThreads,
+      });
+      ours.push(r);
+      if (!r.ok) {
+        console.log(`ours ${backend} ${mode}: not run: ${r.reason}`);
+        if (backend !== "webgpu") failed = true;
+        continue;
+      }
+      for (const [i, e] of r.epochs.entries()) {
+        console.log(
+          `ours ${backend} ${mode} epoch ${i + 1}: ${
+            e.trainSeconds.toFixed(2)
+          } s training ` +
+            `(${e.trainCpuSeconds.toFixed(2)} CPU s; quarters ${
+              e.quarters.map((q) => q.toFixed(2)).join(" / ")
+            } s), ${e.wallSeconds.toFixed(2)} s with evaluation, test acc ${
+              (e.testAccuracy * 100).toFixed(2)
+            } %, RSS ${Math.round(e.rssMb)} MB, load ${load()}`,
+        );
+      }
+    }
+    if (!args.torch) continue;
+    for (const threads of args.torchThreads) {
+      const r = await runTorch({
+        script: args.torchScript,
+        python: args.python,
+        mode,
+        epochs: args.epochs,
+        threads,
+        batchSize: defaults.train.batchSize,
+        learningRate: defaults.train.learningRate,
+        alpha: defaults.train.alpha,
+        seed: defaults.seeds[0],
+      });
+      torch.push(r);
+      if (r.ok) {
+        console.log(
+          `PyTorch ${threads}T ${mode}: ${
+            r.summary.train_s.toFixed(2)
+          } s training ` +
+            `(${r.summary.train_cpu_s.toFixed(2)} CPU s), ${
+              r.summary.eval_s.toFixed(2)
+            } s evaluation, test acc ${
+              (r.summary.final_test_acc * 100).toFixed(2)
+            } % (torch ${r.summary.torch}), load ${load()}`,
+        );
+      } else {
+        console.log(`PyTorch ${threads}T ${mode}: not run: ${r.reason}`);
+      }
+    }
+  }
+  const rows: JobRow[] = [];
+  for (const backend of args.backends) {
+    const results = ours.filter((r) => r.backend === backend);
+    const native = results.find((r) => r.ok && r.blas);
+    const blas = native && native.ok ? native.blas : null;
+    if (blas) {
+      console.log(
+        `BLAS: ${blas.library}; ${blas.config}; core ${blas.coreName}; OPENBLAS_CORETYPE ${
+          blas.coreTypeOverride ?? "(unset)"
+        }`,
+      );
+    }
+    const label = blas
+      ? `ours native (OpenBLAS ${
+        blas.version ?? ""
+      } ${blas.coreName}, ${blas.threads} thread${
+        blas.threads === 1 ? "" : "s"
+      })`
+      : `ours ${backend}`;
+    rows.push(oursRow(label, results, samples));
+  }
+  if (args.torch) {
+    for (const threads of args.torchThreads) {
+      rows.push(torchRow(threads, torch, samples));
+    }
+  }
+  const peer = rows.find((r) => r.label === "PyTorch 1 thread") ?? null;
+  console.log("");
+  console.log(formatJobTable(rows, { jobEpochs, peer }));
+  console.log("");
+  console.log(`load average at end ${load()}`);
+  if (args.json) {
+    await Deno.writeTextFile(
+      args.json,
+      JSON.stringify(
+        {
+          machine: machine(),
+          load: { start: startLoad, end: load() },
+          args,
+          rows,
+          ours,
+          torch,
+        },
+        null,
+        1,
+      ),
+    );
+  }
+  return failed ? 1 : 0;
+}
+
 async function main(argv: string[]): Promise<number> {
-  const repoRoot = new URL("../", import.meta.url);
   let args: BenchArgs;
   try {
-    args = parseBenchArgs(argv, repoRoot);
+    args = parseBenchArgs(argv, new URL("../", import.meta.url));
   } catch (error) {
     if (error instanceof BenchUsageError) {
-      console.error(`bench: ${error.message}`);
+      console.error(`bench: ${error.message}\n\n${USAGE}`);
       return 2;
     }
     throw error;
   }
-  let data: BenchData;
-  if (args.synthetic) {
-    data = syntheticData(
-      args.full ? 60000 : Math.max(args.steps + 5, 64) * 32,
-      1,
-    );
-  } else {
-    try {
-      data = await loadTrainData(args.dataDir);
-    } catch (error) {
-      console.error(
-        `bench: cannot read Fashion-MNIST from ${args.dataDir} (${
-          (error as Error).message
-        }); ` +
-          `install dataset-fashion-mnist, pass --data-dir, or use --synthetic`,
-      );
-      return 1;
-    }
+  if (args.help) {
+    console.log(USAGE);
+    return 0;
   }
-  console.log(
-    `bench: data ${data.source}, ${data.count} samples; batch ${DEFAULTS.batchSize}; ` +
-      `${navigator.hardwareConcurrency} CPUs; load average ${loadAverage()}`,
-  );
-  const epochs = args.full ? DEFAULTS.epochs : null;
-  const perEpochSteps = Math.ceil(data.count / DEFAULTS.batchSize);
-  const measurements: Measurement[] = [];
-  for (const backend of args.backends) {
-    try {
-      await selectBackend(backend);
-    } catch (error) {
-      console.log(
-        `bench: backend ${backend} unavailable: ${(error as Error).message}`,
-      );
-      continue;
-    }
-    const runs: {
-      label: string;
-      step?: "reference";
-      variant?: MeasureOptions["variant"];
-    }[] = backend === "wasm" && args.variants
-      ? [
-        {
-          label: "wasm: reference step (autodiff, tfjs-op Adam)",
-          step: "reference",
-        },
-        {
-          label: "wasm: ours, tfjs-op Adam, tfjs-op head",
-          variant: { adam: "device", head: "device" },
-        },
-        {
-          label: "wasm: ours, kernel Adam, tfjs-op head",
-          variant: { adam: "host", head: "device" },
-        },
-        { label: "wasm" },
-      ]
-      : [{ label: backend }];
-    for (const run of runs) {
-      for (const mode of args.modes) {
-        const steps = epochs
-          ? epochs * perEpochSteps
-          : backend === "cpu"
-          ? args.cpuSteps
-          : backend === "webgpu"
-          ? args.webgpuSteps
-          : args.steps;
-        // Shared machines drift: repeat and keep the median run (by throughput).
-        const repeats: Measurement[] = [];
-        for (let r = 0; r < (epochs ? 1 : args.repeat); r++) {
-          repeats.push(
-            await measureTraining(data, {
-              mode,
-              steps,
-              warmup: epochs ? 0 : backend === "wasm" ? 30 : 3,
-              batchSize: DEFAULTS.batchSize,
-              alpha: DEFAULTS.alpha,
-              dropout: DEFAULTS.dropout,
-              learningRate: DEFAULTS.learningRate,
-              seed: DEFAULTS.seed,
-              step: run.step,
-              variant: run.variant,
-            }),
-          );
-        }
-        const m = medianRun(repeats);
-        if (repeats.length > 1) {
-          console.log(
-            `ours  ${run.label} ${mode}: runs ${
-              repeats.map((x) => x.samplesPerSecond.toFixed(0)).join(", ")
-            } samples/s; median kept`,
-          );
-        }
-        m.backend = run.label;
-        measurements.push(m);
-        console.log(
-          `ours  ${run.label} ${mode} ${steps} steps: ` +
-            `${m.samplesPerSecond.toFixed(0)} samples/s (wall ${
-              m.wallSeconds.toFixed(1)
-            } s, ` +
-            `cpu ${m.cpuSeconds.toFixed(1)} s, ${
-              (1000 * m.wallSeconds / steps).toFixed(2)
-            } ` +
-            `ms/step, ${
-              (1000 * m.cpuSeconds / steps).toFixed(2)
-            } cpu-ms/step), ` +
-            `last loss ${m.lastLoss.toFixed(4)}`,
-        );
-      }
-    }
-  }
-  const torchRuns: TorchResult[] = [];
-  const torch: Record<string, TorchResult> = {};
-  if (args.torch) {
-    for (const threads of args.torchThreads) {
-      for (const mode of args.modes) {
-        console.log(
-          `torch ${mode}: ${args.torchEpochs} epoch(s), --threads ${threads} ...`,
-        );
-        const result = await runTorch({
-          script: args.torchScript,
-          python: args.python,
-          mode,
-          epochs: args.torchEpochs,
-          threads,
-          batchSize: DEFAULTS.batchSize,
-          learningRate: DEFAULTS.learningRate,
-          alpha: DEFAULTS.alpha,
-          seed: DEFAULTS.seed,
-        });
-        torchRuns.push(result);
-        if (threads === args.torchThreads[0]) torch[mode] = result;
-        console.log(
-          result.ok
-            ? `torch ${mode} (--threads ${threads}): ${
-              result.summary.samples_per_s.toFixed(0)
-            } samples/s (train ${
-              result.summary.train_s.toFixed(1)
-            } s, process cpu ${
-              result.cpuSeconds?.toFixed(1) ?? "?"
-            } s, test acc ${(100 * result.summary.final_test_acc).toFixed(2)}%)`
-            : `torch ${mode}: not measured: ${result.reason}`,
-        );
-      }
-    }
-  } else {
-    console.log("torch: skipped (--no-torch)");
-  }
-  const torchRate = (mode: string): number | null => {
-    const r = torch[mode];
-    return r && r.ok ? r.summary.samples_per_s : null;
-  };
-  const rows: BenchRow[] = measurements.map((m) => ({
-    backend: m.backend,
-    mode: m.mode,
-    steps: m.steps,
-    oursSamplesPerSecond: m.samplesPerSecond,
-    oursCpuSamplesPerSecond: m.samples / m.cpuSeconds,
-    torchSamplesPerSecond: torchRate(m.mode),
-    ratio: timeRatio(m.samplesPerSecond, torchRate(m.mode)),
-  }));
-  console.log("");
-  console.log(formatTable(rows));
-  if (torchRuns.some((r) => r.ok)) {
-    console.log("");
-    console.log(formatTorchTable(torchRuns, args.torchEpochs * data.count));
-  }
-  const jobs: Record<string, unknown> = {};
-  for (const backend of new Set(rows.map((r) => r.backend))) {
-    const rate = (mode: string) =>
-      rows.find((r) => r.backend === backend && r.mode === mode)
-        ?.oursSamplesPerSecond ?? null;
-    const ours = projectedJobSeconds(
-      { baseline: rate("baseline"), rdrop: rate("rdrop") },
-      data.count,
-      DEFAULTS.epochs,
-    );
-    const theirs = projectedJobSeconds(
-      { baseline: torchRate("baseline"), rdrop: torchRate("rdrop") },
-      data.count,
-      DEFAULTS.epochs,
-    );
-    if (ours === null) continue;
-    const ratio = theirs === null ? null : ours / theirs;
-    jobs[backend] = { oursSeconds: ours, torchSeconds: theirs, ratio };
-    console.log(
-      `default job (both models, ${DEFAULTS.epochs} epochs, ${data.count} samples) on ${backend}: ` +
-        `${args.full ? "measured" : "projected"} ours ${ours.toFixed(0)} s` +
-        (theirs === null
-          ? ""
-          : `, torch ${theirs.toFixed(0)} s, ratio ${
-            ratio!.toFixed(2)
-          }x (bar: <= 3x) ${ratio! <= 3 ? "MET" : "NOT MET"}`),
-    );
-  }
-  console.log(`load average at the end: ${loadAverage()}`);
-  if (args.json) {
-    // Atomic: a temporary file in the same directory, then a rename.
-    const tmp = `${args.json}.${crypto.randomUUID()}.tmp`;
-    await Deno.writeTextFile(
-      tmp,
-      JSON.stringify(
-        {
-          args,
-          data: { source: data.source, count: data.count },
-          tfjs: tf.version_core,
-          deno: Deno.version.deno,
-          rows,
-          measurements,
-          torch,
-          jobs,
-        },
-        null,
-        1,
-      ) + "\n",
-    );
-    await Deno.rename(tmp, args.json);
-  }
-  return 0;
+  return await run(args);
 }
 
-if (import.meta.main) {
-  Deno.exit(await main(Deno.args));
-}
+if (import.meta.main) Deno.exit(await main(Deno.args));

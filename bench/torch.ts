@@ -1,6 +1,8 @@
 /**
- * Runs the PyTorch reference (`shared/bench/torch_reference.py`) as a subprocess and reads
- * its JSON summary, so that our figures and PyTorch's come from the same run.
+ * Runs the PyTorch reference (`bench/torch_reference.py`) as a subprocess and reads its
+ * JSON summary, so that our figures and PyTorch's come from the same run. `threads` sets
+ * torch's intra-op threads and, through OPENBLAS_NUM_THREADS, those of the OpenBLAS under
+ * Debian's torch (which otherwise starts one per core whatever torch is told).
  *
  * @module
  */
@@ -13,12 +15,15 @@ export const TorchSummary = z.object({
     threads: z.number().int(),
   }),
   train_s: z.number().nonnegative(),
+  train_cpu_s: z.number().nonnegative(),
+  eval_s: z.number().nonnegative(),
   samples_per_s: z.number().nonnegative(),
   final_test_acc: z.number().min(0).max(1),
   torch: z.string(),
   epochs: z.array(z.object({
     epoch: z.number().int(),
     epoch_train_s: z.number(),
+    test_acc: z.number().min(0).max(1),
     samples_per_s: z.number(),
   })),
 });
@@ -68,9 +73,9 @@ export function parseRusage(stdout: string): number | null {
   return match ? Number(match[1]) : null;
 }
 
-/** Where the reference script lives by default: `<repo>/../shared/bench/torch_reference.py`. */
+/** Where the reference script lives by default: `<repo>/bench/torch_reference.py`. */
 export function defaultTorchScript(repoRoot: URL): string {
-  return new URL("../shared/bench/torch_reference.py", repoRoot).pathname;
+  return new URL("bench/torch_reference.py", repoRoot).pathname;
 }
 
 /** Runs the reference once; never throws for a missing python, torch or script. */
@@ -110,6 +115,7 @@ export async function runTorch(options: TorchRunOptions): Promise<TorchResult> {
         "--json",
         json,
       ],
+      env: { OPENBLAS_NUM_THREADS: String(options.threads) },
       stdout: "piped",
       stderr: "piped",
     });

@@ -17,6 +17,13 @@ import "@tensorflow/tfjs-backend-wasm";
 import { WebGPUBackend } from "@tensorflow/tfjs-backend-webgpu";
 import { ModelError } from "./errors.ts";
 import { defaultGpu, type GpuLike, probeAdapter } from "./adapter.ts";
+import {
+  type Blas,
+  BLAS_INSTALL_HINT,
+  type BlasProbe,
+  blasUnavailable,
+  probeBlas,
+} from "./native/blas.ts";
 
 export {
   type AdapterInfoLike,
@@ -28,9 +35,12 @@ export {
 } from "./adapter.ts";
 
 /** The backend param: a backend name, or "auto". */
-export type BackendRequest = "auto" | "webgpu" | "wasm" | "cpu";
-/** A backend that actually runs. */
-export type BackendName = "webgpu" | "wasm" | "cpu";
+export type BackendRequest = "auto" | "native" | "webgpu" | "wasm" | "cpu";
+/**
+ * A backend that actually runs. "native" trains on the system's OpenBLAS (models/native/)
+ * and uses tfjs' wasm backend for everything else (evaluation, saving).
+ */
+export type BackendName = "native" | "webgpu" | "wasm" | "cpu";
 
 /** The outcome of {@linkcode selectBackend}. */
 export interface BackendSelection {
@@ -40,6 +50,8 @@ export interface BackendSelection {
   adapter: string | null;
   /** One line explaining a choice the user did not make explicitly (e.g. auto -> wasm). */
   note?: string;
+  /** The loaded BLAS (backend "native" only). */
+  blas?: Blas;
 }
 
 /** Limits worth raising for big matrices; the defaults are too small for 784x512 dispatches. */
@@ -102,7 +114,7 @@ function silenceNodeBanner(): void {
   if (cpu && typeof cpu.firstUse === "boolean") cpu.firstUse = false;
 }
 
-async function activate(name: BackendName): Promise<void> {
+async function activate(name: "webgpu" | "wasm" | "cpu"): Promise<void> {
   silenceNodeBanner();
   let ok: boolean;
   try {
@@ -124,18 +136,29 @@ async function activate(name: BackendName): Promise<void> {
 
 /**
  * Activates the requested backend. "auto" picks WebGPU when the adapter is a hardware GPU,
- * and wasm when there is no adapter or only a software one (with a one-line note). A forced
- * "webgpu" runs on whatever adapter there is, software ones included.
+ * else "native" when OpenBLAS loads, else wasm, with a one-line note saying why. A forced
+ * "webgpu" runs on whatever adapter there is, software ones included; a forced "native"
+ * fails with the install hint when OpenBLAS does not load. `blas` replaces the library
+ * lookup (tests).
  */
 export async function selectBackend(
   requested: BackendRequest,
-  options: { gpu?: GpuLike | null } = {},
+  options: { gpu?: GpuLike | null; blas?: () => BlasProbe } = {},
 ): Promise<BackendSelection> {
   const gpu = options.gpu === undefined ? defaultGpu() : options.gpu;
+  const findBlas = options.blas ?? (() => probeBlas());
   if (requested === "cpu" || requested === "wasm") {
     await activate(requested);
     lastAdapter = null;
     return { backend: requested, adapter: null };
+  }
+  if (requested === "native") {
+    const probe = findBlas();
+    if (!probe.ok) throw blasUnavailable(probe.reason);
+    const blas = probe.blas;
+    await activate("wasm");
+    lastAdapter = null;
+    return { backend: "native", adapter: null, blas };
   }
   const probe = await probeAdapter(gpu);
   if (requested === "webgpu") {
@@ -155,10 +178,26 @@ export async function selectBackend(
   }
   await activate("wasm");
   lastAdapter = null;
-  const note = probe
-    ? `backend auto: the only WebGPU adapter is a software renderer (${probe.description}); using wasm (backend=webgpu forces it)`
-    : "backend auto: no WebGPU adapter found; using wasm";
-  return { backend: "wasm", adapter: null, note };
+  const noGpu = probe
+    ? `the only WebGPU adapter is a software renderer (${probe.description})`
+    : "no WebGPU adapter found";
+  const blas = findBlas();
+  if (blas.ok) {
+    return {
+      backend: "native",
+      adapter: null,
+      blas: blas.blas,
+      note: `backend auto: ${noGpu}; using native (OpenBLAS ${
+        blas.blas.info.version ?? ""
+      } ${blas.blas.info.coreName} kernels, ${blas.blas.info.library})`,
+    };
+  }
+  return {
+    backend: "wasm",
+    adapter: null,
+    note: `backend auto: ${noGpu} and ${blas.reason}; using wasm ` +
+      `(\`${BLAS_INSTALL_HINT}\` enables the faster native backend)`,
+  };
 }
 
 /** Versions and the active backend, for run records. */

@@ -9,6 +9,7 @@
  */
 import { z } from "zod";
 import { ModelError } from "./errors.ts";
+import { EpochRecord } from "./epoch_record.ts";
 import { writeFileAtomic } from "../data/atomic.ts";
 import {
   float32FromLittleEndian,
@@ -17,23 +18,7 @@ import {
   MlpConfigSchema,
 } from "./mlp.ts";
 
-/** One finished epoch, as checkpoints and the train stage's `history.json` record it. */
-export const EpochRecord = z.object({
-  /** 1-based epoch number. */
-  epoch: z.number().int().positive(),
-  /** Mean training loss over the epoch's steps (the R-Drop loss for R-Drop runs). */
-  trainLoss: z.number(),
-  /** Test accuracy after the epoch. */
-  testAccuracy: z.number().min(0).max(1),
-  /** Test mean NLL after the epoch. */
-  testLoss: z.number(),
-  /** Wall-clock seconds of the epoch's training loop (no evaluation). */
-  epochSeconds: z.number().nonnegative(),
-  /** Training samples per second in the epoch. */
-  samplesPerSecond: z.number().nonnegative(),
-});
-/** One finished epoch. */
-export type EpochRecord = z.infer<typeof EpochRecord>;
+export { EpochRecord } from "./epoch_record.ts";
 
 /** Everything that must match for a checkpoint to be resumed by a run. */
 export interface CheckpointSettings {

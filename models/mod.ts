@@ -92,7 +92,26 @@ export {
   type TrainStepOptions,
 } from "./train_step.ts";
 export {
-  type StepFactory,
+  ADAM_CONSTANTS,
+  type Batch,
+  type BatchStep,
+  type BatchStepFactory,
+  type StepConfig,
+  type StepMetrics,
+  type TrainConfig,
+  type TrainMode,
+} from "./step.ts";
+export { stepFactoryFor } from "./step_factory.ts";
+export { createTfjsStep, tfjsStepFactory } from "./tfjs_step.ts";
+export {
+  BLAS_INSTALL_HINT,
+  BLAS_LIBRARY_ENV,
+  type BlasInfo,
+  nativeStepFactory,
+  probeBlas,
+} from "./native/mod.ts";
+export {
+  evaluateLogits,
   type StepInfo,
   stepsPerEpoch,
   train,

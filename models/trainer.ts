@@ -12,24 +12,23 @@ import type {
   EpochRecord,
 } from "./checkpoint.ts";
 import { DivergenceError, ModelError } from "./errors.ts";
+import { checkSplit, evaluateTensors, type Split } from "./evaluate.ts";
 import {
-  checkSplit,
-  evaluateTensors,
-  gatherBatch,
-  type Split,
-} from "./evaluate.ts";
-import {
-  assignMlpValues,
-  DEFAULT_MLP_CONFIG,
   disposeMlp,
-  initMlp,
+  initialValues,
   type MlpConfig,
+  mlpFromValues,
   type MlpParams,
-  readMlpValues,
 } from "./mlp.ts";
 import { deriveSeed, permutation } from "./random.ts";
-import type { Step, StepOptions } from "./reference_step.ts";
-import { createTrainStep } from "./train_step.ts";
+import {
+  type Batch,
+  type BatchStep,
+  type BatchStepFactory,
+  checkStepConfig,
+  type TrainConfig,
+} from "./step.ts";
+import { tfjsStepFactory } from "./tfjs_step.ts";
 
 /** Train and test splits. */
 export interface TrainData {
@@ -49,34 +48,22 @@ export interface StepInfo {
   steps: number;
   /** Mean loss of the epoch's steps so far; only present on steps where it was read. */
   loss?: number;
+  /**
+   * Training accuracy of the epoch's steps so far (arg-max of the dropout pass(es) vs the
+   * label), read together with `loss`; absent when the step does not count it.
+   */
+  accuracy?: number;
   /** Training samples per second so far in this epoch. */
   samplesPerSecond: number;
 }
 
-/** Builds the optimiser step; `train_step.ts`'s `createTrainStep` has this shape. */
-export type StepFactory = (params: MlpParams, options: StepOptions) => Step;
-
-/** Options of {@linkcode train}. */
-export interface TrainOptions {
-  /** "baseline" (NLL) or "rdrop" (R-Drop loss). */
-  mode: "baseline" | "rdrop";
-  /** KL weight for R-Drop (default 0.05). */
-  alpha?: number;
-  /** Number of epochs (default 10). */
-  epochs?: number;
-  /** Batch size (default 32); the last partial batch is kept. */
-  batchSize?: number;
-  /** Adam learning rate (default 1e-3). */
-  learningRate?: number;
-  /** Seed of initialisation, dropout masks and shuffling (default 0). */
-  seed?: number;
-  /** Shuffle the training set every epoch with a seeded permutation (default false). */
-  shuffle?: boolean;
-  /** Model shape; missing fields default to 784-512-512-10, dropout 0.5. */
-  model?: Partial<MlpConfig>;
+/** Options of {@linkcode train}: the run's settings (explicit values) and its hooks. */
+export interface TrainOptions extends TrainConfig {
+  /** Model shape and dropout rate. */
+  model: MlpConfig;
   /** Checkpoint store: loaded once at the start, saved after every epoch. */
   checkpoint?: CheckpointStore;
-  /** Called after every step (loss only every `readEvery` steps). */
+  /** Called after every step (loss and accuracy only every `readEvery` steps). */
   onStep?: (info: StepInfo) => void;
   /** Called after every epoch, with the epoch's record. */
   onEpoch?: (record: EpochRecord) => void;
@@ -84,15 +71,15 @@ export interface TrainOptions {
   onResume?: (finishedEpochs: number) => void;
   /** Aborts training between steps; the promise rejects with the signal's reason. */
   signal?: AbortSignal;
-  /** Read the loss from the device (and check it is finite) every this many steps (default 50). */
+  /** Read loss and accuracy (and check the loss is finite) every this many steps (default 50). */
   readEvery?: number;
   /** Evaluation batch size (default 1000). */
   evalBatchSize?: number;
   /**
-   * Optimiser step to use (default: `createTrainStep` of `train_step.ts`, the optimised
-   * one; `createReferenceStep` is the plain autodiff one).
+   * The step implementation (default: the optimised tfjs step on the active backend;
+   * models/native/ has the BLAS one).
    */
-  createStep?: StepFactory;
+  createStep?: BatchStepFactory;
 }
 
 /** Result of {@linkcode train}. */
@@ -117,21 +104,20 @@ function resolveSettings(data: TrainData, options: TrainOptions): {
   epochs: number;
 } {
   const model: MlpConfig = {
-    ...DEFAULT_MLP_CONFIG,
     ...options.model,
-    hidden: [...(options.model?.hidden ?? DEFAULT_MLP_CONFIG.hidden)],
+    hidden: [...options.model.hidden],
   };
   const settings: CheckpointSettings = {
     mode: options.mode,
-    alpha: options.alpha ?? 0.05,
-    batchSize: options.batchSize ?? 32,
-    learningRate: options.learningRate ?? 1e-3,
-    seed: options.seed ?? 0,
-    shuffle: options.shuffle ?? false,
+    alpha: options.alpha,
+    batchSize: options.batchSize,
+    learningRate: options.learningRate,
+    seed: options.seed,
+    shuffle: options.shuffle,
     model,
     trainCount: data.train.count,
   };
-  const epochs = options.epochs ?? 10;
+  const { epochs } = options;
   const bad = (what: string) => {
     throw new ModelError(`invalid training option: ${what}`);
   };
@@ -141,16 +127,7 @@ function resolveSettings(data: TrainData, options: TrainOptions): {
   if (!Number.isInteger(settings.batchSize) || settings.batchSize < 1) {
     bad(`batchSize must be a positive integer, got ${settings.batchSize}`);
   }
-  if (!(settings.learningRate > 0)) {
-    bad(`learningRate must be > 0, got ${settings.learningRate}`);
-  }
-  if (!(settings.alpha >= 0)) bad(`alpha must be >= 0, got ${settings.alpha}`);
-  if (!(model.dropout >= 0 && model.dropout < 1)) {
-    bad(`dropout must be in [0, 1), got ${model.dropout}`);
-  }
-  if (!Number.isInteger(settings.seed)) {
-    bad(`seed must be an integer, got ${settings.seed}`);
-  }
+  checkStepConfig({ ...settings, model });
   for (
     const [name, split] of [["train", data.train], ["test", data.test]] as const
   ) {
@@ -162,6 +139,45 @@ function resolveSettings(data: TrainData, options: TrainOptions): {
     checkSplit(split, { name, classes: model.classes });
   }
   return { settings, epochs };
+}
+
+/**
+ * Accuracy and mean NLL of `split` from a host forward pass (`predict` returns row-major
+ * logits), batch by batch, in float64.
+ */
+export function evaluateLogits(
+  predict: (x: Float32Array, rows: number) => Float32Array,
+  split: Split,
+  options: { classes: number; batchSize: number },
+): { accuracy: number; loss: number } {
+  const { classes, batchSize } = options;
+  const { features, count } = split;
+  let correct = 0;
+  let nll = 0;
+  for (let start = 0; start < count; start += batchSize) {
+    const rows = Math.min(batchSize, count - start);
+    const logits = predict(
+      split.images.subarray(start * features, (start + rows) * features),
+      rows,
+    );
+    for (let r = 0; r < rows; r++) {
+      const o = r * classes;
+      let max = -Infinity;
+      let best = 0;
+      for (let c = 0; c < classes; c++) {
+        if (logits[o + c] > max) {
+          max = logits[o + c];
+          best = c;
+        }
+      }
+      let sum = 0;
+      for (let c = 0; c < classes; c++) sum += Math.exp(logits[o + c] - max);
+      const label = split.labels[start + r];
+      nll -= logits[o + label] - max - Math.log(sum);
+      if (best === label) correct++;
+    }
+  }
+  return { accuracy: correct / count, loss: nll / count };
 }
 
 /** JSON with object keys sorted, so that key order never counts as a difference. */
@@ -207,20 +223,18 @@ export async function train(
 ): Promise<TrainResult> {
   const { settings, epochs } = resolveSettings(data, options);
   const readEvery = Math.max(1, options.readEvery ?? 50);
-  const createStep = options.createStep ?? createTrainStep;
+  const createStep = options.createStep ?? tfjsStepFactory();
   const config = settings.model;
-  const params = initMlp(config, { seed: settings.seed });
-  const stepOptions: StepOptions = {
-    mode: settings.mode,
-    alpha: settings.alpha,
-    dropout: config.dropout,
-    learningRate: settings.learningRate,
-    seed: settings.seed,
-  };
-  let step: Step | null = null;
+  let step: BatchStep | null = null;
   const device: tf.Tensor[] = [];
   try {
-    step = createStep(params, stepOptions);
+    step = createStep(initialValues(config, { seed: settings.seed }), {
+      model: config,
+      mode: settings.mode,
+      alpha: settings.alpha,
+      learningRate: settings.learningRate,
+      seed: settings.seed,
+    });
     let history: EpochRecord[] = [];
     const stored = await options.checkpoint?.load() ?? null;
     if (stored) {
@@ -239,8 +253,7 @@ export async function train(
             `${stored.history.length}) but this run has ${epochs}; delete it to start over`,
         );
       }
-      assignMlpValues(params, stored.values);
-      step.setState(stored.adam);
+      step.restore(stored.values, stored.adam);
       history = [...stored.history];
     }
     const resumedEpochs = history.length;
@@ -249,69 +262,126 @@ export async function train(
     const { train: trainSplit, test: testSplit } = data;
     const n = trainSplit.count;
     const features = trainSplit.features;
-    const xTrain = tf.tensor2d(trainSplit.images, [n, features]);
-    const yTrain = tf.tensor1d(trainSplit.labels, "int32");
-    const xTest = tf.tensor2d(testSplit.images, [testSplit.count, features]);
-    const yTest = tf.tensor1d(testSplit.labels, "int32");
-    device.push(xTrain, yTrain, xTest, yTest);
+    // On the device only for tfjs evaluation: a step with its own forward pass needs no copy.
+    let testTensors: { x: tf.Tensor2D; y: tf.Tensor1D } | null = null;
+    const deviceTest = () => {
+      if (!testTensors) {
+        testTensors = {
+          x: tf.tensor2d(testSplit.images, [testSplit.count, features]),
+          y: tf.tensor1d(testSplit.labels, "int32"),
+        };
+        device.push(testTensors.x, testTensors.y);
+      }
+      return testTensors;
+    };
+    if (!step.predictLogits) deviceTest();
+    // A step that holds the training set on its device addresses batches by offset.
+    const attached = step.attachTrainingSet !== undefined;
+    step.attachTrainingSet?.(trainSplit);
     const steps = stepsPerEpoch(n, settings.batchSize);
+    // Shuffled batches are gathered into these; in order, batches are views of the split.
+    const gathered: Batch = {
+      x: new Float32Array(settings.batchSize * features),
+      y: new Int32Array(settings.batchSize),
+      rows: 0,
+    };
 
     for (let epoch = resumedEpochs + 1; epoch <= epochs; epoch++) {
       const order = settings.shuffle
         ? permutation(n, deriveSeed(settings.seed, 0x5eed, epoch))
         : null;
-      let lossSum: tf.Scalar = tf.scalar(0);
+      const totals = { steps: 0, lossSum: 0, correct: 0, rows: 0 };
       let lastLoss = NaN;
       const started = performance.now();
-      try {
-        for (let s = 0; s < steps; s++) {
-          if (options.signal?.aborted) throw abortReason(options.signal);
-          const start = s * settings.batchSize;
-          const size = Math.min(settings.batchSize, n - start);
-          const [xb, yb] = gatherBatch({ x: xTrain, y: yTrain }, {
-            order,
-            start,
-            size,
-          });
-          const loss = step.run(xb, yb);
-          xb.dispose();
-          yb.dispose();
-          const sum = tf.add(lossSum, loss) as tf.Scalar;
-          loss.dispose();
-          lossSum.dispose();
-          lossSum = sum;
-          const read = (s + 1) % readEvery === 0 || s + 1 === steps;
-          let mean: number | undefined;
-          if (read) {
-            const value = (await lossSum.data())[0];
-            if (!Number.isFinite(value)) {
-              throw new DivergenceError(
-                { epoch, step: s + 1, loss: value },
-                settings,
-              );
-            }
-            mean = value / (s + 1);
-            lastLoss = mean;
-            // Let timers and abort signals run; tfjs work on CPU backends never yields.
-            await new Promise((resolve) => setTimeout(resolve, 0));
+      for (let s = 0; s < steps; s++) {
+        if (options.signal?.aborted) throw abortReason(options.signal);
+        const start = s * settings.batchSize;
+        const size = Math.min(settings.batchSize, n - start);
+        let batch: Batch;
+        if (attached) {
+          batch = {
+            x: gathered.x.subarray(0, 0),
+            y: gathered.y.subarray(0, 0),
+            rows: size,
+            source: { start, order },
+          };
+        } else if (order) {
+          for (let i = 0; i < size; i++) {
+            const row = order[start + i];
+            gathered.x.set(
+              trainSplit.images.subarray(row * features, (row + 1) * features),
+              i * features,
+            );
+            gathered.y[i] = trainSplit.labels[row];
           }
-          const elapsed = (performance.now() - started) / 1000;
-          options.onStep?.({
-            epoch,
-            step: s + 1,
-            steps,
-            loss: mean,
-            samplesPerSecond: elapsed > 0 ? (start + size) / elapsed : 0,
-          });
+          gathered.rows = size;
+          batch = gathered;
+        } else {
+          batch = {
+            x: trainSplit.images.subarray(
+              start * features,
+              (start + size) * features,
+            ),
+            y: trainSplit.labels.subarray(start, start + size),
+            rows: size,
+          };
         }
-      } finally {
-        lossSum.dispose();
+        step.run(batch);
+        const read = (s + 1) % readEvery === 0 || s + 1 === steps;
+        let mean: number | undefined;
+        let accuracy: number | undefined;
+        if (read) {
+          const metrics = await step.takeMetrics();
+          totals.steps += metrics.steps;
+          totals.lossSum += metrics.lossSum;
+          totals.correct += metrics.correct;
+          totals.rows += metrics.rows;
+          // The losses are float32 quantities: a sum past float32's range has diverged.
+          mean = Math.fround(totals.lossSum) / totals.steps;
+          if (!Number.isFinite(mean)) {
+            throw new DivergenceError(
+              { epoch, step: s + 1, loss: mean },
+              settings,
+            );
+          }
+          lastLoss = mean;
+          if (Number.isFinite(totals.correct) && totals.rows > 0) {
+            accuracy = totals.correct / totals.rows;
+          }
+          // Let timers and abort signals run; CPU work never yields on its own.
+          await new Promise((resolve) => setTimeout(resolve, 0));
+        }
+        const elapsed = (performance.now() - started) / 1000;
+        options.onStep?.({
+          epoch,
+          step: s + 1,
+          steps,
+          loss: mean,
+          accuracy,
+          samplesPerSecond: elapsed > 0 ? (start + size) / elapsed : 0,
+        });
       }
       const epochSeconds = (performance.now() - started) / 1000;
-      const evaluation = await evaluateTensors(params, { x: xTest, y: yTest }, {
-        classes: config.classes,
-        batchSize: options.evalBatchSize,
-      });
+      const values = await step.getValues();
+      let evaluation: { accuracy: number; loss: number };
+      if (step.predictLogits) {
+        evaluation = evaluateLogits(
+          (x, rows) => step!.predictLogits!(x, rows),
+          testSplit,
+          { classes: config.classes, batchSize: options.evalBatchSize ?? 1000 },
+        );
+      } else {
+        const evaluated = mlpFromValues(config, values);
+        try {
+          evaluation = await evaluateTensors(
+            evaluated,
+            deviceTest(),
+            { classes: config.classes, batchSize: options.evalBatchSize },
+          );
+        } finally {
+          disposeMlp(evaluated);
+        }
+      }
       const record: EpochRecord = {
         epoch,
         trainLoss: lastLoss,
@@ -325,7 +395,7 @@ export async function train(
         const checkpoint: Checkpoint = {
           epoch,
           settings,
-          values: await readMlpValues(params),
+          values,
           adam: await step.getState(),
           history: [...history],
         };
@@ -333,10 +403,8 @@ export async function train(
       }
       options.onEpoch?.(record);
     }
+    const params: MlpParams = mlpFromValues(config, await step.getValues());
     return { params, config, history, resumedEpochs };
-  } catch (error) {
-    disposeMlp(params);
-    throw error;
   } finally {
     step?.dispose();
     for (const t of device) t.dispose();

@@ -23,6 +23,7 @@ import {
 } from "./cli_scale.ts";
 import { readSiteConfig } from "./config.ts";
 import { labelParallel } from "./parallel_labels.ts";
+import { runExpCli } from "./exp_cli.ts";
 import type { WorkerCommandOptions } from "./executor/worker_command.ts";
 import type { S3Hooks } from "./store/s3.ts";
 import {
@@ -100,6 +101,17 @@ export async function runCli<S extends PipelineDeclaration>(
   const tty = options.tty ?? Deno.stdout.isTerminal();
   const color = options.color ?? (tty && !noColorSet());
   const renderer = new TerminalRenderer({ write: stdout, tty, color });
+  // `exp` has its own flags (exp_cli.ts); nothing else here changes for it.
+  if (args[0] === "exp") {
+    try {
+      return await runExpCli(pipeline, args.slice(1), {
+        root: rootPath(options.root),
+        stdout,
+      });
+    } catch (error) {
+      return reportError(error, stderr);
+    }
+  }
   let parsed: CliArgs;
   try {
     parsed = parseCliArgs(args);
@@ -173,7 +185,11 @@ export async function runCli<S extends PipelineDeclaration>(
         return result.problems.length === 0 ? 0 : 1;
       }
       case "run":
-        return await runCommand(pipeline, parsed, engine, options, stderr);
+        // A message on stderr (Ctrl-C) must not be glued to a bar drawn on stdout.
+        return await runCommand(pipeline, parsed, engine, options, (text) => {
+          renderer.breakLine();
+          stderr(text);
+        });
       case "push":
       case "pull":
         return await transferCli(pipeline, parsed.command, {

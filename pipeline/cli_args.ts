@@ -19,6 +19,7 @@ Commands:
                      checked-out results use; lists them and asks first
   verify             re-hash checked-out outputs and cached objects of the current
                      stages and check their manifests; exit 1 if any is corrupt
+  exp show|diff|remove  every finished experiment in the cache (see exp --help)
   push               upload the current stages' cached results to the remote store
   pull               download the current stages' results from the remote store
   worker KEY         compute the one instance with this key (started by run

@@ -7,6 +7,7 @@
  */
 import { join } from "node:path";
 import { type EngineOptions, planPipeline } from "./engine.ts";
+import { experimentKeys } from "./exp.ts";
 import { readLockFile } from "./lock.ts";
 import { openStore } from "./store/open.ts";
 import type { GarbageItem, RunLockInfo } from "./store/mod.ts";
@@ -62,6 +63,8 @@ export async function collectGarbage<S extends PipelineDeclaration>(
     const keep = new Set(plan.instances.map((instance) => instance.key));
     const lockFile = await readLockFile(plan.root);
     for (const entry of Object.values(lockFile.instances)) keep.add(entry.key);
+    // Finished experiments (see exp.ts) stay until "exp remove" lets them go.
+    for (const key of await experimentKeys(pipeline, plan.root)) keep.add(key);
     const items = await store.findGarbage(keep, {
       tempDirs: plan.instances.map((i) => join(plan.root, i.workspace)),
     });

@@ -6,7 +6,17 @@
  */
 import { UserError } from "./errors.ts";
 import { canonicalJson } from "./hash.ts";
-import type { AnyStage, Item } from "./types.ts";
+import { resolveItems, unknownItemMessage } from "./items.ts";
+import { didYouMean } from "./suggest.ts";
+import {
+  applyCombination,
+  combinations,
+  itemLabel,
+  matrixAxes,
+  type MatrixAxis,
+  stageAxes,
+} from "./matrix.ts";
+import type { AnyStage, Item, ItemRecord, JsonValue } from "./types.ts";
 
 /** One runnable instance of a declaration. */
 export interface Instance {
@@ -14,8 +24,10 @@ export interface Instance {
   name: string;
   /** Its declaration. */
   stage: AnyStage<unknown>;
-  /** The foreach item, if the declaration has foreach. */
+  /** The item (foreach value, or a record of swept values), if the declaration fans out. */
   item?: Item;
+  /** The item as a record (foreach key and swept paths -> values), `{}` if none; matches deps. */
+  values: ItemRecord;
   /** Resolved params (JSON-serialisable). */
   params: unknown;
   /** Direct upstream instance names. */
@@ -25,7 +37,6 @@ export interface Instance {
 }
 
 const NAME = /^[a-z][a-z0-9_]*$/;
-const ITEM = /^[A-Za-z0-9._+-]+$/;
 
 /**
  * Checks what does not depend on params: stage names, duplicates, unknown deps, cycles, outputs.
@@ -138,53 +149,68 @@ function findCycle(stages: readonly AnyStage<unknown>[]): string[] | undefined {
   return undefined;
 }
 
-/** The instance name of declaration `stage` for `item`. */
+/** The instance name of declaration `stage` for `item`: `stage`, `stage@3`, `stage@alpha=0.01,seed=3`. */
 export function instanceName(stage: string, item?: Item): string {
-  return item === undefined ? stage : `${stage}@${item}`;
+  if (item === undefined) return stage;
+  return `${stage}@${typeof item === "object" ? itemLabel(item) : item}`;
+}
+
+/** A planned fan-out of one declaration: its axes and its normalised items. */
+interface Fanout {
+  /** Matrix axes (own and inherited), in matrix order. */
+  axes: MatrixAxis[];
+  /** The foreach values, or undefined. */
+  foreach: (string | number)[] | undefined;
+  /** Each instance's item (as keys and names see it) and its values record (for matching). */
+  instances: {
+    item: Item | undefined;
+    values: ItemRecord;
+    combo: ItemRecord;
+  }[];
 }
 
 /**
  * Expands declarations into instances in topological order (declaration order breaks ties).
- * Call {@link validateDeclarations} first.
+ * A declaration fans out over its foreach values and over the matrix axes that change its params
+ * or its upstream's items; an instance depends on the upstream instances whose items agree
+ * with its own on every name they share. Call {@link validateDeclarations} first.
  */
 export function expandInstances(
   stages: readonly AnyStage<unknown>[],
   allParams: unknown,
 ): Instance[] {
-  const items = new Map<string, Item[] | undefined>();
-  for (const stage of stages) {
-    items.set(stage.name, resolveItems(stage, allParams));
-  }
+  const fanouts = new Map<string, Fanout>();
   const instances = new Map<string, Instance[]>();
   for (const stage of orderDeclarations(stages)) {
-    const own = items.get(stage.name);
+    const fanout = planFanout(stage, allParams, fanouts);
+    fanouts.set(stage.name, fanout);
     const list: Instance[] = [];
-    for (const item of own ?? [undefined]) {
+    for (const { item, values, combo } of fanout.instances) {
       const deps: string[] = [];
       for (const dep of stage.deps ?? []) {
-        const depItems = items.get(dep);
-        if (depItems === undefined) deps.push(dep);
-        else if (own === undefined) {
-          deps.push(...depItems.map((i) => instanceName(dep, i)));
-        } else {
-          if (!sameItems(own, depItems)) {
-            throw new UserError(
-              `stage ${stage.name} (foreach ${
-                JSON.stringify(own)
-              }) depends on ${dep} (foreach ${
-                JSON.stringify(depItems)
-              }): foreach stages that depend on each other need the same items`,
-            );
-          }
-          deps.push(instanceName(dep, item));
+        const upstream = instances.get(dep) as Instance[];
+        const matches = upstream.filter((other) => agree(values, other.values));
+        if (matches.length === 0) {
+          const own = fanout.foreach;
+          const theirs = fanouts.get(dep)?.foreach;
+          throw new UserError(
+            `stage ${stage.name} (foreach ${
+              JSON.stringify(own)
+            }) depends on ${dep} (foreach ${
+              JSON.stringify(theirs)
+            }): foreach stages that depend on each other need the same items`,
+          );
         }
+        deps.push(...matches.map((other) => other.name));
       }
       const name = instanceName(stage.name, item);
+      const params = applyCombination(allParams, combo);
       list.push({
         name,
         stage,
         item,
-        params: resolveParams(stage, allParams, name),
+        values,
+        params: resolveParams(stage, params, name),
         deps,
         workspace: workspaceOf(stage, item),
       });
@@ -194,6 +220,71 @@ export function expandInstances(
   const all = [...instances.values()].flat();
   checkOutputCollisions(all);
   return all;
+}
+
+function planFanout(
+  stage: AnyStage<unknown>,
+  allParams: unknown,
+  fanouts: Map<string, Fanout>,
+): Fanout {
+  const foreach = resolveItems(stage, allParams);
+  // Only a stage that declares `matrix` is swept; any other one aggregates its upstream's
+  // instances (all of them, or those of its own foreach value).
+  const axes: MatrixAxis[] = [];
+  // A one-value axis is an override, not a fan-out: it sets the value, the item stays plain.
+  const fixed: Record<string, JsonValue> = {};
+  if (stage.matrix !== undefined) {
+    for (const axis of matrixAxes(stage.matrix(allParams))) {
+      if (axis.values.length === 1) fixed[axis.path] = axis.values[0];
+    }
+    const own = new Set(
+      stageAxes(stage, allParams).map((axis) => axis.path),
+    );
+    for (const dep of stage.deps ?? []) {
+      for (const axis of fanouts.get(dep)?.axes ?? []) own.add(axis.path);
+    }
+    axes.push(
+      ...matrixAxes(stage.matrix(allParams)).filter((axis) =>
+        own.has(axis.path)
+      ),
+    );
+  }
+  const key = stage.foreachKey ?? "item";
+  const out: Fanout["instances"] = [];
+  for (const combo of combinations(axes)) {
+    for (const value of foreach ?? [undefined]) {
+      const values: Record<string, JsonValue> = { ...combo };
+      if (value !== undefined) values[key] = value;
+      // No axis: the plain foreach value, so that a sweep leaves this stage's keys alone.
+      const item = axes.length === 0 ? value : values;
+      if (typeof item === "object") checkItemLabel(stage.name, item);
+      out.push({ item, values, combo: { ...fixed, ...combo } });
+    }
+  }
+  return { axes, foreach, instances: out };
+}
+
+const LABEL = /^[^/\\\s]+$/;
+
+function checkItemLabel(stage: string, item: ItemRecord): void {
+  const label = itemLabel(item);
+  if (!LABEL.test(label)) {
+    throw new UserError(
+      `stage ${stage}: swept value in ${
+        JSON.stringify(label)
+      } cannot name an instance (no /, \\ or spaces); sweep other values`,
+    );
+  }
+}
+
+/** Whether two items' values agree on every name they share. */
+function agree(a: ItemRecord, b: ItemRecord): boolean {
+  for (const key of Object.keys(a)) {
+    if (key in b && canonicalJson(a[key]) !== canonicalJson(b[key])) {
+      return false;
+    }
+  }
+  return true;
 }
 
 function checkOutputCollisions(instances: readonly Instance[]): void {
@@ -215,42 +306,10 @@ function checkOutputCollisions(instances: readonly Instance[]): void {
 function workspaceOf(stage: AnyStage<unknown>, item: Item | undefined) {
   const name = instanceName(stage.name, item);
   if (stage.workspace === undefined) return `.pipeline/out/${name}`;
-  return item === undefined ? stage.workspace : `${stage.workspace}/${item}`;
-}
-
-function resolveItems(
-  stage: AnyStage<unknown>,
-  allParams: unknown,
-): Item[] | undefined {
-  if (stage.foreach === undefined) return undefined;
-  const items = stage.foreach(allParams);
-  if (!Array.isArray(items) || items.length === 0) {
-    throw new UserError(
-      `stage ${stage.name}: foreach must give a non-empty list of strings or numbers`,
-    );
-  }
-  const seen = new Set<string>();
-  for (const item of items) {
-    if (
-      (typeof item !== "string" && typeof item !== "number") ||
-      !ITEM.test(String(item))
-    ) {
-      throw new UserError(
-        `stage ${stage.name}: foreach item ${
-          JSON.stringify(item)
-        } must be a number or a string of letters, digits, . _ + -`,
-      );
-    }
-    if (seen.has(String(item))) {
-      throw new UserError(
-        `stage ${stage.name}: foreach item ${
-          JSON.stringify(item)
-        } appears twice`,
-      );
-    }
-    seen.add(String(item));
-  }
-  return [...items];
+  if (item === undefined) return stage.workspace;
+  return `${stage.workspace}/${
+    typeof item === "object" ? itemLabel(item) : item
+  }`;
 }
 
 function resolveParams(
@@ -270,12 +329,6 @@ function resolveParams(
       })`,
     );
   }
-}
-
-function sameItems(a: readonly Item[], b: readonly Item[]): boolean {
-  if (a.length !== b.length) return false;
-  const set = new Set(b.map(String));
-  return a.every((item) => set.has(String(item)));
 }
 
 function orderDeclarations(
@@ -307,14 +360,34 @@ export function matchTarget(
       instance.name === target || instance.stage.name === target
     )
     .map((instance) => instance.name);
-  if (matches.length === 0) {
+  if (matches.length > 0) return matches;
+  const at = target.indexOf("@");
+  const stageName = at < 0 ? target : target.slice(0, at);
+  const own = instances.filter((i) => i.stage.name === stageName);
+  if (own.length === 0) {
+    const names = [...new Set(instances.map((i) => i.stage.name))];
     throw new UserError(
-      `unknown stage ${target}; stages: ${
-        [...new Set(instances.map((i) => i.stage.name))].join(", ")
+      `unknown stage ${stageName}${didYouMean(stageName, names)} stages: ${
+        names.join(", ")
       } (run "dag" to list instances)`,
     );
   }
-  return matches;
+  const items = own.map((i) => i.item).filter((i) => i !== undefined);
+  if (items.some((item) => typeof item === "object")) {
+    // A swept stage: its items are combinations; name instances, not the param.
+    const names = own.map((i) => i.name);
+    const shown = names.slice(0, 6).join(", ");
+    throw new UserError(
+      `no instance ${target}${
+        didYouMean(target, names)
+      } ${stageName} has ${names.length}: ${shown}${
+        names.length > 6 ? ", ..." : ""
+      } (run "dag" to list them)`,
+    );
+  }
+  throw new UserError(
+    unknownItemMessage(own[0].stage, items, target.slice(at + 1)),
+  );
 }
 
 /** `names` and everything upstream of them. */

@@ -6,6 +6,7 @@
  */
 import { join } from "node:path";
 import { z } from "zod";
+import { ItemSchema } from "./items.ts";
 import { UserError } from "./errors.ts";
 import {
   readTextOrUndefined,
@@ -18,7 +19,7 @@ import { CheckedOutRecord, CodeRecord } from "./store/manifest.ts";
 /** One instance in `pipeline.lock`. */
 export const LockEntry = z.strictObject({
   stage: z.string(),
-  item: z.union([z.string(), z.number()]).nullable(),
+  item: ItemSchema.nullable(),
   key: z.string(),
   params: z.unknown(),
   code: CodeRecord,

@@ -13,6 +13,8 @@ export { definePipeline, defineStage } from "./declare.ts";
 export type {
   AnyStage,
   Item,
+  ItemRecord,
+  JsonValue,
   PipelineDeclaration,
   Progress,
   ProgressOptions,
@@ -20,6 +22,17 @@ export type {
   StageDeclaration,
   UpstreamInfo,
 } from "./types.ts";
+export { ItemSchema, itemValue } from "./items.ts";
+export {
+  applyCombination,
+  combinations,
+  itemLabel,
+  matrixAxes,
+  matrixIssues,
+} from "./matrix.ts";
+export type { MatrixAxis } from "./matrix.ts";
+export { upstreamInstance, upstreamInstances } from "./upstream_outputs.ts";
+export type { UpstreamInstance } from "./upstream_outputs.ts";
 export { HELP, parseCliArgs, runCli } from "./cli.ts";
 export type { CliArgs, CliOptions, Command } from "./cli.ts";
 export {
@@ -55,6 +68,7 @@ export type { RunLockInfo } from "./store/mod.ts";
 export { TerminalRenderer } from "./render.ts";
 export type { RendererOptions } from "./render.ts";
 export { formatBytes, formatDuration, formatProgress } from "./progress.ts";
+export { closest, didYouMean, setFlag, shellQuote } from "./suggest.ts";
 export type { ProgressState } from "./progress.ts";
 export type { ParamOverride } from "./params.ts";
 export type { Instance } from "./graph.ts";

@@ -7,6 +7,7 @@
 import type { z } from "zod";
 import { permissionError, UserError } from "./errors.ts";
 import { readTextOrUndefined } from "./fs.ts";
+import { closest } from "./suggest.ts";
 
 /** One `--set key.path=value` override, parsed. */
 export interface ParamOverride {
@@ -110,7 +111,9 @@ export async function loadParams<S extends z.ZodType>(
   }
   const result = schema.safeParse(raw);
   if (!result.success) {
-    const lines = result.error.issues.map(formatIssue);
+    const lines = result.error.issues.map((issue) =>
+      formatIssue(issue, schema)
+    );
     throw new UserError(
       `invalid params (${name} and --set):\n  ${lines.join("\n  ")}`,
     );
@@ -148,14 +151,67 @@ async function readParamsText(
   return text;
 }
 
-function formatIssue(issue: z.core.$ZodIssue): string {
+/**
+ * One issue in params words. An unknown key names the closest valid key (a likely typo) and
+ * every key of its section, so the fix is on the screen.
+ */
+export function formatIssue(
+  issue: z.core.$ZodIssue,
+  schema: z.ZodType,
+): string {
   const at = issue.path.map(String).join(".");
   if (issue.code === "unrecognized_keys") {
+    const known = keysAt(schema, issue.path);
+    const section = at === "" ? "the params file" : at;
     return issue.keys
-      .map((key) => `unknown key ${at === "" ? key : `${at}.${key}`}`)
+      .map((key) => {
+        const full = at === "" ? key : `${at}.${key}`;
+        if (known === undefined) return `unknown key ${full}`;
+        const match = closest(key, known);
+        const suggestion = match === undefined
+          ? ";"
+          : `; did you mean ${at === "" ? match : `${at}.${match}`}?`;
+        return `unknown key ${full}${suggestion} keys of ${section}: ${
+          known.join(", ")
+        }`;
+      })
       .join("\n  ");
   }
   return `${at === "" ? "(root)" : at}: ${issue.message}`;
+}
+
+/** The keys an object schema accepts at `path`, looking through defaults and optionals. */
+export function keysAt(
+  schema: z.ZodType,
+  path: readonly PropertyKey[],
+): string[] | undefined {
+  let node: unknown = schema;
+  for (const part of [...path, undefined]) {
+    node = unwrap(node);
+    const def = (node as { _zod?: { def?: SchemaDef } })?._zod?.def;
+    if (def?.type !== "object" || def.shape === undefined) return undefined;
+    if (part === undefined) return Object.keys(def.shape);
+    node = def.shape[String(part)];
+  }
+  return undefined;
+}
+
+interface SchemaDef {
+  type: string;
+  shape?: Record<string, unknown>;
+  innerType?: unknown;
+  in?: unknown;
+}
+
+function unwrap(node: unknown): unknown {
+  for (let i = 0; i < 16; i++) {
+    const def = (node as { _zod?: { def?: SchemaDef } })?._zod?.def;
+    if (def === undefined) return node;
+    if (def.innerType !== undefined) node = def.innerType;
+    else if (def.type === "pipe" && def.in !== undefined) node = def.in;
+    else return node;
+  }
+  return node;
 }
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {

@@ -8,9 +8,11 @@ import { errorMessage, isUserError } from "./errors.ts";
 import type { PipelineEvent } from "./events.ts";
 import {
   formatProgress,
-  formatProgressDone,
+  progressDoneParts,
   type ProgressState,
+  RateMeter,
   shouldPrintPlain,
+  wrapParts,
 } from "./progress.ts";
 
 /** Options of {@link TerminalRenderer}. */
@@ -25,7 +27,25 @@ export interface RendererOptions {
   now?: () => number;
   /** Minimum ms between TTY redraws. Default 100. */
   throttleMs?: number;
+  /**
+   * The terminal's width, read again before every redraw (so a resized terminal is followed);
+   * undefined when unknown. Default on a TTY: `Deno.consoleSize()` of stdout.
+   */
+  columns?: () => number | undefined;
 }
+
+/** The width of the terminal on stdout, or undefined (not a terminal, or unknown). */
+export function consoleColumns(): number | undefined {
+  try {
+    const { columns } = Deno.consoleSize();
+    return columns > 0 ? columns : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+// deno-lint-ignore no-control-regex
+const ANSI = /\x1b\[[0-9;]*m/g;
 
 const CODES = { green: 32, red: 31, yellow: 33, dim: 2, bold: 1 } as const;
 
@@ -37,19 +57,63 @@ export class TerminalRenderer {
   #lastDraw = -Infinity;
   #bars = new Map<string, ProgressState>();
   #plain = new Map<string, { fraction: number; atMs: number; done: number }>();
+  /** Per bar: its rate after the warm-up, and the last value of every field it has sent. */
+  #tracks = new Map<
+    string,
+    { meter: RateMeter; fields: ProgressState["fields"] }
+  >();
+  #columns: () => number | undefined;
 
   /** Creates a renderer writing through `options.write`. */
   constructor(options: RendererOptions) {
     this.#options = options;
     this.#now = options.now ?? (() => performance.now());
+    this.#columns = options.columns ??
+      (options.tty ? consoleColumns : () => undefined);
+  }
+
+  /**
+   * Characters a line may use on this terminal: one less than its width, so that a line never
+   * reaches the last column (where some terminals wrap at once); undefined when not a TTY.
+   */
+  #width(): number | undefined {
+    if (!this.#options.tty) return undefined;
+    const columns = this.#columns();
+    return columns === undefined ? undefined : Math.max(20, columns - 1);
+  }
+
+  /**
+   * Ends the line an active bar is drawn on, so that text written to the terminal by other means
+   * (the Ctrl-C message on stderr) starts on a line of its own; the bar is redrawn below it.
+   */
+  breakLine(): void {
+    if (this.#active !== undefined) {
+      this.#options.write("\n");
+      this.#active = undefined;
+    }
+  }
+
+  /** Splits `text` into terminal lines no longer than the terminal (TTY only). */
+  #fit(text: string): string {
+    const width = this.#width();
+    if (width === undefined) return text;
+    return text.split("\n").map((line) => {
+      if (line.replace(ANSI, "").length <= width) return line;
+      // Too long: wrap between words (colors are dropped rather than split).
+      const plain = line.replace(ANSI, "");
+      const indent = /^ */.exec(plain)?.[0] ?? "";
+      return wrapParts([plain.trimStart()], width - indent.length, "    ")
+        .map((part) => indent + part).join("\n");
+    }).join("\n");
   }
 
   #paint(color: keyof typeof CODES, text: string): string {
     return this.#options.color ? `\x1b[${CODES[color]}m${text}\x1b[0m` : text;
   }
 
-  /** Prints a whole line, keeping an active TTY bar below it. */
+  /** Prints a whole line (wrapped to a TTY's width), keeping an active TTY bar below it. */
   line(text: string): void {
+    text = this.#fit(text);
     if (this.#active !== undefined) {
       this.#options.write(`\r\x1b[K${text}\n${this.#active.line}`);
     } else {
@@ -151,6 +215,7 @@ export class TerminalRenderer {
   /** Clears the bar line and forgets every bar (the stage is over). */
   #endBar(): void {
     this.#bars.clear();
+    this.#tracks.clear();
     this.#clearLine();
   }
 
@@ -167,7 +232,14 @@ export class TerminalRenderer {
     if (first.done) return;
     const [key, state] = first.value;
     const more = this.#bars.size > 1 ? `  (+${this.#bars.size - 1} more)` : "";
-    const line = `  ${formatProgress(state, { bar: true })}${more}`;
+    const width = this.#width();
+    const line = `  ${
+      formatProgress(state, {
+        bar: true,
+        rate: this.#tracks.get(key)?.meter.rate() ?? null,
+        columns: width === undefined ? undefined : width - 2 - more.length,
+      })
+    }${more}`;
     this.#lastDraw = now;
     this.#active = { key, line };
     this.#options.write(`\r\x1b[K${line}`);
@@ -175,16 +247,32 @@ export class TerminalRenderer {
 
   #progress(event: Extract<PipelineEvent, { type: "progress" }>): void {
     const key = `${event.instance}#${event.id}`;
-    const state: ProgressState = event;
+    let track = this.#tracks.get(key);
+    if (track === undefined) {
+      track = { meter: new RateMeter(event.total), fields: {} };
+      this.#tracks.set(key, track);
+    }
+    // A field a stage sends only now and then (a loss read every 50 steps) keeps its last
+    // value until the bar ends, instead of blinking in and out.
+    track.fields = { ...track.fields, ...event.fields };
+    const state: ProgressState = { ...event, fields: track.fields };
+    const meter = track.meter;
     const now = this.#now();
     if (event.finished) {
       this.#bars.delete(key);
       this.#plain.delete(key);
+      this.#tracks.delete(key);
       this.#clearLine();
-      this.line(`  ${formatProgressDone(state, event.summary)}`);
+      const parts = progressDoneParts(state, event.summary);
+      const width = this.#width();
+      const text = width === undefined
+        ? parts.join("  ")
+        : wrapParts(parts, width - 2).join("\n  ");
+      this.line(`  ${text}`);
       if (this.#options.tty) this.#drawOldest(now);
       return;
     }
+    meter.observe(state);
     if (this.#options.tty) {
       this.#bars.set(key, state);
       if (now - this.#lastDraw < (this.#options.throttleMs ?? 100)) return;
@@ -199,7 +287,7 @@ export class TerminalRenderer {
       atMs: now,
       done: state.done,
     });
-    this.line(`  ${formatProgress(state, { bar: false })}`);
+    this.line(`  ${formatProgress(state, { bar: false, rate: meter.rate() })}`);
   }
 }
 

@@ -5,8 +5,27 @@
  */
 import type { z } from "zod";
 
-/** A foreach item: the value an instance was fanned out over (a seed, an alpha...). */
-export type Item = string | number;
+/** A JSON value (what params and matrix values are made of). */
+export type JsonValue =
+  | null
+  | boolean
+  | number
+  | string
+  | JsonValue[]
+  | { [key: string]: JsonValue };
+
+/**
+ * The item of a swept instance: each swept param path (and the foreach key, e.g. `seed`)
+ * with this instance's value, e.g. `{ "train.alpha": 0.01, seed: 3 }`.
+ */
+export type ItemRecord = Readonly<Record<string, JsonValue>>;
+
+/**
+ * What an instance was fanned out over: the foreach value (a seed) for a stage that no matrix
+ * axis sweeps, else an {@link ItemRecord}. A stage that a sweep does not touch keeps its plain
+ * item, and so its key.
+ */
+export type Item = string | number | ItemRecord;
 
 /** A progress bar handle returned by {@link StageContext.progress}. */
 export interface Progress {
@@ -48,7 +67,10 @@ export interface StageContext<P> {
   name: string;
   /** This stage's params, as its `params` selector returned them. */
   params: P;
-  /** The foreach item of this instance; undefined for stages without foreach. */
+  /**
+   * The item of this instance (see {@link Item}); undefined for a stage that does not fan out.
+   * Read it with `itemValue(ctx.item, "seed")` rather than parsing the instance name.
+   */
   item?: Item;
   /** The whole validated params. */
   allParams: unknown;
@@ -91,9 +113,27 @@ export interface StageDeclaration<A, P> {
   /** Selects/derives this stage's params from the validated params; JSON-serialisable. */
   params?(all: A): P;
   /** Optional fan-out: one instance per item, named `name@item`. */
-  foreach?(all: A): readonly Item[];
+  foreach?(all: A): readonly (string | number)[];
+  /**
+   * The param (dotted key path, e.g. `seeds`) that `foreach` takes its items from, so that
+   * messages about items speak of the param the user sets (`no seeds item 7 (seeds are [0])`).
+   */
+  foreachParam?: string;
+  /** The foreach value's name in a swept instance's item (`seed`); default `item`. */
+  foreachKey?: string;
+  /**
+   * The params matrix this stage may be swept by (see `matrix.ts`): a nested object whose
+   * leaves list values, e.g. `(p) => p.matrix`. The stage gets one instance per combination
+   * of the axes that change its params (and of its upstream's axes), each cached on its own.
+   */
+  matrix?(all: A): unknown;
   /** Files (relative paths) run() must write in outDir. */
   outputs: readonly string[];
+  /**
+   * Which of `outputs` holds this stage's metrics (flat JSON object of numbers, or nested):
+   * `exp show` lists it for every finished instance in the cache.
+   */
+  metrics?: string;
   /** Module whose local import graph is this stage's code (use `import.meta.url`). */
   code: string;
   /**

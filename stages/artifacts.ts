@@ -7,7 +7,7 @@
  * @module
  */
 import { z } from "zod";
-import { EpochRecord } from "../models/checkpoint.ts";
+import { EpochRecord } from "../models/epoch_record.ts";
 
 /** One epoch of training (the trainer's own record, so the two cannot drift apart). */
 export { EpochRecord };
@@ -17,16 +17,48 @@ export const TrainHistory = z.object({
   mode: z.enum(["baseline", "rdrop"]),
   alpha: z.number().nonnegative(),
   seed: z.number().int(),
+  /**
+   * Which split the per-epoch `testAccuracy`/`testLoss` were measured on: `validation` when
+   * preprocess.validation held examples out, else `test` (absent in older histories: test).
+   */
+  curveSplit: z.enum(["test", "validation"]).default("test"),
+  /** Validation examples held out (0: none). */
+  validationExamples: z.number().int().nonnegative().default(0),
+  /** KL reduction and the weight the step got (absent in older histories: sum, alpha). */
+  kl: z.object({
+    reduction: z.enum(["sum", "batchmean"]),
+    weight: z.number().nonnegative(),
+    partialBatch: z.object({ size: z.number().int(), factor: z.number() })
+      .nullable(),
+  }).optional(),
   epochs: z.array(EpochRecord),
 });
 /** The per-epoch history of one training run. */
 export type TrainHistory = z.infer<typeof TrainHistory>;
 
+/** The OpenBLAS a native training run used. */
+export const BlasRecord = z.object({
+  /** Path given to dlopen. */
+  library: z.string(),
+  /** `openblas_get_config()`: version, build options, detected core. */
+  config: z.string(),
+  /** OpenBLAS version, e.g. "0.3.21". */
+  version: z.string().nullable(),
+  /** Kernels in use (`openblas_get_corename()`), e.g. "Haswell", "SkylakeX", "Prescott". */
+  coreName: z.string(),
+  /** The user's OPENBLAS_CORETYPE (passed through to OpenBLAS), or null. */
+  coreTypeOverride: z.string().nullable(),
+  /** BLAS threads during training. */
+  threads: z.number().int().positive(),
+});
+/** The OpenBLAS a native training run used. */
+export type BlasRecord = z.infer<typeof BlasRecord>;
+
 /** `run.json`: where and how a training run happened. */
 export const RunRecord = z.object({
   mode: z.enum(["baseline", "rdrop"]),
   seed: z.number().int(),
-  /** The tfjs backend that actually ran: "webgpu" | "wasm" | "cpu". */
+  /** The backend that trained: "native" | "webgpu" | "wasm" | "cpu". */
   backend: z.string(),
   /** The backend param as requested ("auto" included). */
   requestedBackend: z.string(),
@@ -40,6 +72,8 @@ export const RunRecord = z.object({
   samplesPerSecond: z.number().nonnegative(),
   /** Number of epochs that were resumed from a checkpoint rather than run in this process. */
   resumedEpochs: z.number().int().nonnegative(),
+  /** The BLAS library of backend "native" (null otherwise; absent in older records). */
+  blas: BlasRecord.nullable().optional(),
 });
 /** Where and how a training run happened. */
 export type RunRecord = z.infer<typeof RunRecord>;

@@ -5,10 +5,18 @@
  * @module
  */
 import { probeAdapter } from "../models/adapter.ts";
+import { probeBlas } from "../models/native/blas.ts";
 import type { ResolvedBackend } from "./train_params.ts";
 
-/** `webgpu` when the WebGPU adapter is a hardware GPU, else `wasm` (software or no adapter). */
+/**
+ * `webgpu` when the WebGPU adapter is a hardware GPU, else `native` when OpenBLAS loads,
+ * else `wasm`.
+ */
 export async function detectAutoBackend(): Promise<ResolvedBackend> {
-  const probe = await probeAdapter();
-  return probe && !probe.software ? "webgpu" : "wasm";
+  const adapter = probeAdapter();
+  // Loading OpenBLAS (~20 ms) overlaps the adapter request instead of following it.
+  const blas = probeBlas();
+  const probe = await adapter;
+  if (probe && !probe.software) return "webgpu";
+  return blas.ok ? "native" : "wasm";
 }

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { defineStage } from "../pipeline/mod.ts";
+import { defineStage, itemValue, upstreamInstance } from "../pipeline/mod.ts";
 import type { Params } from "./params.ts";
 import {
   type Mode,
@@ -24,13 +24,17 @@ export function evaluateStage(mode: Mode, options: TrainStageOptions) {
       backend: trainParams(p, mode, options).backend,
     }),
     foreach: (p: Params) => p.seeds,
+    foreachParam: "seeds",
+    foreachKey: "seed",
+    // Swept with its train instance (same item): its own params do not change with alpha.
+    matrix: (p: Params) => p.matrix,
     outputs: ["evaluation.json"],
     code: import.meta.url,
     async run(ctx) {
       const { runEvaluation } = await import("./evaluate_run.ts");
       await runEvaluation(ctx, {
-        seed: Number(ctx.item),
-        trainStage: `train_${mode}@${ctx.item}`,
+        seed: Number(itemValue(ctx.item, "seed")),
+        modelDir: upstreamInstance(ctx, `train_${mode}`, ctx.item).dir,
       });
     },
   });

@@ -12,16 +12,16 @@ import { Evaluation } from "./artifacts.ts";
 import { writeJson } from "./json_files.ts";
 import type { Mode, ResolvedBackend } from "./train_params.ts";
 
-/** Evaluates the model of `options.trainStage` and writes `evaluation.json`. */
+/** Evaluates the model saved in `options.modelDir` and writes `evaluation.json`. */
 export async function runEvaluation(
   ctx: StageContext<{ mode: Mode; backend: ResolvedBackend }>,
-  options: { seed: number; trainStage: string },
+  options: { seed: number; modelDir: string },
 ): Promise<void> {
   await selectBackend(ctx.params.backend);
   // Only the test split: the 188 MB training images are not needed to evaluate.
   const meta = await readPreprocessMeta(ctx.inputs.preprocess);
   const test = await loadSplit(ctx.inputs.preprocess, "test", { meta });
-  const { params } = await loadModelArtifacts(ctx.inputs[options.trainStage]);
+  const { params } = await loadModelArtifacts(options.modelDir);
   try {
     const classes = meta.classNames.length;
     const result = await evaluateModel(params, test, { classes });

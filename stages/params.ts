@@ -7,6 +7,7 @@
  */
 import { z } from "zod";
 import { DEFAULT_SOURCES } from "../data/fashion_mnist.ts";
+import { matrixIssues } from "../pipeline/mod.ts";
 
 /** Where Fashion-MNIST comes from, in order of preference. */
 export const DownloadParams = z.strictObject({
@@ -22,6 +23,12 @@ export const DownloadParams = z.strictObject({
 export const PreprocessParams = z.strictObject({
   /** Keep only the first N examples of each split (quick runs, tests); null keeps all. */
   limit: z.number().int().positive().nullable().default(null),
+  /**
+   * Training examples held out for validation (stratified by class, always the same ones);
+   * training uses the rest and the per-epoch curves are drawn on them. 0 keeps the reference
+   * protocol (no validation split; the curves are drawn on the test split).
+   */
+  validation: z.number().int().nonnegative().default(0),
 });
 
 /** The model and optimiser shared by both training modes. */
@@ -35,17 +42,44 @@ export const TrainParams = z.strictObject({
   dropout: z.number().min(0).lt(1).default(0.5),
   /** R-Drop's weight of the symmetric KL term (unused by the baseline). */
   alpha: z.number().nonnegative().default(0.05),
-  /** `auto` picks WebGPU on a hardware GPU, else the wasm backend. */
-  backend: z.enum(["auto", "webgpu", "wasm", "cpu"]).default("auto"),
+  /**
+   * How R-Drop's KL term is reduced over the batch: `sum` (the reference, PyTorch
+   * KLDivLoss(reduction="sum")) grows with the batch size; `batchmean` divides by it, so alpha
+   * carries over between batch sizes.
+   */
+  klReduction: z.enum(["sum", "batchmean"]).default("sum"),
+  /**
+   * `auto` picks WebGPU on a hardware GPU, else `native` (OpenBLAS through FFI) when the
+   * library loads, else the wasm backend.
+   */
+  backend: z.enum(["auto", "native", "webgpu", "wasm", "cpu"]).default("auto"),
+  /**
+   * OpenBLAS threads per training run (backend native; part of a native run's key, as it
+   * changes the summation order). One by default: parallel train instances use the cores,
+   * and at batch 32 a second thread does not pay.
+   */
+  blasThreads: z.number().int().positive().default(1),
 });
 
-/** The whole params file. */
-export const Params = z.strictObject({
+const ParamsObject = z.strictObject({
   /** One training/evaluation run per seed; the report compares them pairwise. */
   seeds: z.array(z.number().int().nonnegative()).min(1).default([0]),
   download: DownloadParams.prefault({}),
   preprocess: PreprocessParams.prefault({}),
   train: TrainParams.prefault({}),
+  /**
+   * A sweep: the params tree again, with a LIST of values to try at each swept param,
+   * e.g. `{"train": {"alpha": [0.01, 0.05]}}` (a list-valued param takes a list of lists).
+   * One instance per combination and seed; stages a swept param does not change run once.
+   */
+  matrix: z.record(z.string(), z.unknown()).default({}),
+});
+
+/** The whole params file. */
+export const Params = ParamsObject.superRefine((params, ctx) => {
+  for (const issue of matrixIssues(ParamsObject, params, "matrix")) {
+    ctx.addIssue({ code: "custom", path: issue.path, message: issue.message });
+  }
 });
 /** The validated params of a pipeline run. */
 export type Params = z.output<typeof Params>;

@@ -29,14 +29,22 @@ export function createPipeline(options: TrainStageOptions) {
       report,
     ],
     async summary(outputs) {
-      const { headline, Metrics } = await import("./report/mod.ts");
+      const { headline, Metrics, SweepMetrics, sweepHeadline } = await import(
+        "./report/mod.ts"
+      );
+      const { z } = await import("zod");
       const { readJson } = await import("./json_files.ts");
       const dir = outputs.report;
       if (!dir) return [];
       const path = `${dir}/metrics.json`;
       const metrics = await readJson(path, Metrics);
+      const { sweep } = await readJson(
+        path,
+        z.object({ sweep: SweepMetrics.nullable().default(null) }),
+      );
       return [
         `Report: ${relative(Deno.cwd(), `${dir}/report.md`)}`,
+        ...(sweep === null ? [] : [sweepHeadline(sweep)]),
         headline(metrics),
       ];
     },

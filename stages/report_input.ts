@@ -3,37 +3,52 @@
  *
  * @module
  */
-import type { StageContext } from "../pipeline/mod.ts";
+import {
+  canonicalJson,
+  type StageContext,
+  upstreamInstance,
+  upstreamInstances,
+} from "../pipeline/mod.ts";
 import { Evaluation, RunRecord, TrainHistory } from "./artifacts.ts";
 import { readJson } from "./json_files.ts";
 import type { ReportInput } from "./report/mod.ts";
+import { collectProvenance } from "./provenance.ts";
+import { fileURLToPath } from "node:url";
 
-const INSTANCE = /^(train|evaluate)_(baseline|rdrop)@(.+)$/;
+/** Tracked files every run rewrites (the lock and the report): not a sign of a dirty tree. */
+const GENERATED = ["pipeline.lock", "results/"];
 
-/** Reads every train/evaluate instance's artifacts, pairing them by model and seed. */
+const MODELS = ["baseline", "rdrop"] as const;
+
+/**
+ * Reads every train instance's artifacts with its evaluate instance (the one with the same
+ * item): the model, seed and alpha come from the artifacts themselves, not from names.
+ */
 export async function collectReportInput(
   ctx: StageContext<unknown>,
 ): Promise<ReportInput> {
   const runs: ReportInput["runs"] = [];
-  for (
-    const [name, dir] of Object.entries(ctx.inputs).sort(([a], [b]) =>
-      a.localeCompare(b)
-    )
-  ) {
-    const match = INSTANCE.exec(name);
-    if (!match || match[1] !== "train") continue;
-    const [, , model, seed] = match;
-    const evaluationDir = ctx.inputs[`evaluate_${model}@${seed}`];
-    runs.push({
-      model: model as "baseline" | "rdrop",
-      seed: Number(seed),
-      history: await readJson(`${dir}/history.json`, TrainHistory),
-      run: await readJson(`${dir}/run.json`, RunRecord),
-      evaluation: await readJson(
-        `${evaluationDir}/evaluation.json`,
-        Evaluation,
-      ),
-    });
+  for (const model of MODELS) {
+    const trained = upstreamInstances(ctx, `train_${model}`)
+      .sort((a, b) =>
+        canonicalJson(a.item ?? null).localeCompare(
+          canonicalJson(b.item ?? null),
+        )
+      );
+    for (const train of trained) {
+      const evaluation = upstreamInstance(ctx, `evaluate_${model}`, train.item);
+      const history = await readJson(`${train.dir}/history.json`, TrainHistory);
+      runs.push({
+        model,
+        seed: history.seed,
+        history,
+        run: await readJson(`${train.dir}/run.json`, RunRecord),
+        evaluation: await readJson(
+          `${evaluation.dir}/evaluation.json`,
+          Evaluation,
+        ),
+      });
+    }
   }
   const first = runs[0]?.run;
   const stages = Object.entries(ctx.upstream)
@@ -45,7 +60,13 @@ export async function collectReportInput(
     .sort((a, b) => a.name.localeCompare(b.name));
   return {
     runs,
-    params: ctx.allParams,
+    // Gathered now and written into the report only: none of it is part of a stage key.
+    provenance: await collectProvenance(
+      fileURLToPath(new URL("..", import.meta.url)),
+      runs.map((r) => r.run),
+      { generated: GENERATED, args: ctx.args },
+    ),
+    params: ctx.params,
     mermaid: ctx.mermaid,
     stages,
     environment: {

@@ -21,6 +21,8 @@ export const report = defineStage({
   // The report prints the whole params table, so all of it is this stage's input.
   params: (p: Params) => p,
   outputs: Object.values(REPORT_FILES),
+  // What `exp show` lists for every report in the cache.
+  metrics: REPORT_FILES.summary,
   workspace: "results",
   code: import.meta.url,
   async run(ctx) {

@@ -3,7 +3,7 @@
  *
  * @module
  */
-import { defineStage } from "../pipeline/mod.ts";
+import { defineStage, itemValue } from "../pipeline/mod.ts";
 import type { Params } from "./params.ts";
 import {
   type Mode,
@@ -19,7 +19,7 @@ export const TRAIN_OUTPUTS = [
   "run.json",
 ] as const;
 
-/** Declares `train_<mode>`, one instance per seed. */
+/** Declares `train_<mode>`, one instance per seed (and per swept combination that changes it). */
 export function trainStage(mode: Mode, options: TrainStageOptions) {
   return defineStage({
     name: `train_${mode}`,
@@ -29,11 +29,14 @@ export function trainStage(mode: Mode, options: TrainStageOptions) {
     deps: ["preprocess"],
     params: (p: Params) => trainParams(p, mode, options),
     foreach: (p: Params) => p.seeds,
+    foreachParam: "seeds",
+    foreachKey: "seed",
+    matrix: (p: Params) => p.matrix,
     outputs: TRAIN_OUTPUTS,
     code: import.meta.url,
     async run(ctx) {
       const { runTraining } = await import("./train_run.ts");
-      await runTraining(ctx, { seed: Number(ctx.item) });
+      await runTraining(ctx, { seed: Number(itemValue(ctx.item, "seed")) });
     },
   });
 }

@@ -10,7 +10,7 @@ import type { Params } from "./params.ts";
 export type Mode = "baseline" | "rdrop";
 
 /** A backend that actually runs (what `auto` resolves to). */
-export type ResolvedBackend = "webgpu" | "wasm" | "cpu";
+export type ResolvedBackend = "native" | "webgpu" | "wasm" | "cpu";
 
 /** Options of the train and evaluate stage factories. */
 export interface TrainStageOptions {
@@ -28,25 +28,39 @@ export interface TrainInstanceParams {
   dropout: number;
   mode: Mode;
   alpha: number;
+  /** How the KL term is reduced over a batch ("sum" for the baseline, which has none). */
+  klReduction: "sum" | "batchmean";
+  /** Training examples held out for validation (preprocess.validation). */
+  validation: number;
   backend: ResolvedBackend;
+  /**
+   * OpenBLAS threads, for the native backend only: the thread count changes the float
+   * summation order inside the matrix products, so it is part of what a run computes.
+   */
+  blasThreads?: number;
 }
 
 /**
  * Selects a train instance's params. `backend` is the resolved one: `auto` on a GPU machine
  * and on a CPU box are different computations, while `auto` and an explicit `wasm` on the
- * same CPU box are the same one (and share a cache entry). The baseline ignores alpha, so
- * alpha is pinned to 0 there and changing it does not retrain the baseline.
+ * same CPU box are the same one (and share a cache entry). The baseline ignores alpha and the
+ * KL reduction, so they are pinned there and sweeping them does not retrain the baseline.
+ * `blasThreads` is only part of a native run's key.
  */
 export function trainParams(
   p: Params,
   mode: Mode,
   options: TrainStageOptions,
 ): TrainInstanceParams {
-  const { alpha, backend, ...shared } = p.train;
+  const { alpha, klReduction, backend, blasThreads, ...shared } = p.train;
+  const resolved = backend === "auto" ? options.autoBackend : backend;
   return {
     ...shared,
     mode,
     alpha: mode === "rdrop" ? alpha : 0,
-    backend: backend === "auto" ? options.autoBackend : backend,
+    klReduction: mode === "rdrop" ? klReduction : "sum",
+    validation: p.preprocess.validation,
+    backend: resolved,
+    ...(resolved === "native" ? { blasThreads } : {}),
   };
 }

@@ -11,11 +11,12 @@ import { describeEnvironment } from "../models/backend.ts";
 import { fileCheckpointStore } from "../models/checkpoint.ts";
 import { disposeMlp, saveModelArtifacts } from "../models/mlp.ts";
 import { train } from "../models/trainer.ts";
-import { createTrainStep } from "../models/train_step.ts";
+import { stepFactoryFor } from "../models/step_factory.ts";
 import { RunRecord, TrainHistory } from "./artifacts.ts";
-import type { Params } from "./params.ts";
 import type { TrainInstanceParams } from "./train_params.ts";
 import { writeJson } from "./json_files.ts";
+import { klWeight } from "./kl_weight.ts";
+import { holdOutValidation } from "../data/validation.ts";
 
 /** Trains one (mode, seed) and writes weights, history and run record into `ctx.outDir`. */
 export async function runTraining(
@@ -23,11 +24,10 @@ export async function runTraining(
   options: { seed: number },
 ): Promise<void> {
   const p = ctx.params;
-  const requestedBackend = (ctx.allParams as Params).train.backend;
-  // Asking for "auto" again (rather than the resolved name) yields the one-line note on why.
-  const selection = await selectBackend(
-    requestedBackend === "auto" ? "auto" : p.backend,
-  );
+  // Only keyed params: `auto` and an explicit backend that resolve alike share a cache entry,
+  // so what was asked for is not part of the result.
+  const requestedBackend = p.backend;
+  const selection = await selectBackend(p.backend);
   if (selection.note) ctx.log(selection.note);
   if (selection.backend !== p.backend) {
     throw new Error(
@@ -35,25 +35,57 @@ export async function runTraining(
         `${selection.backend} now; rerun the pipeline`,
     );
   }
+  // Only a native run's key holds the thread count; other steps use no BLAS.
+  const blasThreads = p.blasThreads ?? 1;
+  const createStep = stepFactoryFor(selection, { blasThreads });
+  if (selection.blas) {
+    const { info } = selection.blas;
+    ctx.log(
+      `native backend: OpenBLAS ${
+        info.version ?? "?"
+      }, ${info.coreName} kernels` +
+        (info.coreTypeOverride
+          ? ` (OPENBLAS_CORETYPE=${info.coreTypeOverride})`
+          : "") +
+        `, ${blasThreads} thread${
+          blasThreads === 1 ? "" : "s"
+        }, ${info.library}`,
+    );
+  }
   const data = await loadPreprocessed(ctx.inputs.preprocess);
+  // With a validation split the per-epoch curves are drawn on it; the test split stays unseen.
+  const classes = data.meta.classNames.length;
+  const held = p.validation > 0
+    ? holdOutValidation(data.train, p.validation, { classes })
+    : undefined;
+  const trainSplit = held?.train ?? data.train;
+  const kl = klWeight(p.alpha, {
+    reduction: p.klReduction,
+    batchSize: p.batchSize,
+    examples: trainSplit.count,
+  });
 
   let bar: ReturnType<typeof ctx.progress> | null = null;
   let stepsInEpoch = 0;
-  const result = await train({ train: data.train, test: data.test }, {
+  const result = await train({
+    train: trainSplit,
+    test: held?.validation ?? data.test,
+  }, {
     mode: p.mode,
-    alpha: p.alpha,
+    alpha: kl.weight,
     epochs: p.epochs,
     batchSize: p.batchSize,
     learningRate: p.learningRate,
     seed: options.seed,
     shuffle: p.shuffle,
     model: {
+      inputSize: data.meta.features,
       hidden: p.hidden,
       dropout: p.dropout,
-      classes: data.meta.classNames.length,
+      classes,
     },
     checkpoint: fileCheckpointStore(`${ctx.scratchDir}/checkpoint.bin`),
-    createStep: createTrainStep,
+    createStep,
     signal: ctx.signal,
     onResume(epochs) {
       ctx.log(`resumed from the checkpoint after epoch ${epochs}`);
@@ -67,18 +99,23 @@ export async function runTraining(
           unit: "steps",
         });
       }
-      const fields: Record<string, string | number> = {
-        "samples/s": Math.round(info.samplesPerSecond),
-      };
+      // Loss and accuracy first: a narrow terminal drops the last fields.
+      const fields: Record<string, string | number> = {};
       if (info.loss !== undefined) fields.loss = info.loss.toFixed(4);
+      if (info.accuracy !== undefined) {
+        fields.acc = `${(info.accuracy * 100).toFixed(2)} %`;
+      }
+      fields["samples/s"] = Math.round(info.samplesPerSecond);
       bar.update(info.step, fields);
     },
     onEpoch(record) {
-      const results = `test acc ${(record.testAccuracy * 100).toFixed(2)} %  ` +
-        `test loss ${record.testLoss.toFixed(4)}`;
+      const split = held ? "val" : "test";
+      const results =
+        `${split} acc ${(record.testAccuracy * 100).toFixed(2)} %  ` +
+        `${split} loss ${record.testLoss.toFixed(4)}`;
       const fields = {
-        "samples/s": Math.round(record.samplesPerSecond),
         loss: record.trainLoss.toFixed(4),
+        "samples/s": Math.round(record.samplesPerSecond),
       };
       if (bar) {
         // The bar's last line carries the epoch's figures; no second summary line.
@@ -106,20 +143,33 @@ export async function runTraining(
     mode: p.mode,
     alpha: p.alpha,
     seed: options.seed,
+    curveSplit: held ? "validation" : "test",
+    validationExamples: held?.validation.count ?? 0,
+    kl: {
+      reduction: kl.reduction,
+      weight: kl.weight,
+      partialBatch: kl.partialBatch,
+    },
     epochs: result.history,
   });
   await writeJson(`${ctx.outDir}/run.json`, RunRecord, {
     mode: p.mode,
     seed: options.seed,
-    backend: environment.backend,
+    backend: selection.backend,
     requestedBackend,
     adapter: environment.adapter,
     deno: environment.deno,
     tfjs: environment.tfjs,
     trainSeconds,
     samplesPerSecond: trainSeconds > 0
-      ? data.train.count * result.history.length / trainSeconds
+      ? trainSplit.count * result.history.length / trainSeconds
       : 0,
     resumedEpochs: result.resumedEpochs,
+    blas: selection.blas
+      ? {
+        ...selection.blas.info,
+        threads: selection.blas.threads(),
+      }
+      : null,
   });
 }

@@ -5,6 +5,7 @@
  * @module
  */
 import { z } from "zod";
+import { ItemSchema } from "../items.ts";
 
 const Sha256 = z.string().regex(/^[0-9a-f]{64}$/);
 
@@ -28,7 +29,7 @@ export const Manifest = z.strictObject({
   key: Sha256,
   stage: z.string(),
   instance: z.string(),
-  item: z.union([z.string(), z.number()]).nullable(),
+  item: ItemSchema.nullable(),
   params: z.unknown(),
   code: CodeRecord,
   upstream: z.record(z.string(), Sha256),

@@ -69,7 +69,11 @@ export function learningCurveSpec(
   const multiSeed = ["baseline", "rdrop"].some((m) =>
     runs.filter((r) => r.model === m).length > 1
   );
-  const yTitle = isAccuracy ? "test accuracy" : "train loss";
+  // With a validation split the per-epoch figures were measured on it, not on test.
+  const split = runs[0]?.history.curveSplit === "validation"
+    ? "validation"
+    : "test";
+  const yTitle = isAccuracy ? `${split} accuracy` : "train loss";
   const x = {
     field: "epoch",
     type: "quantitative",
@@ -116,7 +120,11 @@ export function learningCurveSpec(
   // Subtitle lines are separate entries: vega does not wrap, and one long line would
   // widen the whole chart.
   const subtitle = isAccuracy
-    ? [`Test-set accuracy after each epoch; ${seedsText}.`]
+    ? [
+      `${
+        split === "test" ? "Test" : "Validation"
+      }-set accuracy after each epoch; ${seedsText}.`,
+    ]
     : [
       `Mean training loss per epoch; ${seedsText}.`,
       "R-Drop's loss includes the alpha-weighted KL term, so its level is not directly comparable.",
@@ -124,7 +132,9 @@ export function learningCurveSpec(
   return {
     $schema: "https://vega.github.io/schema/vega-lite/v6.json",
     title: {
-      text: isAccuracy ? "Test accuracy per epoch" : "Training loss per epoch",
+      text: isAccuracy
+        ? `${split === "test" ? "Test" : "Validation"} accuracy per epoch`
+        : "Training loss per epoch",
       subtitle,
     },
     width: 520,

@@ -7,6 +7,7 @@
 import { z } from "zod";
 import { Evaluation, RunRecord, TrainHistory } from "../artifacts.ts";
 import { ReportError } from "./errors.ts";
+import { Provenance } from "./provenance.ts";
 
 /**
  * The published single-run test accuracies of the reference experiment (the PyTorch
@@ -15,7 +16,8 @@ import { ReportError } from "./errors.ts";
 export const PUBLISHED_DEFAULT = {
   baseline: 0.8426,
   rdrop: 0.8534,
-  source: "the reference experiment",
+  source: "the reference notebook (mathfirst/R-Dropout)",
+  url: "https://github.com/mathfirst/R-Dropout",
 } as const;
 
 /** One trained and evaluated model: the three artifacts of one (model, seed) pair. */
@@ -65,7 +67,11 @@ export const ReportInputSchema = z.object({
     baseline: z.number().min(0).max(1),
     rdrop: z.number().min(0).max(1),
     source: z.string().min(1).optional(),
+    /** Where the published figures can be checked. */
+    url: z.url().optional(),
   }).optional(),
+  /** Commit, command, machine and versions (see provenance.ts); absent in older inputs. */
+  provenance: Provenance.optional(),
 });
 
 /** Everything {@link renderReport} needs; the lead's report stage collects it. */
@@ -86,7 +92,9 @@ export interface ValidatedInput {
   /** ISO date of the report. */
   generatedAt: string;
   /** Published reference accuracies, defaulted to {@link PUBLISHED_DEFAULT}. */
-  published: { baseline: number; rdrop: number; source: string };
+  published: { baseline: number; rdrop: number; source: string; url?: string };
+  /** Where and how the report was made, or null when not given. */
+  provenance: Provenance | null;
 }
 
 /**
@@ -177,5 +185,6 @@ export function validateInput(input: ReportInput): ValidatedInput {
         source: data.published.source ?? "the published source",
       }
       : { ...PUBLISHED_DEFAULT },
+    provenance: data.provenance ?? null,
   };
 }

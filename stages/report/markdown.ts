@@ -7,6 +7,7 @@
 import { MODEL_LABEL } from "./charts.ts";
 import { cell, numStat, pct, pctStat, pp, signed, table } from "./format.ts";
 import type { Comparison, Metrics, ModelSummary } from "./metrics.ts";
+import { provenanceSection } from "./provenance.ts";
 
 /** File names of the charts, relative to report.md. */
 export interface ChartFiles {
@@ -61,7 +62,7 @@ export function verdictSentence(metrics: Metrics): string {
       `${
         c.pairedSeeds[0]
       }. A single run cannot show significance: the difference may be ` +
-      "within seed-to-seed variation. Run several seeds (e.g. `--set seeds=[0,1,2,3,4]`) " +
+      "within seed-to-seed variation. Run several seeds (e.g. `--set 'seeds=[0,1,2,3,4]'`) " +
       "to get a confidence interval.";
   }
   const iv = c.interval;
@@ -110,6 +111,11 @@ function referenceCaveat(metrics: Metrics): string[] {
     }. The published rows belong to ` +
     "the reference setting, so they are not a like-for-like comparison for these runs.",
   ];
+}
+
+/** The source of the published figures, as a link when its address is known. */
+function publishedSource(p: { source: string; url?: string }): string {
+  return p.url === undefined ? p.source : `[${p.source}](${p.url})`;
 }
 
 function summarySection(metrics: Metrics): string {
@@ -170,7 +176,7 @@ function summarySection(metrics: Metrics): string {
     "",
     `${seedsNote} Training time is the training loop only (no evaluation); ` +
     "the published reference rows are the single-run test accuracies reported by " +
-    `${metrics.published.source}, not measured here.`,
+    `${publishedSource(metrics.published)}, not measured here.`,
     ...referenceCaveat(metrics),
     "",
     verdictSentence(metrics),
@@ -413,7 +419,7 @@ function warningBlock(warnings: readonly string[]): string | null {
 /** Renders report.md from the metrics, the DAG's Mermaid body and the chart file names. */
 export function renderMarkdown(
   metrics: Metrics,
-  options: { mermaid: string; charts: ChartFiles },
+  options: { mermaid: string; charts: ChartFiles; sweep?: string },
 ): string {
   const runCount = metrics.models.map((m) =>
     `${MODEL_LABEL[m.model]} seeds ${seedList(m.seeds)}`
@@ -421,7 +427,11 @@ export function renderMarkdown(
   const sections = [
     "# R-Drop reproduction report",
     `Generated ${metrics.generatedAt} · ${metrics.runs.length} runs (${runCount}).`,
+    metrics.provenance
+      ? provenanceSection(metrics.provenance, metrics.generatedAt)
+      : null,
     warningBlock(metrics.warnings),
+    options.sweep ?? null,
     summarySection(metrics),
     seedsSection(metrics.comparison),
     curvesSection(metrics, options.charts),

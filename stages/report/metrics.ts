@@ -11,6 +11,7 @@ import {
   StageTiming,
   type ValidatedInput,
 } from "./input.ts";
+import { Provenance } from "./provenance.ts";
 import {
   findEnvironmentNotes,
   findMixedSettings,
@@ -99,6 +100,8 @@ export const Metrics = z.object({
     rdrop: z.number().min(0).max(1),
     difference: z.number(),
     source: z.string(),
+    /** Where the published figures can be checked. */
+    url: z.string().optional(),
     /** Params that differ from the setting the published figures belong to. */
     settingDifferences: z.array(z.string()),
   }),
@@ -132,6 +135,8 @@ export const Metrics = z.object({
   stages: z.array(StageTiming),
   environment: ReportEnvironment,
   params: z.json(),
+  /** Commit, command, machine and versions of the run that made the report. */
+  provenance: Provenance.nullable().optional(),
 });
 /** The content of `metrics.json`. */
 export type Metrics = z.infer<typeof Metrics>;
@@ -315,5 +320,6 @@ export function computeMetrics(input: ValidatedInput): Metrics {
     stages: input.stages,
     environment: input.environment,
     params: canonicalJson(input.params),
+    provenance: input.provenance,
   };
 }

@@ -16,6 +16,12 @@ import { type ReportInput, shortIssues, validateInput } from "./input.ts";
 import { type ChartFiles, renderMarkdown } from "./markdown.ts";
 import { computeMetrics, Metrics } from "./metrics.ts";
 import { pct, pp } from "./format.ts";
+import { ReportRun } from "./input.ts";
+import { computeSweep, type SweepMetrics, sweptAlphas } from "./sweep.ts";
+import { alphaCurvesSpec, alphaSpec } from "./sweep_charts.ts";
+import { protocolNote, sweepSection, verdictLines } from "./sweep_markdown.ts";
+import { z } from "zod";
+import { matrixAxes } from "../../pipeline/mod.ts";
 
 export { ReportError } from "./errors.ts";
 export { PUBLISHED_DEFAULT, ReportInputSchema } from "./input.ts";
@@ -26,6 +32,7 @@ export type {
   StageTiming,
 } from "./input.ts";
 export { Metrics } from "./metrics.ts";
+export { Provenance, provenanceSection } from "./provenance.ts";
 export type { Comparison, ModelSummary, Stat } from "./metrics.ts";
 export {
   mean,
@@ -65,6 +72,9 @@ export const REPORT_FILES = {
   trainLoss: "train_loss.svg",
   perClass: "per_class.svg",
   confusion: "confusion.svg",
+  alpha: "alpha.svg",
+  alphaCurves: "alpha_curves.svg",
+  summary: "summary.json",
 } as const;
 
 /** What {@link renderReport} produces. */
@@ -73,7 +83,12 @@ export interface RenderedReport {
   files: Record<string, string>;
   /** The validated metrics (the content of metrics.json), e.g. for {@link headline}. */
   metrics: Metrics;
+  /** The sweep's statistics (also in metrics.json as `sweep`); null unless alphas were swept. */
+  sweep: SweepMetrics | null;
 }
+
+export { computeSweep, SweepMetrics, sweptAlphas } from "./sweep.ts";
+export { verdictLines } from "./sweep_markdown.ts";
 
 /**
  * Validates the input, computes the metrics, renders the charts headlessly and the
@@ -83,7 +98,24 @@ export interface RenderedReport {
 export async function renderReport(
   input: ReportInput,
 ): Promise<RenderedReport> {
-  const validated = validateInput(input);
+  // A sweep: statistics over every alpha, then the detailed report of the selected one.
+  const allRuns = z.array(ReportRun).safeParse(input.runs);
+  const sweep = allRuns.success ? computeSweep(allRuns.data) : null;
+  // A sweep is what the params declare; alphas that differ without one are a mix-up that
+  // the detailed report warns about.
+  const swept = allRuns.success && sweep !== null &&
+    (sweptAlphas(input.params)?.length ?? 0) > 1;
+  const others = otherSweptParams(input.params);
+  if (others.length > 0) {
+    throw new ReportError(
+      `the report compares alphas; it cannot yet summarise a sweep over ${
+        others.join(", ")
+      } (several runs per model and seed). Sweep train.alpha only, or run one value at a time and compare the reports with "exp show"/"exp diff".`,
+    );
+  }
+  const validated = validateInput(
+    swept ? selectedInput(input, allRuns.data, sweep.selectedAlpha) : input,
+  );
   const computed = computeMetrics(validated);
   const checked = Metrics.safeParse(computed);
   if (!checked.success) {
@@ -106,8 +138,21 @@ export async function renderReport(
     [REPORT_FILES.markdown]: renderMarkdown(metrics, {
       mermaid: validated.mermaid,
       charts,
+      sweep: swept
+        ? sweepSection(sweep, {
+          alpha: REPORT_FILES.alpha,
+          curves: REPORT_FILES.alphaCurves,
+        })
+        : sweep === null
+        ? undefined
+        : protocolNote({
+          klReduction: sweep.klReductions.join(", "),
+          validationExamples: sweep.validationExamples,
+        }),
     }),
-    [REPORT_FILES.metrics]: JSON.stringify(metrics, null, 2) + "\n",
+    [REPORT_FILES.metrics]:
+      JSON.stringify({ ...metrics, sweep: swept ? sweep : null }, null, 2) +
+      "\n",
     [charts.accuracy]: await renderSvg(
       learningCurveSpec(runs, {
         field: "testAccuracy",
@@ -120,7 +165,100 @@ export async function renderReport(
     [charts.perClass]: await renderSvg(perClassSpec(metrics)) + "\n",
     [charts.confusion]: await renderSvg(confusionSpec(metrics)) + "\n",
   };
-  return { files, metrics };
+  // Written for every run (a declared output); with one alpha they show that one point.
+  if (sweep !== null && allRuns.success) {
+    files[REPORT_FILES.alpha] = await renderSvg(alphaSpec(sweep)) + "\n";
+    files[REPORT_FILES.alphaCurves] = await renderSvg(
+      alphaCurvesSpec(allRuns.data, sweep),
+    ) + "\n";
+  } else {
+    files[REPORT_FILES.alpha] = emptySvg("no R-Drop runs");
+    files[REPORT_FILES.alphaCurves] = emptySvg("no R-Drop runs");
+  }
+  files[REPORT_FILES.summary] = JSON.stringify(
+    experimentSummary(metrics, swept ? sweep : null),
+    null,
+    2,
+  ) + "\n";
+  return { files, metrics, sweep: swept ? sweep : null };
+}
+
+/**
+ * `summary.json`: the few numbers `exp show` lists per report (the stage's declared metrics
+ * file): each model's mean test accuracy, the paired difference, seeds, alpha, backend and,
+ * for a sweep, how alpha was selected.
+ */
+export function experimentSummary(
+  metrics: Metrics,
+  sweep: SweepMetrics | null,
+): Record<string, number | string> {
+  const out: Record<string, number | string> = {};
+  for (const model of metrics.models) {
+    out[`${model.model}.test_acc`] = model.testAccuracy.mean;
+  }
+  if (metrics.comparison) {
+    out["rdrop-baseline"] = metrics.comparison.meanDifference;
+    if (metrics.comparison.interval) {
+      out["rdrop-baseline.low"] = metrics.comparison.interval.low;
+      out["rdrop-baseline.high"] = metrics.comparison.interval.high;
+    }
+  }
+  out.seeds = Math.max(...metrics.models.map((m) => m.seeds.length));
+  const rdrop = metrics.runs.find((r) => r.model === "rdrop");
+  if (rdrop) out.alpha = rdrop.alpha;
+  if (sweep !== null) {
+    out.alphas = sweep.rows.length;
+    out.selected_by = sweep.selectedBy;
+    const row = sweep.rows.find((r) => r.selected);
+    if (row?.validationAccuracy) {
+      out["rdrop.val_acc"] = row.validationAccuracy.mean;
+    }
+  }
+  out.backend = [...new Set(metrics.models.flatMap((m) => m.backends))].join(
+    "+",
+  );
+  return out;
+}
+
+/** Swept params (more than one value) other than train.alpha. */
+function otherSweptParams(params: unknown): string[] {
+  const matrix = (params as { matrix?: unknown } | null)?.matrix;
+  if (matrix === undefined || matrix === null || typeof matrix !== "object") {
+    return [];
+  }
+  return matrixAxes(matrix)
+    .filter((axis) => axis.path !== "train.alpha" && axis.values.length > 1)
+    .map((axis) => axis.path);
+}
+
+/** The input of the detailed report: the baseline and the selected alpha's runs. */
+function selectedInput(
+  input: ReportInput,
+  runs: readonly ReportRun[],
+  alpha: number,
+): ReportInput {
+  const params = structuredClone(input.params) as Record<string, unknown>;
+  const train = params?.train as Record<string, unknown> | undefined;
+  if (train !== undefined) train.alpha = alpha;
+  return {
+    ...input,
+    params,
+    runs: runs.filter((r) =>
+      r.model === "baseline" || r.history.alpha === alpha
+    ),
+  };
+}
+
+function emptySvg(text: string): string {
+  return `<svg xmlns="http://www.w3.org/2000/svg" width="320" height="40"><text x="8" y="24" font-family="sans-serif" font-size="12">${text}</text></svg>\n`;
+}
+
+/** Terminal lines of a sweep: the selected alpha and the three verdicts. */
+export function sweepHeadline(sweep: SweepMetrics): string {
+  return [
+    `Sweep: ${sweep.rows.length} alphas, selected alpha ${sweep.selectedAlpha} on ${sweep.selectedBy}`,
+    ...verdictLines(sweep),
+  ].join("\n");
 }
 
 /**
@@ -159,7 +297,7 @@ export function headline(metrics: Metrics): string {
     );
   } else if (c) {
     lines.push(
-      "1 seed: a single run cannot show significance (try --set seeds=[0,1,2,3,4])",
+      "1 seed: a single run cannot show significance (try --set 'seeds=[0,1,2,3,4]')",
     );
   }
   if (metrics.warnings.length > 0) {

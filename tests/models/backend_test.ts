@@ -21,6 +21,7 @@ import {
   mlpFromValues,
 } from "../../models/mlp.ts";
 import { createReferenceStep } from "../../models/reference_step.ts";
+import { type Blas, probeBlas } from "../../models/native/blas.ts";
 import { createTrainStep } from "../../models/train_step.ts";
 import { train, type TrainOptions } from "../../models/trainer.ts";
 import { blobs } from "./_synthetic.ts";
@@ -91,24 +92,83 @@ Deno.test("software adapters are recognised; hardware ones are not", () => {
   );
 });
 
-Deno.test("auto picks wasm, with a one-line note, for a software adapter or none", async () => {
+const NO_BLAS = () => ({ ok: false as const, reason: "no OpenBLAS found" });
+
+Deno.test("auto without a hardware GPU or OpenBLAS picks wasm, with a one-line note and the install hint", async () => {
   const software = await selectBackend("auto", {
     gpu: fakeGpu({ description: "llvmpipe", isFallbackAdapter: true }),
+    blas: NO_BLAS,
   });
   assertEquals(software.backend, "wasm");
   assertEquals(tf.getBackend(), "wasm");
   assert(
-    software.note?.includes("llvmpipe") && !software.note.includes("\n"),
+    software.note?.includes("llvmpipe") && !software.note.includes("\n") &&
+      software.note.includes("apt-get install libopenblas0-pthread"),
     software.note,
   );
-  const none = await selectBackend("auto", { gpu: null });
+  const none = await selectBackend("auto", { gpu: null, blas: NO_BLAS });
   assertEquals([none.backend, none.adapter], ["wasm", null]);
   assert(none.note?.includes("no WebGPU adapter"), none.note);
-  const missing = await selectBackend("auto", { gpu: fakeGpu(null) });
+  const missing = await selectBackend("auto", {
+    gpu: fakeGpu(null),
+    blas: NO_BLAS,
+  });
   assertEquals(missing.backend, "wasm");
   const probe = await probeAdapter(fakeGpu({ description: "NVIDIA H200" }));
   assertEquals(probe, { description: "NVIDIA H200", software: false });
 });
+
+Deno.test("auto without a hardware GPU picks native when OpenBLAS loads; a hardware GPU still wins", async () => {
+  const blas = fakeBlas();
+  const native = await selectBackend("auto", {
+    gpu: fakeGpu({ description: "llvmpipe", isFallbackAdapter: true }),
+    blas: () => ({ ok: true, blas }),
+  });
+  assertEquals(native.backend, "native");
+  assertEquals(native.blas, blas);
+  // tfjs runs evaluation and saving on wasm meanwhile.
+  assertEquals(tf.getBackend(), "wasm");
+  assert(
+    native.note?.includes("using native") &&
+      native.note.includes("FakeCore") && !native.note.includes("\n"),
+    native.note,
+  );
+  const forced = await selectBackend("native", {
+    blas: () => ({ ok: true, blas }),
+  });
+  assertEquals([forced.backend, forced.blas], ["native", blas]);
+});
+
+Deno.test("forcing native without OpenBLAS is a ModelError with the install hint", async () => {
+  const error = await assertRejects(() =>
+    selectBackend("native", {
+      blas: () => probeBlas({ path: "/nonexistent/libopenblas.so.0" }),
+    })
+  );
+  assert(error instanceof ModelError, String(error));
+  assert(
+    error.message.includes("apt-get install libopenblas0-pthread") &&
+      error.message.includes("/nonexistent/libopenblas.so.0"),
+    error.message,
+  );
+});
+
+function fakeBlas(): Blas {
+  return {
+    info: {
+      library: "/fake/libopenblas.so.0",
+      config: "OpenBLAS 9.9.9 FakeCore",
+      version: "9.9.9",
+      coreName: "FakeCore",
+      coreTypeOverride: null,
+    },
+    sgemm() {
+      throw new Error("not for computing");
+    },
+    setThreads() {},
+    threads: () => 1,
+  };
+}
 
 Deno.test("forcing webgpu without an adapter is a ModelError; cpu and wasm are honoured", async () => {
   const error = await assertRejects(() =>
@@ -217,6 +277,7 @@ Deno.test({
       batchSize: 16,
       learningRate: 1e-2,
       seed: 3,
+      shuffle: false,
       model: { inputSize: 20, hidden: [32, 16], classes: 3, dropout: 0.3 },
       readEvery: 5,
     };

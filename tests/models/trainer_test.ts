@@ -7,6 +7,7 @@ import { DivergenceError, ModelError } from "../../models/errors.ts";
 import { memoryCheckpointStore } from "../../models/checkpoint.ts";
 import { disposeMlp, readMlpValues } from "../../models/mlp.ts";
 import { createReferenceStep } from "../../models/reference_step.ts";
+import { tfjsStepFactory } from "../../models/tfjs_step.ts";
 import {
   stepsPerEpoch,
   train,
@@ -34,6 +35,8 @@ const DATA: TrainData = {
 };
 const BASE: TrainOptions = {
   mode: "baseline",
+  alpha: 0,
+  shuffle: false,
   epochs: 2,
   batchSize: 16,
   learningRate: 1e-2,
@@ -196,7 +199,7 @@ test("no tensor leak: live tensors are the same after every step", async () => {
   const counts: number[] = [];
   const steps = [["optimised", undefined], [
     "reference",
-    createReferenceStep,
+    tfjsStepFactory(createReferenceStep),
   ]] as const;
   for (const [stepName, createStep] of steps) {
     for (const mode of ["baseline", "rdrop"] as const) {

@@ -1,12 +1,14 @@
 import { assertEquals, assertMatch } from "../assert.ts";
 import {
   expandInstances,
+  matchTarget,
   toMermaid,
   toText,
   validateDeclarations,
 } from "../../pipeline/graph.ts";
 import { UserError } from "../../pipeline/errors.ts";
 import type { AnyStage } from "../../pipeline/types.ts";
+import { assertShellSafeHints } from "../shell_hints.ts";
 
 type P = { seeds: number[]; alphas: number[] };
 
@@ -141,5 +143,77 @@ Deno.test("two instances writing the same workspace file is an error naming both
   assertEquals(
     userError(() => expandInstances(stages, {})),
     "stages a and b both write results/o.txt; give one of them another workspace or output name",
+  );
+});
+
+Deno.test("foreach errors speak of the param the items come from, with a shell-safe fix", () => {
+  const seeded = (extra: Partial<AnyStage<P>> = {}) =>
+    [
+      stage("train", {
+        foreach: (p) => p.seeds,
+        foreachParam: "seeds",
+        ...extra,
+      }),
+    ] as AnyStage<unknown>[];
+  const twice = userError(() =>
+    expandInstances(seeded(), { seeds: [0, 1, 0], alphas: [] })
+  );
+  assertEquals(
+    twice,
+    "0 appears twice in seeds; list each value once (--set 'seeds=[0,1]')",
+  );
+  assertShellSafeHints(twice);
+  assertEquals(
+    userError(() => expandInstances(seeded(), { seeds: [], alphas: [] })),
+    "seeds must list at least one value (stage train runs once per value)",
+  );
+  // Without foreachParam the engine can only speak of foreach items.
+  assertMatch(
+    userError(() =>
+      expandInstances(
+        [stage("a", { foreach: () => [1, 1] })] as AnyStage<unknown>[],
+        {},
+      )
+    ),
+    /stage a: foreach item 1 appears twice/,
+  );
+});
+
+Deno.test("matchTarget: a missing item in params words, a mistyped stage with a suggestion", () => {
+  const instances = expandInstances(
+    [
+      stage("prep"),
+      stage("train", {
+        deps: ["prep"],
+        foreach: (p) => p.seeds,
+        foreachParam: "seeds",
+      }),
+      stage("sweep", { foreach: (p) => p.alphas }),
+    ] as AnyStage<unknown>[],
+    { seeds: [0], alphas: [0.1] },
+  );
+  assertEquals(matchTarget(instances, "train"), ["train@0"]);
+  assertEquals(matchTarget(instances, "train@0"), ["train@0"]);
+  const seven = userError(() => matchTarget(instances, "train@7"));
+  assertEquals(
+    seven,
+    "no seeds item 7 (seeds are [0]); add it with --set 'seeds=[0,7]'",
+  );
+  assertShellSafeHints(seven);
+  assertEquals(
+    userError(() => matchTarget(instances, "sweep@0.5")),
+    'stage sweep has no item 0.5 (its items are [0.1]); run "dag" to list instances',
+  );
+  assertMatch(
+    userError(() => matchTarget(instances, "prep@1")),
+    /stage prep has no items \(it does not fan out\); name it without @1/,
+  );
+  assertMatch(
+    userError(() => matchTarget(instances, "trian@0")),
+    /^unknown stage trian; did you mean train\? stages: prep, train, sweep/,
+  );
+  assertMatch(
+    userError(() => matchTarget(instances, "nothing")),
+    /^unknown stage nothing; stages: prep, train, sweep/,
   );
 });

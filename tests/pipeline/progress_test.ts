@@ -6,7 +6,9 @@ import {
   formatProgress,
   formatProgressDone,
   type ProgressState,
+  RateMeter,
   shouldPrintPlain,
+  wrapParts,
 } from "../../pipeline/progress.ts";
 import { briefReasons, TerminalRenderer } from "../../pipeline/render.ts";
 import type { PipelineEvent } from "../../pipeline/events.ts";
@@ -70,7 +72,10 @@ Deno.test("shouldPrintPlain: a line per quarter at most every 10 s, or after 30 
   assertEquals(at(10, 60_000), false); // no progress, no line
 });
 
-function progressEvent(done: number, finished = false): PipelineEvent {
+function progressEvent(
+  done: number,
+  finished = false,
+): Extract<PipelineEvent, { type: "progress" }> {
   return {
     type: "progress",
     instance: "train@0",
@@ -91,12 +96,14 @@ class Captured {
   now = 0;
   readonly renderer: TerminalRenderer;
 
-  constructor(tty: boolean) {
+  constructor(tty: boolean, columns?: () => number | undefined) {
     this.renderer = new TerminalRenderer({
       write: (t) => (this.out += t),
       tty,
       color: false,
       now: () => this.now,
+      // Never the width of the terminal the tests happen to run in.
+      columns: columns ?? (() => undefined),
     });
   }
 
@@ -186,7 +193,7 @@ Deno.test("TTY renderer: parallel bars share one line, oldest first, and each en
   assert(
     c.out.endsWith(
       "\r\x1b[K  labels  [" + "=".repeat(15) + ">" + ".".repeat(14) +
-        "]  5 B/10 B  5 B/s  ETA 0:01",
+        "]  5 B/10 B",
     ),
     c.out,
   );
@@ -199,4 +206,185 @@ Deno.test("briefReasons keeps the run log to one line per stage", () => {
     briefReasons(["a", "b", "c", "d"]),
     " (a; b; +2 more)",
   );
+});
+
+Deno.test("RateMeter: no rate from the first update; the rate leaves out the warm-up", () => {
+  // As the engine reports a training epoch: the bar is created after step 1 (so step 1 shows
+  // ~0 ms), steps 2..5 are slow (kernels compile), then 10 ms per step.
+  const meter = new RateMeter(1000);
+  let elapsedMs = 0.05;
+  meter.observe({ done: 1, elapsedMs });
+  assertEquals(meter.rate(), null); // 1 step in 0.05 ms is not 20000 steps/s
+  for (let done = 2; done <= 1000; done++) {
+    elapsedMs += done <= 5 ? 500 : 10;
+    meter.observe({ done, elapsedMs });
+    const rate = meter.rate();
+    if (rate !== null) {
+      assert(rate > 90 && rate < 110, `step ${done}: ${rate} steps/s`);
+    }
+  }
+  assert(meter.rate() !== null, "a rate once past the warm-up");
+  // The average would have said ~44 steps/s, the first update 20000.
+  assertEquals(Math.round(meter.rate()!), 100);
+});
+
+Deno.test("formatProgress fits the columns: bar shrinks, then rate, last fields, ETA, bar go", () => {
+  const s = state({
+    label: "epoch 10/10",
+    done: 1234,
+    total: 1875,
+    unit: "steps",
+    fields: { loss: 0.41234, accuracy: 0.85121, "samples/s": 3950 },
+  });
+  const wide = formatProgress(s, { bar: true, columns: 200, rate: 80 });
+  assertEquals(
+    wide,
+    "epoch 10/10  [" + "=".repeat(19) + ">" + ".".repeat(10) + "]  1234/1875" +
+      "  80.0 steps/s  ETA 0:08  loss: 0.4123  accuracy: 0.8512  samples/s: 3950",
+  );
+  for (let columns = 1; columns <= 140; columns++) {
+    const line = formatProgress(s, { bar: true, columns, rate: 80 });
+    assert(line.length <= columns, `${columns}: ${line}`);
+  }
+  const at78 = formatProgress(s, { bar: true, columns: 78, rate: 80 });
+  assertMatch(at78, /^epoch 10\/10 {2}\[=+>\.+\] {2}1234\/1875 {2}ETA 0:08/);
+  assertMatch(at78, /loss: 0\.4123 {2}accuracy: 0\.8512$/);
+  assertEquals(
+    formatProgress(s, { bar: true, columns: 12, rate: 80 }),
+    "epoch 10/10…",
+  );
+});
+
+Deno.test("wrapParts breaks between parts, then words, never past the columns", () => {
+  assertEquals(wrapParts(["ab", "cd", "ef"], 6, "  "), ["ab  cd", "  ef"]);
+  const long = wrapParts(
+    ["epoch 1/10", "1875/1875", "test acc 86.12 %  test loss 0.3821"],
+    24,
+  );
+  assertEquals(long, [
+    "epoch 1/10  1875/1875",
+    "    test acc 86.12 %",
+    "    test loss 0.3821",
+  ]);
+});
+
+/** Every line a terminal would show: split at newlines and carriage returns. */
+function screenLines(out: string): string[] {
+  return out.replaceAll("\x1b[K", "").split(/[\r\n]/).filter((l) => l !== "");
+}
+
+/** One training epoch as the train stage reports it, through a TTY renderer of `columns`. */
+function renderEpoch(columns: () => number): Captured {
+  const c = new Captured(true, columns);
+  const total = 1875;
+  const fields = (done: number) => ({
+    loss: 2.3 / Math.sqrt(done),
+    acc: 0.85,
+    "samples/s": 2500,
+  });
+  const event = (done: number, elapsedMs: number, finished = false) => ({
+    type: "progress" as const,
+    instance: "train_rdrop@0",
+    id: 7,
+    label: "epoch 10/10",
+    done,
+    total,
+    unit: "steps",
+    fields: fields(done),
+    elapsedMs,
+    finished,
+    summary: finished ? "test acc 86.12 %  test loss 0.3821" : undefined,
+  });
+  c.renderer.handle({
+    type: "start",
+    instance: "train_rdrop@0",
+    reasons: ["never run"],
+  });
+  c.renderer.handle({
+    type: "log",
+    instance: "train_rdrop@0",
+    line:
+      "backend auto: wasm (no hardware WebGPU adapter: navigator.gpu offers only a software adapter, llvmpipe)",
+  });
+  for (let done = 1; done <= total; done++) {
+    c.now += 12.8;
+    c.renderer.handle(event(done, done * 12.8));
+  }
+  c.renderer.handle(event(total, total * 12.8, true));
+  return c;
+}
+
+for (const columns of [80, 120]) {
+  Deno.test(`TTY renderer at ${columns} columns: no line reaches the edge, loss and accuracy shown`, () => {
+    const c = renderEpoch(() => columns);
+    const lines = screenLines(c.out);
+    for (const line of lines) {
+      assert(line.length < columns, `${line.length} chars: ${line}`);
+    }
+    const bars = lines.filter((l) => l.includes("["));
+    assert(bars.length > 10, `${bars.length} redraws`);
+    for (const bar of bars) assertMatch(bar, /loss: \d\.\d{4} {2}acc: 0\.8500/);
+    // Never an absurd first rate: the true rate is 1000/12.8 = 78 steps/s.
+    for (const m of c.out.matchAll(/([\d.]+) steps\/s/g)) {
+      const rate = Number(m[1]);
+      assert(rate > 70 && rate < 90, `rate ${rate}`);
+    }
+    assert(c.out.includes("test loss 0.3821"), "the summary is kept, wrapped");
+  });
+}
+
+Deno.test("TTY renderer follows a resized terminal at the next redraw", () => {
+  let columns = 120;
+  const c = new Captured(true, () => columns);
+  for (let done = 1; done <= 50; done++) {
+    c.now += 50;
+    c.renderer.handle({
+      ...progressEvent(done),
+      fields: { loss: 0.5, accuracy: 0.75, extra: "a long field value" },
+    });
+    if (done === 25) {
+      columns = 60;
+      c.out = "";
+    }
+  }
+  for (const line of screenLines(c.out)) {
+    assert(line.length < 60, `${line.length}: ${line}`);
+  }
+});
+
+Deno.test("breakLine: a message written around the renderer starts on its own line", () => {
+  const c = new Captured(true);
+  c.feed(10, 200);
+  assert(!c.out.endsWith("\n"), "a bar is drawn, no newline after it");
+  c.renderer.breakLine();
+  c.out += "Ctrl-C: stopping the running stage\n"; // what the CLI writes to stderr
+  c.feed(12, 200);
+  const lines = c.out.split("\n");
+  assert(
+    lines.includes("Ctrl-C: stopping the running stage"),
+    JSON.stringify(lines),
+  );
+  c.renderer.breakLine();
+  c.renderer.breakLine(); // without an active bar: nothing
+  assert(
+    c.out.endsWith("]  12/100  loss: 1\n"),
+    JSON.stringify(c.out.slice(-40)),
+  );
+});
+
+Deno.test("a field sent only now and then keeps its last value until the bar ends", () => {
+  const c = new Captured(false);
+  const send = (
+    done: number,
+    fields: Record<string, number>,
+    finished = false,
+  ) => c.renderer.handle({ ...progressEvent(done, finished), fields });
+  send(1, { loss: 0.9, "samples/s": 10 });
+  send(2, { "samples/s": 12 }); // the loss was not read on this step
+  send(2, { "samples/s": 12 }, true);
+  assertMatch(c.out, /loss: 0\.9000 {2}samples\/s: 12\n$/);
+  c.out = "";
+  // A new bar starts without the old bar's fields.
+  c.renderer.handle({ ...progressEvent(1, true), id: 2, fields: {} });
+  assert(!c.out.includes("loss"), c.out);
 });

@@ -23,35 +23,46 @@ export interface PipelineTask {
   args: string[];
 }
 
-/** Reads deno.json's `pipeline` task; throws if it is not `deno run FLAGS ENTRY ARGS`. */
-export async function readPipelineTask(config = CONFIG): Promise<PipelineTask> {
+/**
+ * Reads a task of deno.json (default `pipeline`); throws if it is not `deno run FLAGS ENTRY ARGS`
+ * or grants every permission.
+ */
+export async function readTask(
+  name = "pipeline",
+  config = CONFIG,
+): Promise<PipelineTask> {
   const json = JSON.parse(await Deno.readTextFile(config));
-  const task = json?.tasks?.pipeline;
+  const task = json?.tasks?.[name];
   const command = typeof task === "string" ? task : task?.command;
   if (typeof command !== "string") {
-    throw new Error(`${config} has no "pipeline" task`);
+    throw new Error(`${config} has no "${name}" task`);
   }
   if (/["'`$|&;<>]/.test(command)) {
     throw new Error(
-      `the pipeline task uses shell syntax this helper does not parse: ${command}`,
+      `the ${name} task uses shell syntax this helper does not parse: ${command}`,
     );
   }
   const words = command.trim().split(/\s+/);
   if (words[0] !== "deno" || words[1] !== "run") {
     throw new Error(
-      `the pipeline task does not start with "deno run": ${command}`,
+      `the ${name} task does not start with "deno run": ${command}`,
     );
   }
   const rest = words.slice(2);
   const at = rest.findIndex((word) => !word.startsWith("-"));
   if (at < 0) {
-    throw new Error(`the pipeline task names no entry point: ${command}`);
+    throw new Error(`the ${name} task names no entry point: ${command}`);
   }
   const flags = rest.slice(0, at);
   if (flags.some((flag) => flag === "-A" || flag === "--allow-all")) {
-    throw new Error("the pipeline task grants every permission (-A)");
+    throw new Error(`the ${name} task grants every permission (-A)`);
   }
   return { flags, entry: rest[at], args: rest.slice(at + 1) };
+}
+
+/** Reads deno.json's `pipeline` task (see {@link readTask}). */
+export function readPipelineTask(config = CONFIG): Promise<PipelineTask> {
+  return readTask("pipeline", config);
 }
 
 /** Options of {@link pipelineProcess}. */

@@ -56,6 +56,29 @@ async function cli(
   return { code, out: decode(stdout) + decode(stderr) };
 }
 
+/** Commits everything in `dir` (a new repository on the first call); returns the commit id. */
+async function commitAll(dir: string, message: string): Promise<string> {
+  const git = async (...args: string[]) => {
+    const { success, stdout, stderr } = await new Deno.Command("git", {
+      args: ["-c", "user.name=t", "-c", "user.email=t@example.com", ...args],
+      cwd: dir,
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const text = new TextDecoder().decode(success ? stdout : stderr);
+    ok(success, `git ${args.join(" ")}: ${text}`);
+    return text.trim();
+  };
+  await Deno.writeTextFile(
+    join(dir, ".gitignore"),
+    "node_modules\n.pipeline\n",
+  );
+  await git("init", "-q", "-b", "main");
+  await git("add", "-A");
+  await git("commit", "-q", "-m", message);
+  return await git("rev-parse", "HEAD");
+}
+
 function ranStages(out: string): string[] {
   // Sorted: with --jobs, independent instances finish in any order.
   return out.split("\n").filter((l) => /^ran\s/.test(l)).map((l) =>
@@ -70,6 +93,7 @@ Deno.test({
   async fn() {
     const dir = await scratchProject();
     try {
+      const commit = await commitAll(dir, "the project");
       const first = await cli(dir, TINY);
       deepStrictEqual(first.code, 0, first.out);
       deepStrictEqual(
@@ -90,6 +114,31 @@ Deno.test({
         report,
       );
       ok(first.out.includes("Report: results/report.md"), first.out);
+      // The report says how it was made...
+      ok(
+        report.includes(
+          `| Commit | \`${
+            commit.slice(0, 12)
+          }\` (main), clean: every tracked file`,
+        ),
+        report,
+      );
+      ok(
+        report.includes(
+          "| Command | `deno task pipeline --set preprocess.limit=256",
+        ),
+        report,
+      );
+      ok(report.includes("https://github.com/mathfirst/R-Dropout"), report);
+      // ...but none of it is in a key: a new commit that changes no stage's code reruns nothing.
+      await Deno.writeTextFile(join(dir, "NOTES.md"), "a new commit\n");
+      await commitAll(dir, "notes");
+      const afterCommit = await cli(dir, ["status", "--json", ...TINY]);
+      deepStrictEqual(
+        (JSON.parse(afterCommit.out) as { state: string }[])
+          .filter((s) => s.state !== "fresh"),
+        [],
+      );
 
       const again = await cli(dir, TINY);
       deepStrictEqual(again.code, 0, again.out);
@@ -127,7 +176,12 @@ Deno.test({
     try {
       const result = await cli(dir, ["--set", "train.alpah=0.1"]);
       deepStrictEqual(result.code, 2, result.out);
-      ok(result.out.includes("alpah"), result.out);
+      ok(
+        result.out.includes(
+          "unknown key train.alpah; did you mean train.alpha? keys of train: ",
+        ),
+        result.out,
+      );
       deepStrictEqual(ranStages(result.out), []);
     } finally {
       await Deno.remove(dir, { recursive: true });

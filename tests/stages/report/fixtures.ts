@@ -30,6 +30,8 @@ export interface RunOptions {
   epochs?: number;
   alpha?: number;
   backend?: string;
+  /** Validation examples held out; the last epoch's curve accuracy is then this value. */
+  validation?: { examples: number; accuracy: number };
 }
 
 /** One run whose evaluation is built from per-class correct counts. */
@@ -69,7 +71,15 @@ export function makeRun(
       mode: model,
       alpha: options.alpha ?? 0.05,
       seed,
-      epochs: history,
+      curveSplit: options.validation ? "validation" : "test",
+      validationExamples: options.validation?.examples ?? 0,
+      epochs: options.validation
+        ? history.map((e, i) =>
+          i === history.length - 1
+            ? { ...e, testAccuracy: options.validation!.accuracy }
+            : e
+        )
+        : history,
     },
     run: {
       mode: model,

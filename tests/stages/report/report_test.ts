@@ -4,9 +4,9 @@ import {
   assertEquals,
   assertRejects,
   assertStringIncludes,
-  assertThrows,
 } from "../../assert.ts";
 import { CLASS_NAMES, correctFor, makeInput, makeRun } from "./fixtures.ts";
+import { assertShellSafeHints } from "../../shell_hints.ts";
 import {
   headline,
   Metrics,
@@ -67,7 +67,7 @@ Deno.test("5 seeds: summary, paired t-interval and 'helped' verdict", async () =
   assertStringIncludes(md, "*Published reference: R-Drop* | 1 | 85.34 %");
   assertStringIncludes(
     md,
-    "reported by the reference experiment, not measured here",
+    "reported by [the reference notebook (mathfirst/R-Dropout)](https://github.com/mathfirst/R-Dropout), not measured here",
   );
   const [low, high] = expectedInterval(GAIN);
   assertStringIncludes(md, "95 % paired t-interval (n−1 = 4 df");
@@ -127,6 +127,9 @@ Deno.test("1 seed: says a single run cannot show significance, no interval", asy
     headline(metrics),
     "single run cannot show significance",
   );
+  // The hint to run more seeds can be pasted into zsh, in the report and on the terminal.
+  assertEquals(assertShellSafeHints(md), 1);
+  assertEquals(assertShellSafeHints(headline(metrics)), 1);
   Metrics.parse(JSON.parse(files["metrics.json"]));
 });
 

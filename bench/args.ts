@@ -1,0 +1,159 @@
+/**
+ * The command line of `deno task bench`.
+ *
+ * @module
+ */
+import { parseArgs } from "node:util";
+import type { BackendName } from "../models/backend.ts";
+
+/** A wrong command-line option. */
+export class BenchUsageError extends Error {
+  /** Creates the error. */
+  constructor(message: string) {
+    super(message);
+    this.name = "BenchUsageError";
+  }
+}
+
+/** Parsed command line. */
+export interface BenchArgs {
+  /** `--webgpu`: the WebGPU comparison (tfjs-op step before, fused step after) instead. */
+  webgpu: boolean;
+  /** Steps of the tfjs-op WebGPU step in that comparison. */
+  webgpuSteps: number;
+  /** Steps of the fused WebGPU step in that comparison. */
+  fusedSteps: number;
+  /** Epochs per model on the full data (the measured fraction of the 10-epoch job). */
+  epochs: number;
+  /** Our backends to time, in order. */
+  backends: BackendName[];
+  /** Training modes. */
+  modes: ("baseline" | "rdrop")[];
+  /** OpenBLAS threads of the native step. */
+  blasThreads: number;
+  /** Run the PyTorch reference. */
+  torch: boolean;
+  /** PyTorch thread counts (each also OpenBLAS's inside torch). */
+  torchThreads: number[];
+  /** Path of the reference script. */
+  torchScript: string;
+  /** Interpreter with torch. */
+  python: string;
+  /** Fashion-MNIST IDX directory. */
+  dataDir: string;
+  /** Also write the results as JSON here. */
+  json: string | null;
+  /** Print the usage and exit. */
+  help: boolean;
+}
+
+/** The usage text (`--help`). */
+export const USAGE = `Usage: deno task bench [FLAGS]
+
+Times the default job's training the way the pipeline runs it (models/trainer.ts's train()
+with the step the train stage picks, full Fashion-MNIST, whole epochs, evaluation after each
+epoch) on our backends, side by side with the PyTorch reference (bench/torch_reference.py)
+in the same run, and projects the full default job (both models, 10 epochs).
+
+Flags:
+  --epochs N            epochs per model (default 1: a tenth of the job)
+  --backends LIST       ours to time, from native,wasm,cpu,webgpu (default native,wasm)
+  --webgpu              the WebGPU comparison instead: today's tfjs-op step (before) against
+                        the fused step (after), samples/s and WebGPU calls per step
+  --webgpu-steps N      steps of the tfjs-op WebGPU step (default 8; slow on llvmpipe)
+  --fused-steps N       steps of the fused WebGPU step (default 300)
+  --modes LIST          baseline,rdrop (default both)
+  --blas-threads N      OpenBLAS threads of the native step (default 1, the pipeline's)
+  --torch-threads LIST  PyTorch thread counts (default 1,2)
+  --no-torch            skip PyTorch
+  --python PATH         interpreter with torch (default /usr/bin/python3)
+  --torch-script PATH   reference script (default bench/torch_reference.py)
+  --data-dir DIR        Fashion-MNIST IDX files (default /usr/share/datasets/fashion-mnist)
+  --json FILE           also write the results as JSON
+  -h, --help            print this text
+
+Exit codes: 0 ok, 1 a run failed, 2 usage error.`;
+
+const BACKENDS: readonly BackendName[] = ["native", "wasm", "cpu", "webgpu"];
+
+function positiveInt(name: string, value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n <= 0) {
+    throw new BenchUsageError(
+      `--${name} must be a positive integer, got "${value}"`,
+    );
+  }
+  return n;
+}
+
+function list<T extends string>(
+  name: string,
+  value: string,
+  allowed: readonly T[],
+): T[] {
+  const items = value.split(",").map((s) => s.trim()).filter((s) => s !== "");
+  const bad = items.filter((s) => !allowed.includes(s as T));
+  if (items.length === 0 || bad.length > 0) {
+    throw new BenchUsageError(
+      `--${name}: ${
+        bad.length > 0 ? `unknown ${bad.join(", ")}` : "empty"
+      }; choose from ${allowed.join(",")}`,
+    );
+  }
+  return [...new Set(items)] as T[];
+}
+
+/** Parses the command line (`repoRoot`: where bench/torch_reference.py lives). */
+export function parseBenchArgs(argv: string[], repoRoot: URL): BenchArgs {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      options: {
+        epochs: { type: "string", default: "1" },
+        backends: { type: "string", default: "native,wasm" },
+        webgpu: { type: "boolean", default: false },
+        "webgpu-steps": { type: "string", default: "8" },
+        "fused-steps": { type: "string", default: "300" },
+        modes: { type: "string", default: "baseline,rdrop" },
+        "blas-threads": { type: "string", default: "1" },
+        "torch-threads": { type: "string", default: "1,2" },
+        "no-torch": { type: "boolean", default: false },
+        python: { type: "string", default: "/usr/bin/python3" },
+        "torch-script": {
+          type: "string",
+          default: new URL("bench/torch_reference.py", repoRoot).pathname,
+        },
+        "data-dir": {
+          type: "string",
+          default: "/usr/share/datasets/fashion-mnist",
+        },
+        json: { type: "string" },
+        help: { type: "boolean", short: "h", default: false },
+      },
+      strict: true,
+      allowPositionals: false,
+    }));
+  } catch (error) {
+    throw new BenchUsageError((error as Error).message);
+  }
+  const backends = list("backends", values.backends, BACKENDS);
+  return {
+    webgpu: values.webgpu,
+    webgpuSteps: positiveInt("webgpu-steps", values["webgpu-steps"]),
+    fusedSteps: positiveInt("fused-steps", values["fused-steps"]),
+    epochs: positiveInt("epochs", values.epochs),
+    backends,
+    modes: list("modes", values.modes, ["baseline", "rdrop"] as const),
+    blasThreads: positiveInt("blas-threads", values["blas-threads"]),
+    torch: !values["no-torch"],
+    torchThreads: values["torch-threads"].split(",").map((t) =>
+      positiveInt("torch-threads", t.trim())
+    ),
+    torchScript: values["torch-script"],
+    python: values.python,
+    dataDir: values["data-dir"],
+    json: values.json ?? null,
+    help: values.help,
+  };
+}

@@ -1,0 +1,187 @@
+/**
+ * Small WGSL code generators shared by the fused kernels: exact float constants, buffer
+ * declarations, and one tiled matrix product that each kernel specialises with its own
+ * operand loads and epilogue (WGSL has no generics or function pointers, so kernels are
+ * generated as text).
+ *
+ * @module
+ */
+
+/** Every buffer a fused kernel may bind, by role. */
+export type BufferRole =
+  | "params"
+  | "grads"
+  | "m"
+  | "v"
+  | "acts"
+  | "deltas"
+  | "images"
+  | "palette"
+  | "labels"
+  | "order"
+  | "loss"
+  | "step"
+  | "batch";
+
+/** A kernel: its WGSL module and which buffer goes to each binding (binding i = roles[i]). */
+export interface KernelSource {
+  /** Name, for error messages. */
+  name: string;
+  /** WGSL source with one entry point, `main`. */
+  code: string;
+  /** Buffer role of binding 0, 1, ... of group 0. */
+  roles: BufferRole[];
+}
+
+/**
+ * A float32 constant exactly as JS' `Math.fround(value)`: a hexadecimal float literal
+ * (integer mantissa times a power of two), because a decimal literal is only guaranteed to
+ * round to a neighbouring float (and WGSL compilers reject bitcast in constants).
+ */
+export function f32(value: number): string {
+  const bits = new Uint32Array(Float32Array.of(value).buffer)[0];
+  const sign = bits >>> 31 ? "-" : "";
+  const exponent = (bits >>> 23) & 0xff;
+  const fraction = bits & 0x7fffff;
+  if (exponent === 0xff) {
+    throw new Error(`WGSL constant must be finite, got ${value}`);
+  }
+  if (exponent === 0) return `${sign}0x${fraction.toString(16)}p-149f`;
+  return `${sign}0x${(0x800000 | fraction).toString(16)}p${exponent - 150}f`;
+}
+
+/** Element type of each role's array in WGSL. */
+function elementType(role: BufferRole, imagesAsBytes: boolean): string {
+  switch (role) {
+    case "images":
+      return imagesAsBytes ? "u32" : "f32";
+    case "labels":
+    case "order":
+      return "u32";
+    default:
+      return "f32";
+  }
+}
+
+/**
+ * Declarations of a kernel's bindings: `step` is the per-step uniform block, every other
+ * role a storage array; `written` roles are read_write, the rest read-only; `vec4` makes
+ * float arrays `array<vec4<f32>>` (buffers are allocated in multiples of 16 bytes).
+ */
+export function declareBindings(
+  roles: BufferRole[],
+  options: { written: BufferRole[]; imagesAsBytes: boolean; vec4?: boolean },
+): string {
+  return roles.map((role, i) => {
+    if (role === "step") {
+      return `@group(0) @binding(${i}) var<uniform> step: StepParams;`;
+    }
+    const access = options.written.includes(role) ? "read_write" : "read";
+    const element = elementType(role, options.imagesAsBytes);
+    const type = options.vec4 && element === "f32" ? "vec4<f32>" : element;
+    return `@group(0) @binding(${i}) var<storage, ${access}> ${role}: array<${type}>;`;
+  }).join("\n");
+}
+
+/** Edge of a matmul output tile. */
+export const TILE = 32;
+/** Workgroup of a tile: `[x, y]` invocations (x along columns). */
+export const TILE_WORKGROUP: readonly [number, number] = [8, 8];
+/** Outputs per invocation along rows and columns. */
+const BLOCK_ROWS = TILE / TILE_WORKGROUP[1];
+const BLOCK_COLS = TILE / TILE_WORKGROUP[0];
+
+/** A matrix product `out[row, col] = sum_k A[row, k] * B[k, col]` over one output tile. */
+export interface TileSpec {
+  /** Name of the generated function. */
+  fn: string;
+  /** WGSL expressions (uniform values) for the output's rows and columns and the depth. */
+  rows: string;
+  cols: string;
+  depth: string;
+  /** WGSL expression of `A[row, k]` for in-range `row` and `k` (both u32). */
+  a: (row: string, k: string) => string;
+  /** WGSL expression of `B[k, col]` for in-range `k` and `col`. */
+  b: (k: string, col: string) => string;
+  /** WGSL statements consuming `acc` (f32) at in-range `row`, `col`. */
+  store: (row: string, col: string, acc: string) => string;
+}
+
+/**
+ * A function `fn(tileRow: u32, tileCol: u32, lid: vec2<u32>)` computing the output tile
+ * whose first row and column are `tileRow`, `tileCol`: each of the 8x8 invocations
+ * accumulates a 4x4 block in registers, reading its operands straight from the buffers
+ * (no workgroup memory, no barriers: on a software adapter every barrier is a switch
+ * between invocations, and at these sizes caches serve the re-reads on any GPU). The
+ * block's rows and columns are strided by 8, so neighbouring invocations read neighbouring
+ * addresses.
+ */
+export function tileFunction(spec: TileSpec): string {
+  const [tx, ty] = TILE_WORKGROUP;
+  const rowsOf = [...Array(BLOCK_ROWS).keys()];
+  const colsOf = [...Array(BLOCK_COLS).keys()];
+  const pairs = rowsOf.flatMap((i) => colsOf.map((j) => [i, j]));
+  const lines = (items: string[], indent: string) => items.join(`\n${indent}`);
+  const stores = pairs.map(([i, j]) =>
+    storeAt(
+      `tileRow + lid.y + ${i * ty}u`,
+      `tileCol + lid.x + ${j * tx}u`,
+      `acc${i}_${j}`,
+      spec,
+    )
+  );
+  return `
+fn ${spec.fn}(tileRow: u32, tileCol: u32, lid: vec2<u32>) {
+  let rows = ${spec.rows};
+  let cols = ${spec.cols};
+  let depth = ${spec.depth};
+  ${lines(pairs.map(([i, j]) => `var acc${i}_${j} = 0.0;`), "  ")}
+  // Out-of-range rows and columns compute a clamped duplicate that is never stored.
+  ${
+    lines(
+      rowsOf.map((i) =>
+        `let row${i} = min(tileRow + lid.y + ${i * ty}u, rows - 1u);`
+      ),
+      "  ",
+    )
+  }
+  ${
+    lines(
+      colsOf.map((j) =>
+        `let col${j} = min(tileCol + lid.x + ${j * tx}u, cols - 1u);`
+      ),
+      "  ",
+    )
+  }
+  for (var k = 0u; k < depth; k++) {
+    ${
+    lines(rowsOf.map((i) => `let a${i} = ${spec.a(`row${i}`, "k")};`), "    ")
+  }
+    ${
+    lines(colsOf.map((j) => `let b${j} = ${spec.b("k", `col${j}`)};`), "    ")
+  }
+    ${
+    lines(
+      pairs.map(([i, j]) => `acc${i}_${j} = fma(a${i}, b${j}, acc${i}_${j});`),
+      "    ",
+    )
+  }
+  }
+  ${lines(stores, "  ")}
+}`;
+}
+
+function storeAt(
+  row: string,
+  col: string,
+  acc: string,
+  spec: TileSpec,
+): string {
+  return `{
+    let row = ${row};
+    let col = ${col};
+    if (row < rows && col < cols) {
+      ${spec.store("row", "col", acc)}
+    }
+  }`;
+}

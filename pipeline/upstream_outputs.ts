@@ -1,0 +1,46 @@
+/**
+ * Typed access to upstream instances from inside a stage: by declaration name, with their
+ * items, so no stage builds instance names (`train_${mode}@${seed}`) or parses them back.
+ *
+ * @module
+ */
+import { UserError } from "./errors.ts";
+import { canonicalJson } from "./hash.ts";
+import type { Item, StageContext, UpstreamInfo } from "./types.ts";
+
+/** One upstream instance as a stage sees it. */
+export interface UpstreamInstance extends UpstreamInfo {
+  /** Instance name (for messages only). */
+  name: string;
+}
+
+/** Every upstream instance (direct or transitive) of declaration `stage`, in plan order. */
+export function upstreamInstances(
+  ctx: Pick<StageContext<unknown>, "upstream" | "name">,
+  stage: string,
+): UpstreamInstance[] {
+  return Object.entries(ctx.upstream)
+    .filter(([, info]) => info.stage === stage)
+    .map(([name, info]) => ({ name, ...info }));
+}
+
+/**
+ * The one upstream instance of declaration `stage` whose item equals `item` (by value);
+ * a wiring mistake (none or several) is a {@link UserError} naming both stages.
+ */
+export function upstreamInstance(
+  ctx: Pick<StageContext<unknown>, "upstream" | "name">,
+  stage: string,
+  item: Item | undefined,
+): UpstreamInstance {
+  const wanted = canonicalJson(item ?? null);
+  const found = upstreamInstances(ctx, stage).filter((other) =>
+    canonicalJson(other.item ?? null) === wanted
+  );
+  if (found.length !== 1) {
+    throw new UserError(
+      `stage ${ctx.name}: expected one upstream ${stage} instance with item ${wanted}, found ${found.length}; check its deps`,
+    );
+  }
+  return found[0];
+}
