@@ -1,5 +1,7 @@
 /**
- * The command line: `run` (default), `status`, `dag`, `gc`, `verify`, `help`.
+ * The command line: `run` (default), `status`, `dag`, `gc`, `verify`, `push`, `pull`, `worker`,
+ * `help` (the words are parsed in `cli_args.ts`; executors, the remote and workers in
+ * `cli_scale.ts`).
  *
  * Exit codes: 0 success, 1 stage failure / busy lock / verify found corruption, 2 usage or
  * config error, 130 interrupted (Ctrl-C).
@@ -14,6 +16,17 @@ import {
   runPipeline,
 } from "./engine.ts";
 import {
+  chooseExecutor,
+  openSite,
+  transferCli,
+  workerCli,
+} from "./cli_scale.ts";
+import { readSiteConfig } from "./config.ts";
+import { labelParallel } from "./parallel_labels.ts";
+import { runExpCli } from "./exp_cli.ts";
+import type { WorkerCommandOptions } from "./executor/worker_command.ts";
+import type { S3Hooks } from "./store/s3.ts";
+import {
   DiskFullError,
   isUserError,
   permissionError,
@@ -22,199 +35,13 @@ import {
 import { collectGarbage, type GcResult } from "./gc.ts";
 import { verifyPipeline } from "./verify.ts";
 import { toText } from "./graph.ts";
-import { type ParamOverride, parseOverride } from "./params.ts";
 import { formatBytes } from "./progress.ts";
 import { TerminalRenderer } from "./render.ts";
 import type { PipelineDeclaration } from "./types.ts";
-import { describeHolder, RunLockBusyError } from "./run_lock.ts";
-import { runExpCli } from "./exp_cli.ts";
+import { type CliArgs, HELP, parseCliArgs } from "./cli_args.ts";
 
-/** The `--help` text. */
-export const HELP = `Usage: deno task pipeline [COMMAND] [STAGE...] [FLAGS]
-
-Commands:
-  run [STAGE...]     run every stale stage in order (the default command); naming
-                     STAGE (or STAGE@ITEM) runs only it and its upstream
-  status [STAGE...]  list each stage instance as fresh or stale, with every reason
-  dag                print the stage graph (one instance per line)
-  gc                 delete cached results that neither the current params nor the
-                     checked-out results use; lists them and asks first
-  verify             re-hash checked-out outputs and cached objects of the current
-                     stages and check their manifests; exit 1 if any is corrupt
-  exp show|diff|remove  every finished experiment in the cache (see exp --help)
-  help               print this text
-
-Flags:
-  --set KEY.PATH=VALUE  override a param (repeatable); VALUE is parsed as JSON
-                        where it parses, else taken as a string
-  --params FILE         use FILE instead of the pipeline's params file
-  --force STAGE         rerun STAGE (or STAGE@ITEM) and everything downstream of
-                        it, cached or not (repeatable)
-  --dry-run             run: say what would run and why, run nothing;
-                        gc: list what would be deleted and its size
-  --wait                run, gc: if another run holds .pipeline/run.lock, wait
-                        for it to finish instead of refusing
-  --yes                 gc: delete without asking (required when stdin is not
-                        a terminal)
-  --json                status: print JSON [{"stage","state","reasons"}]
-  --mermaid             dag: print a Mermaid flowchart block
-  -h, --help            print this text
-
-Exit codes: 0 ok, 1 stage failed / lock busy / verify found corruption,
-2 usage or config error, 130 interrupted.`;
-
-/** A CLI command name. */
-export type Command = "run" | "status" | "dag" | "gc" | "verify" | "help";
-
-const COMMANDS: readonly Command[] = [
-  "run",
-  "status",
-  "dag",
-  "gc",
-  "verify",
-  "help",
-];
-
-/** Parsed command line. */
-export interface CliArgs {
-  /** The command. */
-  command: Command;
-  /** Positional stage names. */
-  targets: string[];
-  /** `--set` overrides. */
-  overrides: ParamOverride[];
-  /** `--params FILE`. */
-  paramsFile?: string;
-  /** `--force STAGE`. */
-  force: string[];
-  /** `--dry-run`. */
-  dryRun: boolean;
-  /** `--json`. */
-  json: boolean;
-  /** `--mermaid`. */
-  mermaid: boolean;
-  /** `--wait`. */
-  wait: boolean;
-  /** `--yes`. */
-  yes: boolean;
-}
-
-/** Parses arguments; unknown flags and misplaced flags are a {@link UserError}. */
-export function parseCliArgs(args: readonly string[]): CliArgs {
-  const parsed: CliArgs = {
-    command: "run",
-    targets: [],
-    overrides: [],
-    force: [],
-    dryRun: false,
-    json: false,
-    mermaid: false,
-    wait: false,
-    yes: false,
-  };
-  const positionals: string[] = [];
-  for (let i = 0; i < args.length; i++) {
-    const arg = args[i];
-    const eq = arg.startsWith("--") ? arg.indexOf("=") : -1;
-    const flag = eq > 0 ? arg.slice(0, eq) : arg;
-    const inline = eq > 0 ? arg.slice(eq + 1) : undefined;
-    const value = (): string => {
-      if (inline !== undefined) return inline;
-      const next = args[i + 1];
-      if (next === undefined || next.startsWith("--")) {
-        throw new UserError(`${flag} needs a value; see --help`);
-      }
-      i++;
-      return next;
-    };
-    const noValue = () => {
-      if (inline !== undefined) {
-        throw new UserError(`${flag} takes no value; see --help`);
-      }
-    };
-    switch (flag) {
-      case "--set":
-        parsed.overrides.push(parseOverride(value()));
-        break;
-      case "--params":
-        parsed.paramsFile = value();
-        break;
-      case "--force":
-        parsed.force.push(value());
-        break;
-      case "--dry-run":
-        noValue();
-        parsed.dryRun = true;
-        break;
-      case "--json":
-        noValue();
-        parsed.json = true;
-        break;
-      case "--mermaid":
-        noValue();
-        parsed.mermaid = true;
-        break;
-      case "--wait":
-        noValue();
-        parsed.wait = true;
-        break;
-      case "--yes":
-        noValue();
-        parsed.yes = true;
-        break;
-      case "-h":
-      case "--help":
-        parsed.command = "help";
-        return parsed;
-      default:
-        if (arg.startsWith("-")) {
-          throw new UserError(`unknown flag ${flag}; see --help`);
-        }
-        positionals.push(arg);
-    }
-  }
-  if (
-    positionals.length > 0 &&
-    (COMMANDS as readonly string[]).includes(positionals[0])
-  ) {
-    parsed.command = positionals.shift() as Command;
-  }
-  parsed.targets = positionals;
-  const misplaced = (cond: boolean, what: string, where: string) => {
-    if (cond) {
-      throw new UserError(`${what} only applies to ${where}; see --help`);
-    }
-  };
-  misplaced(
-    parsed.force.length > 0 && parsed.command !== "run",
-    "--force",
-    "run",
-  );
-  misplaced(
-    parsed.dryRun && !["run", "gc"].includes(parsed.command),
-    "--dry-run",
-    "run and gc",
-  );
-  misplaced(
-    parsed.wait && !["run", "gc"].includes(parsed.command),
-    "--wait",
-    "run and gc",
-  );
-  misplaced(parsed.yes && parsed.command !== "gc", "--yes", "gc");
-  misplaced(parsed.json && parsed.command !== "status", "--json", "status");
-  misplaced(parsed.mermaid && parsed.command !== "dag", "--mermaid", "dag");
-  if (
-    parsed.targets.length > 0 &&
-    !["run", "status"].includes(parsed.command)
-  ) {
-    throw new UserError(
-      `${parsed.command} takes no stage names (got ${
-        parsed.targets.join(" ")
-      }); see --help`,
-    );
-  }
-  return parsed;
-}
+export { type CliArgs, type Command, HELP, parseCliArgs } from "./cli_args.ts";
+import { describeHolder, RunLockBusyError } from "./store/mod.ts";
 
 /** Options of {@link runCli}. */
 export interface CliOptions {
@@ -236,6 +63,10 @@ export interface CliOptions {
   stdinTty?: boolean;
   /** Asks a yes/no question on the terminal; default reads a line from stdin. */
   ask?: (question: string) => Promise<boolean>;
+  /** How workers start (default: deno.json's `pipeline` task flags and this entry module). */
+  worker?: WorkerCommandOptions;
+  /** Fault injection for the remote store (tests). */
+  remoteHooks?: S3Hooks;
 }
 
 function writer(stream: { writeSync(p: Uint8Array): number }) {
@@ -289,9 +120,10 @@ export async function runCli<S extends PipelineDeclaration>(
   }
   const engine: EngineOptions = {
     root: options.root,
+    args,
     paramsFile: parsed.paramsFile,
     overrides: parsed.overrides,
-    onEvent: (event) => renderer.handle(event),
+    onEvent: labelParallel((event) => renderer.handle(event)),
     importMap: options.importMap,
   };
   try {
@@ -358,6 +190,27 @@ export async function runCli<S extends PipelineDeclaration>(
           renderer.breakLine();
           stderr(text);
         });
+      case "push":
+      case "pull":
+        return await transferCli(pipeline, parsed.command, {
+          engine,
+          stdout,
+          hooks: options.remoteHooks,
+        });
+      case "worker":
+        return await withSigint(
+          options,
+          stderr,
+          (signal) =>
+            workerCli(pipeline, parsed.targets[0], {
+              engine,
+              json: parsed.json,
+              recompute: parsed.recompute,
+              signal,
+              stdout,
+              hooks: options.remoteHooks,
+            }),
+        );
       default: {
         const unknown: never = parsed.command;
         throw new Error(`unhandled command ${unknown}`);
@@ -375,27 +228,22 @@ async function runCommand<S extends PipelineDeclaration>(
   options: CliOptions,
   stderr: (text: string) => void,
 ): Promise<number> {
-  let signal = options.signal;
-  let removeListener = () => {};
-  if (signal === undefined) {
-    const controller = new AbortController();
-    signal = controller.signal;
-    const onSigint = () => {
-      if (controller.signal.aborted) {
-        stderr("second Ctrl-C: exiting now\n");
-        Deno.exit(130);
-      }
-      stderr(
-        "Ctrl-C: stopping the running stage (Ctrl-C again to exit at once)\n",
-      );
-      controller.abort();
-    };
-    Deno.addSignalListener("SIGINT", onSigint);
-    removeListener = () => Deno.removeSignalListener("SIGINT", onSigint);
-  }
-  try {
+  const root = rootPath(options.root);
+  // Credentials, the bucket and conditional writes are checked before anything runs.
+  const site = parsed.dryRun
+    ? { config: await readSiteConfig(root), remote: undefined }
+    : await openSite(root, { publish: true, hooks: options.remoteHooks });
+  const executor = parsed.dryRun ? undefined : await chooseExecutor(pipeline, {
+    root,
+    scale: parsed,
+    site,
+    worker: options.worker,
+  });
+  return await withSigint(options, stderr, async (signal) => {
     const result = await runPipeline(pipeline, {
       ...engine,
+      remote: site.remote,
+      executor,
       targets: parsed.targets,
       force: parsed.force,
       dryRun: parsed.dryRun,
@@ -412,8 +260,36 @@ async function runCommand<S extends PipelineDeclaration>(
       case "interrupted":
         return 130;
     }
+  });
+}
+
+/** Runs `work` with a signal that the first Ctrl-C or a SIGTERM aborts (a second Ctrl-C exits at once). */
+async function withSigint(
+  options: CliOptions,
+  stderr: (text: string) => void,
+  work: (signal: AbortSignal) => Promise<number>,
+): Promise<number> {
+  if (options.signal !== undefined) return await work(options.signal);
+  const controller = new AbortController();
+  const onSigint = () => {
+    if (controller.signal.aborted) {
+      stderr("second Ctrl-C: exiting now\n");
+      Deno.exit(130);
+    }
+    stderr(
+      "Ctrl-C: stopping the running stages (Ctrl-C again to exit at once)\n",
+    );
+    controller.abort();
+  };
+  // SIGTERM (Slurm preempting or cancelling a job) stops as cleanly as Ctrl-C.
+  const onSigterm = () => controller.abort();
+  Deno.addSignalListener("SIGINT", onSigint);
+  Deno.addSignalListener("SIGTERM", onSigterm);
+  try {
+    return await work(controller.signal);
   } finally {
-    removeListener();
+    Deno.removeSignalListener("SIGINT", onSigint);
+    Deno.removeSignalListener("SIGTERM", onSigterm);
   }
 }
 

@@ -12,7 +12,8 @@ import { listDir, writeFileAtomic } from "./fs.ts";
 import { canonicalJson } from "./hash.ts";
 import { readLockFile } from "./lock.ts";
 import { flattenParams } from "./params.ts";
-import { type Manifest, Store } from "./store.ts";
+import type { Manifest } from "./store/mod.ts";
+import { LocalStore as Store } from "./store/local.ts";
 import type { AnyStage, PipelineDeclaration } from "./types.ts";
 
 /** One finished experiment: an instance of a stage that declares its metrics file. */

@@ -17,8 +17,7 @@ import {
 } from "./exp.ts";
 import { loadParams, type ParamOverride, parseOverride } from "./params.ts";
 import { formatDuration } from "./progress.ts";
-import { acquireRunLock } from "./run_lock.ts";
-import { Store } from "./store.ts";
+import { LocalStore as Store } from "./store/local.ts";
 import type { PipelineDeclaration } from "./types.ts";
 
 /** The `exp --help` text. */
@@ -146,7 +145,7 @@ export async function runExpCli(
   let rows = await listExperiments(pipeline, root, { currentParams });
   if (parsed.command === "remove") {
     const store = new Store(root);
-    const lock = await acquireRunLock(store.dir, { command: "exp remove" });
+    const lock = await store.lockRun({ command: "exp remove" });
     try {
       for (const id of parsed.ids) {
         const row = findRow(rows, id);

@@ -14,7 +14,7 @@ import {
   type WriteOptions,
 } from "./fs.ts";
 import { canonicalJson } from "./hash.ts";
-import { CheckedOutRecord, CodeRecord } from "./store.ts";
+import { CheckedOutRecord, CodeRecord } from "./store/manifest.ts";
 
 /** One instance in `pipeline.lock`. */
 export const LockEntry = z.strictObject({

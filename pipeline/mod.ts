@@ -63,8 +63,8 @@ export {
   StageFailedError,
   UserError,
 } from "./errors.ts";
-export { RunLockBusyError } from "./run_lock.ts";
-export type { RunLockInfo } from "./run_lock.ts";
+export { RunLockBusyError } from "./store/mod.ts";
+export type { RunLockInfo } from "./store/mod.ts";
 export { TerminalRenderer } from "./render.ts";
 export type { RendererOptions } from "./render.ts";
 export { formatBytes, formatDuration, formatProgress } from "./progress.ts";

@@ -80,6 +80,12 @@ export interface StageContext<P> {
   upstream: Record<string, UpstreamInfo>;
   /** The DAG (instances) as a Mermaid flowchart, without the ``` fence. */
   mermaid: string;
+  /**
+   * The arguments the user gave the pipeline command (`deno task pipeline ARGS`), the same in a
+   * worker process or a Slurm job (whose own `Deno.args` are the worker's); undefined when the
+   * engine was called without them.
+   */
+  args?: readonly string[];
   /** Absolute fresh temp dir; run() writes its declared outputs here. */
   outDir: string;
   /** Persistent per stage key (checkpoints); kept when the run fails, deleted on success. */
@@ -138,8 +144,27 @@ export interface StageDeclaration<A, P> {
   files?: readonly string[];
   /** Directory relative to root where outputs are checked out; default `.pipeline/out/<instance>`. */
   workspace?: string;
+  /**
+   * What one instance needs to run, from the params (threads may be a param), e.g.
+   * `resources: (p) => ({ cpus: p.train.threads })`: the default `--jobs` is the cores divided
+   * by the most `cpus` an instance needs, and the Slurm executor asks for all of it
+   * (overridable per stage in `pipeline.config.json`).
+   */
+  resources?(all: A): StageResources;
   /** Does the work. */
   run(ctx: StageContext<P>): Promise<void> | void;
+}
+
+/** What one instance of a stage needs. */
+export interface StageResources {
+  /** CPU cores (threads) one instance keeps busy. Default 1. */
+  cpus?: number;
+  /** Memory, in Slurm's notation (`4G`, `500M`). */
+  memory?: string;
+  /** GPUs. */
+  gpus?: number;
+  /** Wall-time limit, in Slurm's notation (`1:00:00`). */
+  time?: string;
 }
 
 /** A stage declaration whose own params type is erased (as a pipeline holds it). */

@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { UserError } from "./errors.ts";
 import { statOrUndefined } from "./fs.ts";
 import { sha256File } from "./hash.ts";
-import { cacheReason, type Store } from "./store.ts";
+import { cacheReason, type Store } from "./store/mod.ts";
 
 /** An upstream instance of the stage being published. */
 export interface UpstreamRef {
@@ -56,10 +56,7 @@ export async function checkUpstream(
           `${path} has ${info.size} bytes, its result ${record.size}`,
         );
       }
-      const object = await statOrUndefined(store.objectPath(record.sha256));
-      const isStoreLink = object !== undefined && object.ino !== null &&
-        object.ino === info.ino && object.dev === info.dev;
-      if (isStoreLink) continue;
+      if (await store.isStoredObject(path, record)) continue;
       if ((await sha256File(path)).sha256 !== record.sha256) {
         throw changed(ref.name, `${path} no longer matches its result's hash`);
       }

@@ -9,7 +9,7 @@ import { type EngineOptions, planPipeline } from "./engine.ts";
 import { statOrUndefined } from "./fs.ts";
 import { sha256File } from "./hash.ts";
 import { readLockFile } from "./lock.ts";
-import { Store } from "./store.ts";
+import { openStore } from "./store/open.ts";
 import type { PipelineDeclaration } from "./types.ts";
 
 /** One problem found by {@link verifyPipeline}. */
@@ -32,14 +32,14 @@ export async function verifyPipeline<S extends PipelineDeclaration>(
   options: EngineOptions,
 ): Promise<{ checked: number; problems: VerifyProblem[] }> {
   const plan = await planPipeline(pipeline, options);
-  const store = new Store(plan.root);
+  const store = openStore(plan.root);
   const lock = await readLockFile(plan.root);
   const problems: VerifyProblem[] = [];
   let checked = 0;
   const check = async (
     instance: string,
     output: string,
-    where: "workspace" | "store",
+    where: "workspace",
     file: { path: string; sha256: string },
   ) => {
     checked++;
@@ -86,10 +86,13 @@ export async function verifyPipeline<S extends PipelineDeclaration>(
       }
       continue;
     }
-    for (const [output, record] of Object.entries(read.manifest.outputs)) {
-      await check(instance.name, output, "store", {
-        path: store.objectPath(record.sha256),
-        sha256: record.sha256,
+    checked += Object.keys(read.manifest.outputs).length;
+    for (const bad of await store.checkObjects(read.manifest)) {
+      problems.push({
+        instance: instance.name,
+        output: bad.output,
+        where: "store",
+        problem: bad.problem,
       });
     }
   }

@@ -64,7 +64,7 @@ export async function collectReportInput(
     provenance: await collectProvenance(
       fileURLToPath(new URL("..", import.meta.url)),
       runs.map((r) => r.run),
-      { generated: GENERATED },
+      { generated: GENERATED, args: ctx.args },
     ),
     params: ctx.params,
     mermaid: ctx.mermaid,

@@ -32,6 +32,12 @@ export function trainStage(mode: Mode, options: TrainStageOptions) {
     foreachParam: "seeds",
     foreachKey: "seed",
     matrix: (p: Params) => p.matrix,
+    // A native training uses its BLAS threads' cores; the default --jobs divides by this.
+    resources: (p: Params) => ({
+      cpus: trainParams(p, mode, options).backend === "native"
+        ? p.train.blasThreads
+        : 1,
+    }),
     outputs: TRAIN_OUTPUTS,
     code: import.meta.url,
     async run(ctx) {

@@ -8,7 +8,7 @@ import {
   UserError,
   verifyPipeline,
 } from "../../pipeline/mod.ts";
-import { acquireRunLock } from "../../pipeline/run_lock.ts";
+import { acquireRunLock } from "../../pipeline/store/run_lock.ts";
 import { demoPipeline, makeRig, runCollect, writeParams } from "./helpers.ts";
 
 Deno.test("first run runs every stage once; a no-op rerun runs nothing", async () => {

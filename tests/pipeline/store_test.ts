@@ -1,13 +1,13 @@
 import { join } from "node:path";
 import { assert, assertEquals, assertMatch, assertRejects } from "../assert.ts";
 import { writeFileAtomic } from "../../pipeline/fs.ts";
-import { Store } from "../../pipeline/store.ts";
+import { LocalStore as Store } from "../../pipeline/store/local.ts";
 import { readLockFile } from "../../pipeline/lock.ts";
 import {
   acquireRunLock,
   RunLockBusyError,
   type RunLockInfo,
-} from "../../pipeline/run_lock.ts";
+} from "../../pipeline/store/run_lock.ts";
 import { sha256Bytes, sha256File, sha256Text } from "../../pipeline/hash.ts";
 import { UserError } from "../../pipeline/errors.ts";
 

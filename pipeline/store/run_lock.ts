@@ -9,8 +9,8 @@
  */
 import { join } from "node:path";
 import { z } from "zod";
-import { UserError } from "./errors.ts";
-import { readTextOrUndefined, removeIfExists, statOrUndefined } from "./fs.ts";
+import { UserError } from "../errors.ts";
+import { readTextOrUndefined, removeIfExists, statOrUndefined } from "../fs.ts";
 
 /** File name of the run lock inside the store directory. */
 export const RUN_LOCK_FILE = "run.lock";
