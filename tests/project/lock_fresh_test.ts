@@ -1,13 +1,18 @@
 /**
  * The committed example is what the committed code produces: `pipeline.lock` (as committed)
- * must record the code hashes of the work tree and the default params, and `results/` must be
- * the outputs it records. Otherwise a fresh clone's first run says `code changed (...)` and
- * README's example is not what the code makes. Fix: regenerate both with
- * `deno task pipeline` in a fresh clone and commit them.
+ * must record the code hashes of the work tree and the example's params (the alpha sweep,
+ * `--params sweeps/alpha.json`), and `results/` must be the outputs it records. Otherwise a
+ * fresh clone's first run says `code changed (...)` and README's example is not what the code
+ * makes. Fix: regenerate both with `deno task pipeline --params sweeps/alpha.json` in a fresh
+ * clone and commit them.
  */
 import { join } from "node:path";
 import { assert, assertEquals } from "../assert.ts";
+import { NOT_IN_CACHE } from "../../pipeline/store/manifest.ts";
 import { committed, runTask, scratchProject } from "./_scratch.ts";
+
+/** The params of the committed example (README's headline table). */
+const EXAMPLE_ARGS = ["--params", "sweeps/alpha.json"];
 
 interface StatusEntry {
   stage: string;
@@ -15,7 +20,7 @@ interface StatusEntry {
   reasons: string[];
 }
 
-Deno.test("the committed pipeline.lock and results/ match the code and default params", async () => {
+Deno.test("the committed pipeline.lock and results/ match the code and the example's params", async () => {
   const dir = await scratchProject("lock_fresh_");
   try {
     // The lock as committed, not as a local run may have left it.
@@ -23,17 +28,23 @@ Deno.test("the committed pipeline.lock and results/ match the code and default p
       join(dir, "pipeline.lock"),
       await committed("pipeline.lock"),
     );
-    const ran = await runTask(dir, "pipeline", ["status", "--json"]);
+    const ran = await runTask(dir, "pipeline", [
+      "status",
+      "--json",
+      ...EXAMPLE_ARGS,
+    ]);
     assertEquals(ran.code, 0, ran.out);
     const entries = JSON.parse(ran.out) as StatusEntry[];
     assert(entries.length >= 7, ran.out);
-    // Without the cache (.pipeline/ is not committed) outputs are missing; nothing else may be
-    // stale: no code, params or upstream change, and the report's own files are the recorded ones.
+    // Without the cache (.pipeline/ is not committed) nothing is in the cache and outputs are
+    // missing; nothing else may be stale: no code, params or upstream change, and the report's
+    // own files (results/) are the recorded ones.
     const problems = entries.flatMap((entry) =>
       entry.reasons
         .filter((reason) =>
-          !reason.startsWith("output missing or corrupt") ||
-          entry.stage === "report"
+          reason !== NOT_IN_CACHE &&
+          (!reason.startsWith("output missing or corrupt") ||
+            entry.stage === "report")
         )
         .map((reason) => `${entry.stage}: ${reason}`)
     );
@@ -41,7 +52,7 @@ Deno.test("the committed pipeline.lock and results/ match the code and default p
       problems,
       [],
       "pipeline.lock/results/ are not from this code; regenerate them with " +
-        "`deno task pipeline` in a fresh clone and commit both",
+        "`deno task pipeline --params sweeps/alpha.json` in a fresh clone and commit both",
     );
   } finally {
     await Deno.remove(dir, { recursive: true });

@@ -53,6 +53,8 @@ const PIPELINE_COMMANDS = [
   "verify",
   "help",
   "exp",
+  "push",
+  "pull",
 ];
 
 /** The arguments to run a README pipeline command with, so that it changes nothing. */
@@ -67,7 +69,10 @@ function safeArgs(args: string[]): string[] {
       return args[1] === "show" ? args : [...args, "--help"];
     case "gc":
     case "verify":
-      return [...args, "--help"]; // would delete or re-hash: only check it parses
+    case "push":
+    case "pull":
+      // would delete, re-hash or reach a remote: only check it parses
+      return [...args, "--help"];
     default:
       return [...args, "--dry-run"];
   }
