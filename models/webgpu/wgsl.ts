@@ -83,13 +83,14 @@ export function declareBindings(
   }).join("\n");
 }
 
-/** Edge of a matmul output tile. */
-export const TILE = 32;
-/** Workgroup of a tile: `[x, y]` invocations (x along columns). */
-export const TILE_WORKGROUP: readonly [number, number] = [8, 8];
-/** Outputs per invocation along rows and columns. */
-const BLOCK_ROWS = TILE / TILE_WORKGROUP[1];
-const BLOCK_COLS = TILE / TILE_WORKGROUP[0];
+/** Output rows of one matmul tile (uniform across the workgroup: see {@linkcode tileFunction}). */
+export const TILE_ROWS = 8;
+/** Invocations of a tile's workgroup (one dimension, along the output's columns). */
+export const TILE_INVOCATIONS = 64;
+/** Columns each invocation computes (strided by {@linkcode TILE_INVOCATIONS}). */
+const BLOCK_COLS = 8;
+/** Output columns of one matmul tile. */
+export const TILE_COLS = TILE_INVOCATIONS * BLOCK_COLS;
 
 /** A matrix product `out[row, col] = sum_k A[row, k] * B[k, col]` over one output tile. */
 export interface TileSpec {
@@ -108,30 +109,33 @@ export interface TileSpec {
 }
 
 /**
- * A function `fn(tileRow: u32, tileCol: u32, lid: vec2<u32>)` computing the output tile
- * whose first row and column are `tileRow`, `tileCol`: each of the 8x8 invocations
- * accumulates a 4x4 block in registers, reading its operands straight from the buffers
- * (no workgroup memory, no barriers: on a software adapter every barrier is a switch
- * between invocations, and at these sizes caches serve the re-reads on any GPU). The
- * block's rows and columns are strided by 8, so neighbouring invocations read neighbouring
- * addresses.
+ * A function `fn(tileRow: u32, tileCol: u32, lane: u32)` computing the output tile whose
+ * first row and column are `tileRow`, `tileCol` with a workgroup of
+ * {@linkcode TILE_INVOCATIONS} invocations (`lane` = local invocation index): invocation
+ * `lane` accumulates in registers the tile's {@linkcode TILE_ROWS} rows of its column(s)
+ * `tileCol + lane + j * TILE_INVOCATIONS`. The rows are the same for every invocation, so
+ * each `A[row, k]` is one workgroup-uniform load (a GPU broadcasts it; llvmpipe loads it
+ * once for its whole SIMD vector instead of once per lane, which is what bounds a product
+ * there), and each `B[k, col]` is read by neighbouring invocations at neighbouring
+ * addresses and reused for all the tile's rows. No workgroup memory and no barriers (on a
+ * software adapter every barrier is a switch between invocations). Each output still sums
+ * `k = 0, 1, ...` in order with one fma per term.
  */
 export function tileFunction(spec: TileSpec): string {
-  const [tx, ty] = TILE_WORKGROUP;
-  const rowsOf = [...Array(BLOCK_ROWS).keys()];
+  const rowsOf = [...Array(TILE_ROWS).keys()];
   const colsOf = [...Array(BLOCK_COLS).keys()];
   const pairs = rowsOf.flatMap((i) => colsOf.map((j) => [i, j]));
   const lines = (items: string[], indent: string) => items.join(`\n${indent}`);
   const stores = pairs.map(([i, j]) =>
     storeAt(
-      `tileRow + lid.y + ${i * ty}u`,
-      `tileCol + lid.x + ${j * tx}u`,
+      `tileRow + ${i}u`,
+      `tileCol + lane + ${j * TILE_INVOCATIONS}u`,
       `acc${i}_${j}`,
       spec,
     )
   );
   return `
-fn ${spec.fn}(tileRow: u32, tileCol: u32, lid: vec2<u32>) {
+fn ${spec.fn}(tileRow: u32, tileCol: u32, lane: u32) {
   let rows = ${spec.rows};
   let cols = ${spec.cols};
   let depth = ${spec.depth};
@@ -139,30 +143,32 @@ fn ${spec.fn}(tileRow: u32, tileCol: u32, lid: vec2<u32>) {
   // Out-of-range rows and columns compute a clamped duplicate that is never stored.
   ${
     lines(
-      rowsOf.map((i) =>
-        `let row${i} = min(tileRow + lid.y + ${i * ty}u, rows - 1u);`
-      ),
+      rowsOf.map((i) => `let row${i} = min(tileRow + ${i}u, rows - 1u);`),
       "  ",
     )
   }
   ${
     lines(
       colsOf.map((j) =>
-        `let col${j} = min(tileCol + lid.x + ${j * tx}u, cols - 1u);`
+        `let col${j} = min(tileCol + lane + ${
+          j * TILE_INVOCATIONS
+        }u, cols - 1u);`
       ),
       "  ",
     )
   }
   for (var k = 0u; k < depth; k++) {
     ${
-    lines(rowsOf.map((i) => `let a${i} = ${spec.a(`row${i}`, "k")};`), "    ")
-  }
-    ${
     lines(colsOf.map((j) => `let b${j} = ${spec.b("k", `col${j}`)};`), "    ")
   }
     ${
     lines(
-      pairs.map(([i, j]) => `acc${i}_${j} = fma(a${i}, b${j}, acc${i}_${j});`),
+      rowsOf.map((i) =>
+        `let a${i} = ${spec.a(`row${i}`, "k")};\n    ${
+          colsOf.map((j) => `acc${i}_${j} = fma(a${i}, b${j}, acc${i}_${j});`)
+            .join(" ")
+        }`
+      ),
       "    ",
     )
   }
@@ -170,7 +176,6 @@ fn ${spec.fn}(tileRow: u32, tileCol: u32, lid: vec2<u32>) {
   ${lines(stores, "  ")}
 }`;
 }
-
 function storeAt(
   row: string,
   col: string,
