@@ -86,7 +86,7 @@ export function declareBindings(
 /** Output rows of one matmul tile (uniform across the workgroup: see {@linkcode tileFunction}). */
 export const TILE_ROWS = 8;
 /** Invocations of a tile's workgroup (one dimension, along the output's columns). */
-export const TILE_INVOCATIONS = 64;
+export const TILE_INVOCATIONS = 32;
 /** Columns each invocation computes (strided by {@linkcode TILE_INVOCATIONS}). */
 const BLOCK_COLS = 8;
 /** Output columns of one matmul tile. */
@@ -118,7 +118,9 @@ export interface TileSpec {
  * product on llvmpipe, which loads a storage buffer inside a loop lane by lane (8 scalar
  * loads, each behind an exec-mask and bounds branch, per vector load), so 8x8 blocks beat
  * the 4x4 ones before them by 1.3-1.5x there (4x8, 8x4, 16x4 and 16x8 measured no better
- * than 8x8; 32 or 128 invocations slower). On a GPU the rows are workgroup-uniform
+ * than 8x8). 32 invocations per workgroup measured as fast as 16 or 64 (128
+ * slower) and give twice the workgroups of 64: more even shares for llvmpipe's
+ * threads on a shared machine, and one warp on NVIDIA GPUs. On a GPU the rows are workgroup-uniform
  * (broadcast loads) and `B[k, col]` is read by neighbouring invocations at neighbouring
  * addresses (coalesced). No workgroup memory and no barriers (on a software adapter every
  * barrier is a switch between invocations). Each output still sums `k = 0, 1, ...` in

@@ -110,8 +110,8 @@ const shuffled = Int32Array.from([
 ]);
 
 /**
- * A model wider than one matmul tile (TILE_COLS = 512 columns): layers of 520 outputs and
- * inputs span two column tiles, the 9-wide layer's weight gradient is computed transposed.
+ * A model wider than one matmul tile (TILE_COLS = 256 columns): layers of 520 outputs and
+ * inputs span three column tiles, the 9-wide layer's weight gradient is computed transposed.
  */
 const WIDE: MlpConfig = {
   inputSize: 12,
