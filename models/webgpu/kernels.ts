@@ -26,8 +26,9 @@ import {
 import {
   f32,
   type KernelSource,
-  TILE,
-  TILE_WORKGROUP,
+  TILE_COLS,
+  TILE_INVOCATIONS,
+  TILE_ROWS,
   tileFunction,
 } from "./wgsl.ts";
 
@@ -70,7 +71,10 @@ export function gatherWorkgroups(
   return [x, Math.ceil(groups / x)];
 }
 
-/** Hidden layer `l`'s forward kernel; dispatch `[ceil(fanOut / 32), ceil(rows / 32)]`. */
+/**
+ * Hidden layer `l`'s forward kernel; dispatch
+ * `[ceil(fanOut / TILE_COLS), ceil(rows / TILE_ROWS)]`.
+ */
 export function forwardKernel(shape: KernelShape, l: number): KernelSource {
   const layer = shape.layout.layers[l];
   const acts = activationLayout(shape).acts;
@@ -113,9 +117,9 @@ ${
         store,
       })
     }
-@compute @workgroup_size(${TILE_WORKGROUP[0]}, ${TILE_WORKGROUP[1]})
-fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
-  product(wg.y * ${TILE}u, wg.x * ${TILE}u, lid.xy);
+@compute @workgroup_size(${TILE_INVOCATIONS})
+fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lane: u32) {
+  product(wg.y * ${TILE_ROWS}u, wg.x * ${TILE_COLS}u, lane);
 }`,
   });
 }
@@ -135,24 +139,42 @@ export function backwardKernel(shape: KernelShape, l: number): KernelSource {
   const { acts, deltas, stats } = activationLayout(shape);
   const G = deltas[l];
   const rdrop = shape.mode === "rdrop";
-  const weightTiles = Math.ceil(K / TILE) * Math.ceil(M / TILE);
+  const weightGrid = weightGradientGrid(K, M);
+  const inputColTiles = Math.ceil(K / TILE_COLS);
+  const weightTiles = weightGrid.rowTiles * weightGrid.colTiles;
   const functions: string[] = [];
-  // dW[k, m] = sum_n in[n, k] * g[n, m].
-  functions.push(tileFunction({
-    fn: "weightGradient",
-    rows: `${K}u`,
-    cols: `${M}u`,
-    depth: l === 0 ? "step.size" : "step.rows",
-    a: l === 0
-      ? (k, n) => `batch[${n} * ${K}u + ${k}]`
-      : (k, n) => `acts[${acts[l - 1]}u + ${n} * ${K}u + ${k}]`,
-    b: l === 0 && rdrop
-      ? (n, m) =>
-        `deltas[${G}u + ${n} * ${M}u + ${m}] + deltas[${G}u + (${n} + step.size) * ${M}u + ${m}]`
-      : (n, m) => `deltas[${G}u + ${n} * ${M}u + ${m}]`,
-    store: (k, m, acc) =>
-      `grads[${layer.weight}u + ${k} * ${M}u + ${m}] = ${acc};`,
-  }));
+  // dW[k, m] = sum_n in[n, k] * g[n, m] (computed as dW^T when the layer is narrow).
+  const input = l === 0
+    ? (n: string, k: string) => `batch[${n} * ${K}u + ${k}]`
+    : (n: string, k: string) => `acts[${acts[l - 1]}u + ${n} * ${K}u + ${k}]`;
+  const gradient = l === 0 && rdrop
+    ? (n: string, m: string) =>
+      `deltas[${G}u + ${n} * ${M}u + ${m}] + deltas[${G}u + (${n} + step.size) * ${M}u + ${m}]`
+    : (n: string, m: string) => `deltas[${G}u + ${n} * ${M}u + ${m}]`;
+  const weightAt = (k: string, m: string, acc: string) =>
+    `grads[${layer.weight}u + ${k} * ${M}u + ${m}] = ${acc};`;
+  const depth = l === 0 ? "step.size" : "step.rows";
+  functions.push(tileFunction(
+    weightGrid.transposed
+      ? {
+        fn: "weightGradient",
+        rows: `${M}u`,
+        cols: `${K}u`,
+        depth,
+        a: (m, n) => gradient(n, m),
+        b: (n, k) => input(n, k),
+        store: (m, k, acc) => weightAt(k, m, acc),
+      }
+      : {
+        fn: "weightGradient",
+        rows: `${K}u`,
+        cols: `${M}u`,
+        depth,
+        a: (k, n) => input(n, k),
+        b: (n, m) => gradient(n, m),
+        store: weightAt,
+      },
+  ));
   if (l > 0) {
     // g_{l-1}[n, k] = (sum_m g[n, m] * W[k, m]) * gate(h_{l-1}[n, k]).
     functions.push(tileFunction({
@@ -170,13 +192,11 @@ export function backwardKernel(shape: KernelShape, l: number): KernelSource {
         }u + ${n} * ${K}u + ${k}]);`,
     }));
   }
-  const invocations = TILE_WORKGROUP[0] * TILE_WORKGROUP[1];
+  const invocations = TILE_INVOCATIONS;
   const biasGroups = Math.ceil(M / invocations);
   const biasPart = `
   } else if (w < ${weightTiles}u + inputTiles + ${biasGroups}u) {
-    let m = (w - ${weightTiles}u - inputTiles) * ${invocations}u + lid.y * ${
-    TILE_WORKGROUP[0]
-  }u + lid.x;
+    let m = (w - ${weightTiles}u - inputTiles) * ${invocations}u + lane;
     if (m < ${M}u) {
       var s = 0.0;
       for (var n = 0u; n < step.rows; n++) { s += deltas[${G}u + n * ${M}u + m]; }
@@ -185,7 +205,7 @@ export function backwardKernel(shape: KernelShape, l: number): KernelSource {
   // The last layer also sums the head's per-sample [loss, hit] pairs into the metrics.
   const statsPart = l === last
     ? `
-  } else if (lid.x == 0u && lid.y == 0u) {
+  } else if (lane == 0u) {
     var total = vec2<f32>(0.0, 0.0);
     for (var r = 0u; r < step.size; r++) {
       total += vec2<f32>(deltas[${stats}u + 2u * r], deltas[${stats}u + 2u * r + 1u]);
@@ -197,9 +217,7 @@ export function backwardKernel(shape: KernelShape, l: number): KernelSource {
     ? `
   } else if (w < ${weightTiles}u + inputTiles) {
     let i = w - ${weightTiles}u;
-    inputGradient((i / ${Math.ceil(K / TILE)}u) * ${TILE}u, (i % ${
-      Math.ceil(K / TILE)
-    }u) * ${TILE}u, lid.xy);`
+    inputGradient((i / ${inputColTiles}u) * ${TILE_ROWS}u, (i % ${inputColTiles}u) * ${TILE_COLS}u, lane);`
     : "";
   const roles: KernelSource["roles"] = l === 0
     ? ["step", "deltas", "grads", "batch"]
@@ -217,21 +235,39 @@ export function backwardKernel(shape: KernelShape, l: number): KernelSource {
     written: written,
     body: `
 ${functions.join("\n")}
-@compute @workgroup_size(${TILE_WORKGROUP[0]}, ${TILE_WORKGROUP[1]})
-fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
+@compute @workgroup_size(${TILE_INVOCATIONS})
+fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lane: u32) {
   let w = wg.x;
   let inputTiles = ${
       l > 0
-        ? `((step.rows + ${TILE - 1}u) / ${TILE}u) * ${Math.ceil(K / TILE)}u`
+        ? `((step.rows + ${
+          TILE_ROWS - 1
+        }u) / ${TILE_ROWS}u) * ${inputColTiles}u`
         : "0u"
     };
   if (w < ${weightTiles}u) {
-    weightGradient((w / ${Math.ceil(M / TILE)}u) * ${TILE}u, (w % ${
-      Math.ceil(M / TILE)
-    }u) * ${TILE}u, lid.xy);${inputPart}${biasPart}${statsPart}
+    weightGradient((w / ${weightGrid.colTiles}u) * ${TILE_ROWS}u, (w % ${weightGrid.colTiles}u) * ${TILE_COLS}u, lane);${inputPart}${biasPart}${statsPart}
   }
 }`,
   });
+}
+
+/**
+ * Tiles of a `[fanIn, fanOut]` weight gradient: a layer narrower than a tile's columns
+ * (the 10 classes) computes `dW^T` instead, so that its invocations are not mostly
+ * clamped duplicates.
+ */
+function weightGradientGrid(
+  fanIn: number,
+  fanOut: number,
+): { transposed: boolean; rowTiles: number; colTiles: number } {
+  const transposed = fanOut < TILE_COLS && fanIn > fanOut;
+  const [rows, cols] = transposed ? [fanOut, fanIn] : [fanIn, fanOut];
+  return {
+    transposed,
+    rowTiles: Math.ceil(rows / TILE_ROWS),
+    colTiles: Math.ceil(cols / TILE_COLS),
+  };
 }
 
 /** Workgroups of layer `l`'s backward dispatch for a batch of `size` rows. */
@@ -244,9 +280,12 @@ export function backwardWorkgroups(
   const layers = shape.layout.layers;
   const { fanIn: K, fanOut: M } = layers[l];
   const rows = shape.mode === "rdrop" ? 2 * size : size;
-  const weight = Math.ceil(K / TILE) * Math.ceil(M / TILE);
-  const input = l > 0 ? Math.ceil(rows / TILE) * Math.ceil(K / TILE) : 0;
-  const bias = Math.ceil(M / (TILE_WORKGROUP[0] * TILE_WORKGROUP[1]));
+  const { rowTiles, colTiles } = weightGradientGrid(K, M);
+  const weight = rowTiles * colTiles;
+  const input = l > 0
+    ? Math.ceil(rows / TILE_ROWS) * Math.ceil(K / TILE_COLS)
+    : 0;
+  const bias = Math.ceil(M / TILE_INVOCATIONS);
   const stats = l === layers.length - 1 ? 1 : 0;
   return weight + input + bias + stats;
 }

@@ -18,7 +18,12 @@ import {
   gatherKernel,
   gatherWorkgroups,
 } from "./kernels.ts";
-import { type BufferRole, type KernelSource, TILE } from "./wgsl.ts";
+import {
+  type BufferRole,
+  type KernelSource,
+  TILE_COLS,
+  TILE_ROWS,
+} from "./wgsl.ts";
 
 /** A typed array as WebGPU's BufferSource (the typings exclude shared buffers). */
 export const asSource = (view: ArrayBufferView): BufferSource =>
@@ -187,8 +192,8 @@ export function encodeStep(
   );
   for (let l = 0; l < hidden; l++) {
     dispatch(
-      Math.ceil(layers[l].fanOut / TILE),
-      Math.ceil((l === 0 ? size : rows) / TILE),
+      Math.ceil(layers[l].fanOut / TILE_COLS),
+      Math.ceil((l === 0 ? size : rows) / TILE_ROWS),
     );
   }
   dispatch(size);

@@ -43,12 +43,13 @@ export function gpu(): Promise<GpuContext> {
 /** Rows of data: pixels k/255 (`palette`) or sines (float32 upload). */
 export function data(
   rows: number,
-  options: { palette: boolean; seed: number },
+  options: { palette: boolean; seed: number; model?: MlpConfig },
 ): { images: Float32Array; labels: Int32Array } {
+  const model = options.model ?? MODEL;
   let s = options.seed * 7919 + 17;
   const next = () => (s = (s * 48271) % 2147483647) / 2147483647;
   const images = Float32Array.from(
-    { length: rows * MODEL.inputSize },
+    { length: rows * model.inputSize },
     (_, i) =>
       options.palette
         ? Math.floor(next() * 256) / 255
@@ -56,7 +57,7 @@ export function data(
   );
   const labels = Int32Array.from(
     { length: rows },
-    () => Math.floor(next() * MODEL.classes),
+    () => Math.floor(next() * model.classes),
   );
   return { images, labels };
 }
@@ -79,6 +80,8 @@ export interface RunSettings {
   batch: number;
   seed: number;
   order: Int32Array | null;
+  /** The model (default {@linkcode MODEL}). */
+  model?: MlpConfig;
 }
 
 /** What a run ends with. */
@@ -96,11 +99,12 @@ export async function cpuRun(
 ): Promise<RunResult> {
   await tf.setBackend("cpu");
   const count = set.labels.length;
-  const params = mlpFromValues(MODEL, initialValues(MODEL, { seed: 1 }));
+  const model = settings.model ?? MODEL;
+  const params = mlpFromValues(model, initialValues(model, { seed: 1 }));
   const step = createTrainStep(params, {
     mode: settings.mode,
     alpha: 1,
-    dropout: MODEL.dropout,
+    dropout: model.dropout,
     learningRate: 0.01,
     seed: settings.seed,
   });
@@ -111,14 +115,14 @@ export async function cpuRun(
       { length: size },
       (_, i) => settings.order ? settings.order[start + i] : start + i,
     );
-    const xs = new Float32Array(size * MODEL.inputSize);
+    const xs = new Float32Array(size * model.inputSize);
     rows.forEach((r, i) =>
       xs.set(
-        set.images.subarray(r * MODEL.inputSize, (r + 1) * MODEL.inputSize),
-        i * MODEL.inputSize,
+        set.images.subarray(r * model.inputSize, (r + 1) * model.inputSize),
+        i * model.inputSize,
       )
     );
-    const x = tf.tensor2d(xs, [size, MODEL.inputSize]);
+    const x = tf.tensor2d(xs, [size, model.inputSize]);
     const y = tf.tensor1d(Int32Array.from(rows, (r) => set.labels[r]), "int32");
     const loss = step.run(x, y);
     losses.push((await loss.data())[0]);

@@ -4,7 +4,7 @@
  * a seeded run reproducible; resume equal to an uninterrupted run.
  */
 import { assert, assertEquals } from "../assert.ts";
-import { initialValues } from "../../../models/mlp.ts";
+import { initialValues, type MlpConfig } from "../../../models/mlp.ts";
 import { dropoutMaskValues } from "../../../models/train_step.ts";
 import { dropoutKey, dropoutWgsl } from "../../../models/webgpu/dropout.ts";
 import {
@@ -32,15 +32,16 @@ async function gpuRun(
     {},
 ): Promise<RunResult> {
   const context = await gpu();
-  let step = createFusedStep(context, initialValues(MODEL, { seed: 1 }), {
-    model: MODEL,
+  const model = settings.model ?? MODEL;
+  let step = createFusedStep(context, initialValues(model, { seed: 1 }), {
+    model: model,
     mode: settings.mode,
     alpha: 1,
     learningRate: 0.01,
     seed: settings.seed,
   });
   if (settings.attach) {
-    step.attachTrainingSet({ ...set, count: COUNT, features: MODEL.inputSize });
+    step.attachTrainingSet({ ...set, count: COUNT, features: model.inputSize });
   }
   const losses: number[] = [];
   for (let k = 0; k < settings.steps; k++) {
@@ -49,11 +50,11 @@ async function gpuRun(
       { length: size },
       (_, i) => settings.order ? settings.order[start + i] : start + i,
     );
-    const x = new Float32Array(size * MODEL.inputSize);
+    const x = new Float32Array(size * model.inputSize);
     rows.forEach((r, i) =>
       x.set(
-        set.images.subarray(r * MODEL.inputSize, (r + 1) * MODEL.inputSize),
-        i * MODEL.inputSize,
+        set.images.subarray(r * model.inputSize, (r + 1) * model.inputSize),
+        i * model.inputSize,
       )
     );
     const y = Int32Array.from(rows, (r) => set.labels[r]);
@@ -108,23 +109,41 @@ const shuffled = Int32Array.from([
   14,
 ]);
 
+/**
+ * A model wider than one matmul tile (TILE_COLS = 256 columns): layers of 520 outputs and
+ * inputs span three column tiles, the 9-wide layer's weight gradient is computed transposed.
+ */
+const WIDE: MlpConfig = {
+  inputSize: 12,
+  hidden: [520, 9],
+  classes: 3,
+  dropout: 0.5,
+};
+
 for (const mode of ["baseline", "rdrop"] as const) {
-  for (const palette of [true, false]) {
+  for (
+    const [palette, model] of [[true, MODEL], [false, MODEL], [
+      true,
+      WIDE,
+    ]] as const
+  ) {
+    const wide = model === WIDE;
     Deno.test({
       name: `fused WebGPU ${mode} step = CPU step after 20 steps within 1e-4 (${
         palette
           ? "training set uploaded once as palette codes, shuffled order"
           : "float32 host batches"
-      })`,
+      }${wide ? ", model 12-520-9-3 wider than a tile" : ""})`,
       ignore: SKIP_REASON !== null,
       async fn() {
-        const set = data(COUNT, { palette, seed: 2 });
+        const set = data(COUNT, { palette, seed: 2, model });
         const settings = {
           mode,
           steps: 20,
           batch: 8,
           seed: 5,
           order: palette ? shuffled : null,
+          model,
         };
         const cpu = await cpuRun(set, settings);
         const fused = await gpuRun(set, { ...settings, attach: palette });
@@ -139,7 +158,7 @@ for (const mode of ["baseline", "rdrop"] as const) {
         }
         // The run did something: parameters moved well beyond the tolerance.
         const moved = maxDifference(
-          initialValues(MODEL, { seed: 1 }),
+          initialValues(model, { seed: 1 }),
           fused.values,
         );
         assert(moved > 1e-2, `parameters moved only ${moved}`);
