@@ -6,6 +6,7 @@
  *
  * @module
  */
+import os from "node:os";
 import type { Provenance } from "./report/provenance.ts";
 import { readGitState } from "./git_state.ts";
 import { shellQuote } from "../pipeline/mod.ts";
@@ -36,17 +37,16 @@ function granted(descriptor: Deno.PermissionDescriptor): boolean {
   }
 }
 
-async function cpuModel(missing: string[]): Promise<string | null> {
-  if (!granted({ name: "read", path: "/proc/cpuinfo" })) {
-    missing.push("CPU model (needs --allow-read=/proc/cpuinfo)");
+// node:os reads the model under --allow-sys=cpus; Deno refuses /proc/cpuinfo short of -A.
+function cpuModel(missing: string[]): string | null {
+  if (!granted({ name: "sys", kind: "cpus" })) {
+    missing.push("CPU model (needs --allow-sys=cpus)");
     return null;
   }
   try {
-    const text = await Deno.readTextFile("/proc/cpuinfo");
-    const line = /^(?:model name|Model|Hardware)\s*:\s*(.+)$/m.exec(text);
-    return line?.[1].trim() ?? null;
+    return os.cpus()[0]?.model?.trim() || null;
   } catch {
-    missing.push("CPU model (/proc/cpuinfo unreadable)");
+    missing.push("CPU model (not reported by the system)");
     return null;
   }
 }
@@ -98,7 +98,7 @@ export async function collectProvenance(
     dirty: git.dirty,
     command: ["deno", "task", "pipeline", ...args].map(shellQuote).join(" "),
     machine: {
-      cpu: await cpuModel(missing),
+      cpu: cpuModel(missing),
       cores: navigator.hardwareConcurrency > 0
         ? navigator.hardwareConcurrency
         : null,

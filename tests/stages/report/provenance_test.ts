@@ -92,10 +92,11 @@ Deno.test("collectProvenance: quoted command, adapters and BLAS from the runs, a
       !memoryGranted,
     );
     const cpuGranted =
-      Deno.permissions.querySync({ name: "read", path: "/proc/cpuinfo" })
-        .state === "granted";
+      Deno.permissions.querySync({ name: "sys", kind: "cpus" }).state ===
+        "granted";
+    assertEquals(p.machine.cpu !== null, cpuGranted);
     assertEquals(
-      p.missing.some((m) => m.includes("--allow-read=/proc/cpuinfo")),
+      p.missing.some((m) => m.includes("--allow-sys=cpus")),
       !cpuGranted,
     );
   } finally {
