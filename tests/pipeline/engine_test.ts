@@ -555,7 +555,7 @@ Deno.test("after a failed rerun, status still names why the stage is stale and t
   assertEquals(JSON.parse(model), { sum: 0.30000000000000004 });
 });
 
-Deno.test("an edited checked-out output (new size or mtime) is stale and restored, not rerun", async () => {
+Deno.test("an edited checked-out output (new size, or new mtime and content) is stale and restored, not rerun", async () => {
   await using rig = await makeRig();
   const { pipeline } = demoPipeline(rig);
   await runPipeline(pipeline, { root: rig.root });
@@ -569,7 +569,7 @@ Deno.test("an edited checked-out output (new size or mtime) is stale and restore
   await runPipeline(pipeline, { root: rig.root });
   assertEquals(rig.count("report"), 1);
   assertEquals(await Deno.readTextFile(path), original);
-  // Same size, new mtime: still noticed without hashing.
+  // New mtime, same content (a copy, a fresh clone): hashed, and not called changed.
   const info = await Deno.stat(path);
   await Deno.utime(
     path,
@@ -577,7 +577,14 @@ Deno.test("an edited checked-out output (new size or mtime) is stale and restore
     new Date((info.mtime?.getTime() ?? 0) + 5000),
   );
   const touched = await pipelineStatus(pipeline, { root: rig.root });
-  assertEquals(touched[2].reasons, ["output missing or corrupt (report.md)"]);
+  assertEquals(touched[2].reasons, []);
+  // Same size, other content: noticed.
+  const flipped = original.slice(0, -1) +
+    (original.endsWith("x") ? "y" : "x");
+  await Deno.writeTextFile(`${path}.new`, flipped);
+  await Deno.rename(`${path}.new`, path);
+  const edited = await pipelineStatus(pipeline, { root: rig.root });
+  assertEquals(edited[2].reasons, ["output missing or corrupt (report.md)"]);
 });
 
 Deno.test("files a stage declares are hashed into its key and named when they change", async () => {
