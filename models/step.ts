@@ -11,6 +11,7 @@
  * @module
  */
 import { ModelError } from "./errors.ts";
+import type { Split } from "./evaluate.ts";
 import type { MlpConfig } from "./mlp.ts";
 
 /** The two training modes of the experiment. */
@@ -123,12 +124,7 @@ export interface BatchStep {
    * Takes the training split once, before the first run(), for a step that keeps it on its
    * device (WebGPU): batches then come as {@link Batch.source} windows, not host rows.
    */
-  attachTrainingSet?(train: {
-    images: Float32Array;
-    labels: Int32Array;
-    count: number;
-    features: number;
-  }): void;
+  attachTrainingSet?(train: Split): void;
   /** Frees what the step holds. */
   dispose(): void;
 }

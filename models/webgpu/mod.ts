@@ -10,9 +10,12 @@
  * @module
  */
 import { describeEnvironment } from "../backend.ts";
-import type { MlpConfig } from "../mlp.ts";
 import { tfjsGpuContext } from "./device.ts";
-import { createFusedStep, type FusedStep } from "./step.ts";
+import {
+  createFusedStep,
+  type FusedStep,
+  type FusedStepConfig,
+} from "./step.ts";
 
 export {
   createFusedStep,
@@ -43,14 +46,7 @@ export { dropoutKey } from "./dropout.ts";
  */
 export function createWebGpuStep(
   values: Float32Array[],
-  config: {
-    model: MlpConfig;
-    mode: "baseline" | "rdrop";
-    alpha: number;
-    learningRate: number;
-    seed: number;
-    reduction?: "sum" | "batchmean";
-  },
+  config: FusedStepConfig,
 ): FusedStep {
   return createFusedStep(
     tfjsGpuContext(describeEnvironment().adapter),
