@@ -26,7 +26,8 @@ const COLOR_SCALE = {
   range: ["#4c78a8", "#e45756"],
 };
 const FONT = "DejaVu Sans, Helvetica, Arial, sans-serif";
-const CONFIG = {
+/** The look every chart of the report shares (fonts, axes, titles). */
+export const CHART_CONFIG = {
   font: FONT,
   view: { stroke: "#dddddd" },
   axis: { labelFontSize: 11, titleFontSize: 12 },
@@ -139,7 +140,7 @@ export function learningCurveSpec(
     },
     width: 520,
     height: 300,
-    config: CONFIG,
+    config: CHART_CONFIG,
     layer: layers,
   };
 }
@@ -161,7 +162,7 @@ export function perClassSpec(metrics: Metrics): ChartSpec {
     },
     width: 440,
     height: { step: 13 },
-    config: CONFIG,
+    config: CHART_CONFIG,
     data: { values },
     mark: { type: "point", filled: true, size: 90, opacity: 0.9 },
     encoding: {
@@ -227,7 +228,7 @@ export function confusionSpec(metrics: Metrics): ChartSpec {
         "Rows: true class; colour: share of the row; numbers: counts summed over seeds.",
       ],
     },
-    config: CONFIG,
+    config: CHART_CONFIG,
     data: { values },
     facet: {
       column: {

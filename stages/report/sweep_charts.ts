@@ -4,23 +4,11 @@
  *
  * @module
  */
-import type { ChartSpec } from "./charts.ts";
+import { CHART_CONFIG, type ChartSpec } from "./charts.ts";
 import type { ReportRun } from "./input.ts";
 import { mean } from "./stats.ts";
 import { sortRuns, type SweepMetrics } from "./sweep.ts";
 
-const CONFIG = {
-  font: "DejaVu Sans, Helvetica, Arial, sans-serif",
-  view: { stroke: "#dddddd" },
-  axis: { labelFontSize: 11, titleFontSize: 12 },
-  legend: { labelFontSize: 11, titleFontSize: 12 },
-  title: {
-    fontSize: 14,
-    subtitleFontSize: 11,
-    subtitleColor: "#555555",
-    anchor: "start",
-  },
-} as const;
 const SPLIT_COLOR = {
   domain: ["test", "validation"],
   range: ["#e45756", "#54a24b"],
@@ -143,7 +131,7 @@ export function alphaSpec(sweep: SweepMetrics): ChartSpec {
     },
     width: 520,
     height: 300,
-    config: CONFIG,
+    config: CHART_CONFIG,
     layer: layers,
   };
 }
@@ -189,7 +177,7 @@ export function alphaCurvesSpec(
     },
     width: 520,
     height: 300,
-    config: CONFIG,
+    config: CHART_CONFIG,
     data: { values },
     mark: { type: "line", point: { size: 25 }, strokeWidth: 2 },
     encoding: {
