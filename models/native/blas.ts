@@ -58,6 +58,27 @@ const SYMBOLS = {
     parameters: ["i32", "pointer", "i32", "buffer", "i32"],
     result: "void",
   },
+  cblas_saxpy: {
+    parameters: ["i32", "f32", "buffer", "i32", "buffer", "i32"],
+    result: "void",
+  },
+  cblas_sgemv: {
+    parameters: [
+      "i32",
+      "i32",
+      "i32",
+      "i32",
+      "f32",
+      "buffer",
+      "i32",
+      "buffer",
+      "i32",
+      "f32",
+      "buffer",
+      "i32",
+    ],
+    result: "void",
+  },
   openblas_get_config: { parameters: [], result: "pointer" },
   openblas_get_corename: { parameters: [], result: "pointer" },
   openblas_get_num_threads: { parameters: [], result: "i32" },
@@ -97,12 +118,29 @@ export interface SgemmArgs {
   ldc: number;
 }
 
+/** `y = alpha * op(A) @ x + beta * y`, A row-major `[m, n]`, `op` = transpose when set. */
+export interface SgemvArgs {
+  trans: boolean;
+  m: number;
+  n: number;
+  alpha: number;
+  a: Float32Array;
+  lda: number;
+  x: Float32Array;
+  beta: number;
+  y: Float32Array;
+}
+
 /** A loaded BLAS. */
 export interface Blas {
   /** What was loaded. */
   readonly info: BlasInfo;
   /** Single-precision matrix product (row-major). */
   sgemm(args: SgemmArgs): void;
+  /** Single-precision matrix-vector product (row-major, unit strides). */
+  sgemv(args: SgemvArgs): void;
+  /** `y += alpha * x` over `x.length` floats (`y` at least as long). */
+  saxpy(alpha: number, x: Float32Array, y: Float32Array): void;
   /** Sets the library's thread count (process-wide). */
   setThreads(threads: number): void;
   /** The library's current thread count. */
@@ -145,9 +183,34 @@ function wrap(lib: BlasLibrary, library: string): Blas {
     coreName: copyCString(lib, lib.symbols.openblas_get_corename()),
     coreTypeOverride: readEnv(CORETYPE_ENV),
   };
-  const sgemm = lib.symbols.cblas_sgemm;
+  const { cblas_sgemm: sgemm, cblas_sgemv: sgemv, cblas_saxpy: saxpy } =
+    lib.symbols;
   return {
     info,
+    sgemv(a) {
+      sgemv(
+        CBLAS_ROW_MAJOR,
+        a.trans ? CBLAS_TRANS : CBLAS_NO_TRANS,
+        a.m,
+        a.n,
+        a.alpha,
+        a.a,
+        a.lda,
+        a.x,
+        1,
+        a.beta,
+        a.y,
+        1,
+      );
+    },
+    saxpy(alpha, x, y) {
+      if (y.length < x.length) {
+        throw new ModelError(
+          `saxpy: y has ${y.length} floats, x ${x.length}`,
+        );
+      }
+      saxpy(x.length, alpha, x, 1, y, 1);
+    },
     sgemm(a) {
       sgemm(
         CBLAS_ROW_MAJOR,

@@ -122,12 +122,12 @@ export function createNativeStep(
   let capacity = 0;
   // acts[l]: output of layer l (post dropout for hidden layers), [N, fanOut]; deltas[l]:
   // d loss / d pre-activation of layer l, [N, fanOut]; firstPre: layer 0's pre-activation
-  // of one copy (R-Drop computes it once), [B, fanOut]; firstDelta: both copies' deltas
-  // of layer 0 summed, [B, fanOut].
+  // of one copy (R-Drop computes it once), [B, fanOut]; ones: a column of ones, [N], for
+  // the bias gradients.
   let acts: Float32Array[] = [];
   let deltas: Float32Array[] = [];
   let firstPre: Float32Array = new Float32Array(0);
-  let firstDelta: Float32Array = new Float32Array(0);
+  let ones: Float32Array = new Float32Array(0);
   const ensure = (rows: number) => {
     if (rows <= capacity) return;
     capacity = rows;
@@ -140,7 +140,6 @@ export function createNativeStep(
     const actOffsets = layers.map((l) => next(rows * l.fanOut));
     const deltaOffsets = layers.map((l) => next(rows * l.fanOut));
     const preOffset = next(rows * layers[0].fanOut);
-    const sumOffset = next(rows * layers[0].fanOut);
     if (offset > memory.buffer.byteLength) {
       memory.grow(Math.ceil((offset - memory.buffer.byteLength) / 65536));
     }
@@ -151,7 +150,7 @@ export function createNativeStep(
     acts = layers.map((l, i) => at(actOffsets[i], rows * l.fanOut));
     deltas = layers.map((l, i) => at(deltaOffsets[i], rows * l.fanOut));
     firstPre = at(preOffset, rows * layers[0].fanOut);
-    firstDelta = at(sumOffset, rows * layers[0].fanOut);
+    ones = new Float32Array(rows).fill(1);
   };
 
   let step = 0;
@@ -260,10 +259,11 @@ export function createNativeStep(
       let d = deltas[l];
       let rows = n;
       if (l === 0 && rdrop) {
-        for (let i = 0; i < b * fanOut; i++) {
-          firstDelta[i] = d[i] + d[i + b * fanOut];
-        }
-        d = firstDelta;
+        // Both copies share layer 0's input: their deltas are summed (in place, into the
+        // first copy's, which nothing reads afterwards) and multiplied once.
+        const half = b * fanOut;
+        d = d.subarray(0, half);
+        blas.saxpy(1, deltas[l].subarray(half, 2 * half), d);
         rows = b;
       }
       const input = l === 0 ? x : acts[l - 1];
@@ -282,12 +282,18 @@ export function createNativeStep(
         c: weight(grads, l),
         ldc: fanOut,
       });
-      const gb = bias(grads, l);
-      gb.fill(0);
-      for (let r = 0; r < rows; r++) {
-        const o = r * fanOut;
-        for (let c = 0; c < fanOut; c++) gb[c] += d[o + c];
-      }
+      // The bias gradient: the deltas' column sums, d^T @ 1.
+      blas.sgemv({
+        trans: true,
+        m: rows,
+        n: fanOut,
+        alpha: 1,
+        a: d,
+        lda: fanOut,
+        x: ones.subarray(0, rows),
+        beta: 0,
+        y: bias(grads, l),
+      });
       if (l === 0) break;
       const prev = deltas[l - 1];
       blas.sgemm({

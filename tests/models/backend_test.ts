@@ -165,6 +165,12 @@ function fakeBlas(): Blas {
     sgemm() {
       throw new Error("not for computing");
     },
+    sgemv() {
+      throw new Error("not for computing");
+    },
+    saxpy() {
+      throw new Error("not for computing");
+    },
     setThreads() {},
     threads: () => 1,
   };

@@ -1,7 +1,7 @@
 import * as tf from "@tensorflow/tfjs-core";
 import "@tensorflow/tfjs-backend-cpu";
 import "@tensorflow/tfjs-backend-wasm";
-import { assert, assertEquals } from "../assert.ts";
+import { assert, assertEquals, assertThrows } from "../assert.ts";
 import { blobs } from "./_synthetic.ts";
 import {
   disposeMlp,
@@ -99,6 +99,48 @@ Deno.test({
         assert(Math.abs(v - want[i]) < 1e-5, `${transA}/${transB} [${i}]`)
       );
     }
+  },
+});
+
+Deno.test({
+  name: "sgemv sums a row-major matrix's columns or rows; saxpy adds in place",
+  ignore,
+  fn() {
+    const [m, n] = [5, 3];
+    const a = Float32Array.from({ length: m * n }, (_, i) => i + 1);
+    const colSums = new Float32Array(n).fill(7); // beta 0 overwrites
+    blas().sgemv({
+      trans: true,
+      m,
+      n,
+      alpha: 1,
+      a,
+      lda: n,
+      x: new Float32Array(m).fill(1),
+      beta: 0,
+      y: colSums,
+    });
+    // Columns of [[1,2,3],[4,5,6],...,[13,14,15]]: 1+4+7+10+13, ...
+    assert(colSums.join() === "35,40,45", colSums.join());
+    const rowDots = new Float32Array(m);
+    blas().sgemv({
+      trans: false,
+      m,
+      n,
+      alpha: 2,
+      a,
+      lda: n,
+      x: Float32Array.of(1, 0, -1),
+      beta: 0,
+      y: rowDots,
+    });
+    assert(rowDots.every((v) => v === -4), rowDots.join());
+    const y = Float32Array.of(1, 2, 3, 4);
+    blas().saxpy(0.5, Float32Array.of(2, 4, 6), y);
+    assert(y.join() === "2,4,6,4", y.join());
+    assertThrows(() =>
+      blas().saxpy(1, new Float32Array(3), new Float32Array(2))
+    );
   },
 });
 
