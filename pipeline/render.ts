@@ -277,11 +277,16 @@ export class TerminalRenderer {
     // A live line must never wrap (the region could not find its lines again), however narrow.
     const columns = this.#options.tty ? this.#columns() : undefined;
     const width = columns === undefined ? undefined : Math.max(1, columns - 1);
+    // Labels padded to the longest, so that the bars of parallel stages start in one column.
+    const labelWidth = Math.max(
+      ...shown.map(([, bar]) => bar.state.label.length),
+    );
     return shown.map(([key, { state }], i) => {
       const hidden = this.#bars.size - limit;
       const more = i === limit - 1 && hidden > 0 ? `  (+${hidden} more)` : "";
+      const padded = { ...state, label: state.label.padEnd(labelWidth) };
       const line = `  ${
-        formatProgress(state, {
+        formatProgress(padded, {
           bar: true,
           rate: this.#tracks.get(key)?.meter.rate() ?? null,
           columns: width === undefined

@@ -105,8 +105,10 @@ Deno.test("two parallel trainings: both bars on screen at once, a line each, und
   );
   assertMatch(
     screen[3],
-    /^ {2}train_rdrop@0 epoch 1\/1 {2}\[=+>\.+\] {2}\d+\/1875/,
+    /^ {2}train_rdrop@0 epoch 1\/1 {5}\[=+>\.+\] {2}\d+\/1875/,
   );
+  // Labels padded to one width: the bars start in one column.
+  assertEquals(screen[2].indexOf("["), screen[3].indexOf("["));
   // The cursor rests at the end of the last bar (so a newline there never leaves a blank line).
   assertEquals(term.vt.cursor, { row: 3, col: screen[3].length });
   // A log line goes above the bars; they are redrawn below it, nothing is left behind.

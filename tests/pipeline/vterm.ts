@@ -6,7 +6,7 @@
  * What it models: printable characters (wrapping at the last column, as xterm does: the wrap
  * happens when the next character comes), "\r", "\n" (as a terminal with the usual `onlcr`
  * shows it: to the start of the next line), CSI n A (cursor up, stopping at the top line as a
- * real terminal does), CSI n B/C/D, CSI 2K / K / 1K (clear line), CSI J (clear below), and
+ * real terminal does), CSI n B/C/D/G, CSI 2K / K / 1K (clear line), CSI J (clear below), and
  * CSI ... m (colors: ignored). Anything else throws unless `lenient` (a capture of a real run
  * may hold sequences that do not matter here).
  *
@@ -129,6 +129,8 @@ export class VirtualTerminal {
       this.#col = Math.min(this.columns - 1, col + (n ?? 1));
     } else if (final === "D") {
       this.#col = Math.max(0, col - (n ?? 1));
+    } else if (final === "G") {
+      this.#col = Math.min(this.columns - 1, Math.max(0, (n ?? 1) - 1));
     } else if (final === "K") {
       const [from, to] = n === 2
         ? [0, this.columns]
