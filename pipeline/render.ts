@@ -274,9 +274,10 @@ export class TerminalRenderer {
   #liveLines(): string[] {
     const limit = this.#liveLimit();
     const shown = [...this.#bars].slice(0, limit);
-    // A live line must never wrap (the region could not find its lines again), however narrow.
+    // A live line must never wrap (the region could not find its lines again), however narrow;
+    // it leaves room for the "^C" a terminal echoes at the cursor when Ctrl-C is pressed.
     const columns = this.#options.tty ? this.#columns() : undefined;
-    const width = columns === undefined ? undefined : Math.max(1, columns - 1);
+    const width = columns === undefined ? undefined : Math.max(1, columns - 3);
     // Labels padded to the longest, so that the bars of parallel stages start in one column.
     const labelWidth = Math.max(
       ...shown.map(([, bar]) => bar.state.label.length),
