@@ -227,7 +227,7 @@ Deno.test("more bars than the terminal has lines: capped, the last says how many
   }
 });
 
-for (const columns of [100, 60, 30, 12]) {
+for (const columns of [100, 60, 30, 14]) {
   Deno.test(`TTY bars at ${columns} columns: each fits on its line, none wraps or garbles`, () => {
     const term = new Term({ columns });
     twoTrainings(term, 200);
