@@ -1,17 +1,20 @@
 /**
- * The terminal renderer: turns engine events into lines. On a TTY progress bars redraw in place
- * (throttled); elsewhere they print plain lines now and then.
+ * The terminal renderer: turns engine events into lines. On a TTY every unfinished progress bar
+ * has a line of its own in a live region at the bottom, redrawn in place (throttled) below the
+ * permanent lines; elsewhere bars print plain lines now and then.
  *
  * @module
  */
 import { errorMessage, isUserError } from "./errors.ts";
 import type { PipelineEvent } from "./events.ts";
+import { LiveRegion } from "./live_region.ts";
 import {
   formatProgress,
   progressDoneParts,
   type ProgressState,
   RateMeter,
   shouldPrintPlain,
+  truncate,
   wrapParts,
 } from "./progress.ts";
 
@@ -19,7 +22,7 @@ import {
 export interface RendererOptions {
   /** Writes text (lines end with "\n"). */
   write(text: string): void;
-  /** Redraw bars in place with \r. */
+  /** Redraw bars in place (ANSI cursor movement), a line per unfinished bar. */
   tty: boolean;
   /** Use ANSI colors (false when NO_COLOR is set). */
   color: boolean;
@@ -32,17 +35,40 @@ export interface RendererOptions {
    * undefined when unknown. Default on a TTY: `Deno.consoleSize()` of stdout.
    */
   columns?: () => number | undefined;
+  /**
+   * The terminal's height in lines, read again before every redraw; it caps the bars drawn at
+   * once. Default on a TTY: `Deno.consoleSize()` of stdout.
+   */
+  rows?: () => number | undefined;
 }
 
-/** The width of the terminal on stdout, or undefined (not a terminal, or unknown). */
-export function consoleColumns(): number | undefined {
+function consoleSize(): { columns: number; rows: number } | undefined {
   try {
-    const { columns } = Deno.consoleSize();
-    return columns > 0 ? columns : undefined;
+    return Deno.consoleSize();
   } catch {
     return undefined;
   }
 }
+
+/** The width of the terminal on stdout, or undefined (not a terminal, or unknown). */
+export function consoleColumns(): number | undefined {
+  const columns = consoleSize()?.columns ?? 0;
+  return columns > 0 ? columns : undefined;
+}
+
+/** The height of the terminal on stdout, or undefined (not a terminal, or unknown). */
+export function consoleRows(): number | undefined {
+  const rows = consoleSize()?.rows ?? 0;
+  return rows > 0 ? rows : undefined;
+}
+
+/**
+ * Terminal lines left out of the live region: with more bars than the terminal has lines, the
+ * region stops this far from the top, so the lines printed just above it stay in view.
+ */
+const ROWS_MARGIN = 2;
+/** Bars drawn at once when the terminal's height is unknown. */
+const DEFAULT_LIVE_BARS = 10;
 
 // deno-lint-ignore no-control-regex
 const ANSI = /\x1b\[[0-9;]*m/g;
@@ -53,23 +79,27 @@ const CODES = { green: 32, red: 31, yellow: 33, dim: 2, bold: 1 } as const;
 export class TerminalRenderer {
   #options: RendererOptions;
   #now: () => number;
-  #active: { key: string; line: string } | undefined;
+  #region: LiveRegion;
   #lastDraw = -Infinity;
-  #bars = new Map<string, ProgressState>();
+  /** The unfinished bars on a TTY, oldest first, with the instance that draws each. */
+  #bars = new Map<string, { instance: string; state: ProgressState }>();
   #plain = new Map<string, { fraction: number; atMs: number; done: number }>();
   /** Per bar: its rate after the warm-up, and the last value of every field it has sent. */
   #tracks = new Map<
     string,
-    { meter: RateMeter; fields: ProgressState["fields"] }
+    { instance: string; meter: RateMeter; fields: ProgressState["fields"] }
   >();
   #columns: () => number | undefined;
+  #rows: () => number | undefined;
 
   /** Creates a renderer writing through `options.write`. */
   constructor(options: RendererOptions) {
     this.#options = options;
     this.#now = options.now ?? (() => performance.now());
+    this.#region = new LiveRegion(options.write);
     this.#columns = options.columns ??
       (options.tty ? consoleColumns : () => undefined);
+    this.#rows = options.rows ?? (options.tty ? consoleRows : () => undefined);
   }
 
   /**
@@ -83,14 +113,11 @@ export class TerminalRenderer {
   }
 
   /**
-   * Ends the line an active bar is drawn on, so that text written to the terminal by other means
-   * (the Ctrl-C message on stderr) starts on a line of its own; the bar is redrawn below it.
+   * Ends the lines the bars are drawn on, so that text written to the terminal by other means
+   * (the Ctrl-C message on stderr) starts on a line of its own; the bars are redrawn below it.
    */
   breakLine(): void {
-    if (this.#active !== undefined) {
-      this.#options.write("\n");
-      this.#active = undefined;
-    }
+    this.#region.release();
   }
 
   /** Splits `text` into terminal lines no longer than the terminal (TTY only). */
@@ -111,11 +138,13 @@ export class TerminalRenderer {
     return this.#options.color ? `\x1b[${CODES[color]}m${text}\x1b[0m` : text;
   }
 
-  /** Prints a whole line (wrapped to a TTY's width), keeping an active TTY bar below it. */
+  /** Prints a whole line (wrapped to a TTY's width), keeping the TTY bars below it. */
   line(text: string): void {
     text = this.#fit(text);
-    if (this.#active !== undefined) {
-      this.#options.write(`\r\x1b[K${text}\n${this.#active.line}`);
+    if (
+      this.#region.height > 0 || (this.#options.tty && this.#bars.size > 0)
+    ) {
+      this.#region.update(text.split("\n"), this.#liveLines());
     } else {
       this.#options.write(`${text}\n`);
     }
@@ -153,8 +182,8 @@ export class TerminalRenderer {
         return;
       case "finish": {
         const seconds = `${event.seconds.toFixed(2)}s`;
+        this.#endBars(event.instance);
         if (event.outcome === "ran") {
-          this.#endBar();
           this.line(
             `${this.#paint("green", "ran   ")}  ${event.instance}  ${seconds}`,
           );
@@ -168,7 +197,7 @@ export class TerminalRenderer {
         return;
       }
       case "failed": {
-        this.#endBar();
+        this.#endBars(event.instance);
         this.line(
           `${this.#paint("red", "failed")}  ${event.instance}  ${
             event.seconds.toFixed(2)
@@ -188,7 +217,7 @@ export class TerminalRenderer {
         return;
       }
       case "interrupted":
-        this.#endBar();
+        this.#endBars(event.instance);
         this.line(
           this.#paint(
             "yellow",
@@ -202,7 +231,7 @@ export class TerminalRenderer {
         this.line(this.#paint("yellow", `warning: ${event.message}`));
         return;
       case "summary":
-        this.#endBar();
+        this.#endBars(undefined);
         for (const text of event.lines) this.line(text);
         return;
       default: {
@@ -212,44 +241,73 @@ export class TerminalRenderer {
     }
   }
 
-  /** Clears the bar line and forgets every bar (the stage is over). */
-  #endBar(): void {
-    this.#bars.clear();
-    this.#tracks.clear();
-    this.#clearLine();
-  }
-
-  #clearLine(): void {
-    if (this.#active !== undefined) {
-      this.#options.write("\r\x1b[K");
-      this.#active = undefined;
+  /**
+   * Forgets the bars of `instance` (its stage is over; undefined: every instance), so that a
+   * stage that ends leaves the bars of the stages still running alone. The next line printed
+   * redraws the live region without them.
+   */
+  #endBars(instance: string | undefined): void {
+    for (const [key, bar] of this.#bars) {
+      if (instance === undefined || bar.instance === instance) {
+        this.#bars.delete(key);
+      }
+    }
+    for (const [key, track] of this.#tracks) {
+      if (instance === undefined || track.instance === instance) {
+        this.#tracks.delete(key);
+      }
     }
   }
 
-  /** Draws the oldest unfinished bar; several at once (parallel downloads) share one line. */
-  #drawOldest(now: number): void {
-    const first = this.#bars.entries().next();
-    if (first.done) return;
-    const [key, state] = first.value;
-    const more = this.#bars.size > 1 ? `  (+${this.#bars.size - 1} more)` : "";
-    const width = this.#width();
-    const line = `  ${
-      formatProgress(state, {
-        bar: true,
-        rate: this.#tracks.get(key)?.meter.rate() ?? null,
-        columns: width === undefined ? undefined : width - 2 - more.length,
-      })
-    }${more}`;
-    this.#lastDraw = now;
-    this.#active = { key, line };
-    this.#options.write(`\r\x1b[K${line}`);
+  /** Bars drawn at once: as many as the terminal has lines, less a margin. */
+  #liveLimit(): number {
+    const rows = this.#rows();
+    return rows === undefined
+      ? DEFAULT_LIVE_BARS
+      : Math.max(1, rows - ROWS_MARGIN);
+  }
+
+  /**
+   * A line per unfinished bar, oldest first, each fitted to the terminal; past the terminal's
+   * height the last line drawn says how many more run.
+   */
+  #liveLines(): string[] {
+    const limit = this.#liveLimit();
+    const shown = [...this.#bars].slice(0, limit);
+    // A live line must never wrap (the region could not find its lines again), however narrow;
+    // it leaves room for the "^C" a terminal echoes at the cursor when Ctrl-C is pressed.
+    const columns = this.#options.tty ? this.#columns() : undefined;
+    const width = columns === undefined ? undefined : Math.max(1, columns - 3);
+    // Labels padded to the longest, so that the bars of parallel stages start in one column.
+    const labelWidth = Math.max(
+      ...shown.map(([, bar]) => bar.state.label.length),
+    );
+    return shown.map(([key, { state }], i) => {
+      const hidden = this.#bars.size - limit;
+      const more = i === limit - 1 && hidden > 0 ? `  (+${hidden} more)` : "";
+      const padded = { ...state, label: state.label.padEnd(labelWidth) };
+      const line = `  ${
+        formatProgress(padded, {
+          bar: true,
+          rate: this.#tracks.get(key)?.meter.rate() ?? null,
+          columns: width === undefined
+            ? undefined
+            : Math.max(1, width - 2 - more.length),
+        })
+      }${more}`;
+      return width === undefined ? line : truncate(line, width);
+    });
   }
 
   #progress(event: Extract<PipelineEvent, { type: "progress" }>): void {
     const key = `${event.instance}#${event.id}`;
     let track = this.#tracks.get(key);
     if (track === undefined) {
-      track = { meter: new RateMeter(event.total), fields: {} };
+      track = {
+        instance: event.instance,
+        meter: new RateMeter(event.total),
+        fields: {},
+      };
       this.#tracks.set(key, track);
     }
     // A field a stage sends only now and then (a loss read every 50 steps) keeps its last
@@ -262,21 +320,20 @@ export class TerminalRenderer {
       this.#bars.delete(key);
       this.#plain.delete(key);
       this.#tracks.delete(key);
-      this.#clearLine();
       const parts = progressDoneParts(state, event.summary);
       const width = this.#width();
       const text = width === undefined
         ? parts.join("  ")
         : wrapParts(parts, width - 2).join("\n  ");
       this.line(`  ${text}`);
-      if (this.#options.tty) this.#drawOldest(now);
       return;
     }
     meter.observe(state);
     if (this.#options.tty) {
-      this.#bars.set(key, state);
+      this.#bars.set(key, { instance: event.instance, state });
       if (now - this.#lastDraw < (this.#options.throttleMs ?? 100)) return;
-      this.#drawOldest(now);
+      this.#lastDraw = now;
+      this.#region.update([], this.#liveLines());
       return;
     }
     const last = this.#plain.get(key) ?? { fraction: 0, atMs: now, done: 0 };

@@ -12,6 +12,7 @@ import {
 } from "../../pipeline/progress.ts";
 import { briefReasons, TerminalRenderer } from "../../pipeline/render.ts";
 import type { PipelineEvent } from "../../pipeline/events.ts";
+import { labelParallel } from "../../pipeline/parallel_labels.ts";
 
 Deno.test("formatBytes and formatDuration", () => {
   assertEquals(formatBytes(512), "512 B");
@@ -90,20 +91,18 @@ function progressEvent(
   };
 }
 
-/** A renderer writing into `out`, on a clock (`now`, ms) the test moves by hand. */
+/** A plain (log file) renderer writing into `out`, on a clock (`now`, ms) the test moves. */
 class Captured {
   out = "";
   now = 0;
   readonly renderer: TerminalRenderer;
 
-  constructor(tty: boolean, columns?: () => number | undefined) {
+  constructor() {
     this.renderer = new TerminalRenderer({
       write: (t) => (this.out += t),
-      tty,
+      tty: false,
       color: false,
       now: () => this.now,
-      // Never the width of the terminal the tests happen to run in.
-      columns: columns ?? (() => undefined),
     });
   }
 
@@ -117,7 +116,7 @@ class Captured {
 }
 
 Deno.test("non-TTY renderer: a short bar prints only its final line, a long one a few", () => {
-  const c = new Captured(false);
+  const c = new Captured();
   c.feed(100, 10); // 1 s in all
   c.renderer.handle(progressEvent(100, true));
   assertEquals(c.out.trim().split("\n").length, 1);
@@ -130,20 +129,39 @@ Deno.test("non-TTY renderer: a short bar prints only its final line, a long one 
   assertMatch(lines.at(-1) ?? "", /epoch 1 {2}100\/100/);
 });
 
-Deno.test("TTY renderer redraws in place, throttled, and keeps log lines above the bar", () => {
-  const c = new Captured(true);
-  c.feed(50, 10); // 500 ms in all, throttle 100 ms -> about 5 redraws
-  const redraws = c.out.split("\r\x1b[K").length - 1;
-  assert(redraws >= 4 && redraws <= 6, `${redraws} redraws`);
-  c.renderer.handle({
-    type: "log",
-    instance: "train@0",
-    line: "checkpoint saved",
-  });
+Deno.test("non-TTY renderer, two instances at once: whole lines, no escapes, each labelled", () => {
+  const c = new Captured();
+  const handle = labelParallel((event) => c.renderer.handle(event));
+  for (const instance of ["a@0", "b@0"]) {
+    handle({ type: "start", instance, reasons: [] });
+  }
+  for (let done = 1; done <= 100; done++) {
+    for (const instance of ["a@0", "b@0"]) {
+      c.now += 500;
+      handle({ ...progressEvent(done), instance, elapsedMs: done * 1000 });
+    }
+  }
+  handle({ ...progressEvent(100, true), instance: "a@0" });
+  handle({ type: "finish", instance: "a@0", outcome: "ran", seconds: 100 });
+  handle({ ...progressEvent(100, true), instance: "b@0" });
   assert(
-    c.out.includes("\r\x1b[K  checkpoint saved\n  epoch 1  ["),
-    "log line printed above a redrawn bar",
+    !c.out.includes("\r") && !c.out.includes("\x1b"),
+    JSON.stringify(c.out),
   );
+  const lines = c.out.split("\n");
+  assertEquals(lines.pop(), "");
+  assertEquals(lines.slice(0, 2), ["running a@0", "running b@0"]);
+  const bars = lines.slice(2, -3);
+  assert(bars.length >= 6, bars.join("\n"));
+  for (const line of bars) {
+    assertMatch(
+      line,
+      /^ {2}[ab]@0 epoch 1 {2}\d+\/100 \(\d+%\) {2}1\.00 batch\/s/,
+    );
+  }
+  assertMatch(lines.at(-3) ?? "", /^ {2}a@0 epoch 1 {2}100\/100 {2}/);
+  assertEquals(lines.at(-2), "ran     a@0  100.00s");
+  assertMatch(lines.at(-1) ?? "", /^ {2}b@0 epoch 1 {2}100\/100 {2}/);
 });
 
 Deno.test("colors only when asked (NO_COLOR turns them off in the CLI)", () => {
@@ -161,42 +179,6 @@ Deno.test("colors only when asked (NO_COLOR turns them off in the CLI)", () => {
   new TerminalRenderer({ write: (t) => (colored += t), tty: true, color: true })
     .handle(finish);
   assert(colored.includes("\x1b[32mran"), "green ran");
-});
-
-Deno.test("TTY renderer: parallel bars share one line, oldest first, and each ends with its own line", () => {
-  const c = new Captured(true);
-  const bar = (
-    id: number,
-    label: string,
-    done: number,
-    finished = false,
-  ): PipelineEvent => ({
-    type: "progress",
-    instance: "download",
-    id,
-    label,
-    done,
-    total: 10,
-    unit: "bytes",
-    fields: {},
-    elapsedMs: 1000,
-    finished,
-  });
-  c.renderer.handle(bar(1, "images", 1));
-  c.now += 200;
-  c.renderer.handle(bar(2, "labels", 5));
-  assert(c.out.endsWith("(+1 more)"), c.out);
-  assert(!c.out.includes("labels"), "the newer bar waits its turn");
-  c.now += 200;
-  c.renderer.handle(bar(1, "images", 10, true));
-  assert(c.out.includes("  images  10 B/10 B"), "final line of the first bar");
-  assert(
-    c.out.endsWith(
-      "\r\x1b[K  labels  [" + "=".repeat(15) + ">" + ".".repeat(14) +
-        "]  5 B/10 B",
-    ),
-    c.out,
-  );
 });
 
 Deno.test("briefReasons keeps the run log to one line per stage", () => {
@@ -268,112 +250,8 @@ Deno.test("wrapParts breaks between parts, then words, never past the columns", 
   ]);
 });
 
-/** Every line a terminal would show: split at newlines and carriage returns. */
-function screenLines(out: string): string[] {
-  return out.replaceAll("\x1b[K", "").split(/[\r\n]/).filter((l) => l !== "");
-}
-
-/** One training epoch as the train stage reports it, through a TTY renderer of `columns`. */
-function renderEpoch(columns: () => number): Captured {
-  const c = new Captured(true, columns);
-  const total = 1875;
-  const fields = (done: number) => ({
-    loss: 2.3 / Math.sqrt(done),
-    acc: 0.85,
-    "samples/s": 2500,
-  });
-  const event = (done: number, elapsedMs: number, finished = false) => ({
-    type: "progress" as const,
-    instance: "train_rdrop@0",
-    id: 7,
-    label: "epoch 10/10",
-    done,
-    total,
-    unit: "steps",
-    fields: fields(done),
-    elapsedMs,
-    finished,
-    summary: finished ? "test acc 86.12 %  test loss 0.3821" : undefined,
-  });
-  c.renderer.handle({
-    type: "start",
-    instance: "train_rdrop@0",
-    reasons: ["never run"],
-  });
-  c.renderer.handle({
-    type: "log",
-    instance: "train_rdrop@0",
-    line:
-      "backend auto: wasm (no hardware WebGPU adapter: navigator.gpu offers only a software adapter, llvmpipe)",
-  });
-  for (let done = 1; done <= total; done++) {
-    c.now += 12.8;
-    c.renderer.handle(event(done, done * 12.8));
-  }
-  c.renderer.handle(event(total, total * 12.8, true));
-  return c;
-}
-
-for (const columns of [80, 120]) {
-  Deno.test(`TTY renderer at ${columns} columns: no line reaches the edge, loss and accuracy shown`, () => {
-    const c = renderEpoch(() => columns);
-    const lines = screenLines(c.out);
-    for (const line of lines) {
-      assert(line.length < columns, `${line.length} chars: ${line}`);
-    }
-    const bars = lines.filter((l) => l.includes("["));
-    assert(bars.length > 10, `${bars.length} redraws`);
-    for (const bar of bars) assertMatch(bar, /loss: \d\.\d{4} {2}acc: 0\.8500/);
-    // Never an absurd first rate: the true rate is 1000/12.8 = 78 steps/s.
-    for (const m of c.out.matchAll(/([\d.]+) steps\/s/g)) {
-      const rate = Number(m[1]);
-      assert(rate > 70 && rate < 90, `rate ${rate}`);
-    }
-    assert(c.out.includes("test loss 0.3821"), "the summary is kept, wrapped");
-  });
-}
-
-Deno.test("TTY renderer follows a resized terminal at the next redraw", () => {
-  let columns = 120;
-  const c = new Captured(true, () => columns);
-  for (let done = 1; done <= 50; done++) {
-    c.now += 50;
-    c.renderer.handle({
-      ...progressEvent(done),
-      fields: { loss: 0.5, accuracy: 0.75, extra: "a long field value" },
-    });
-    if (done === 25) {
-      columns = 60;
-      c.out = "";
-    }
-  }
-  for (const line of screenLines(c.out)) {
-    assert(line.length < 60, `${line.length}: ${line}`);
-  }
-});
-
-Deno.test("breakLine: a message written around the renderer starts on its own line", () => {
-  const c = new Captured(true);
-  c.feed(10, 200);
-  assert(!c.out.endsWith("\n"), "a bar is drawn, no newline after it");
-  c.renderer.breakLine();
-  c.out += "Ctrl-C: stopping the running stage\n"; // what the CLI writes to stderr
-  c.feed(12, 200);
-  const lines = c.out.split("\n");
-  assert(
-    lines.includes("Ctrl-C: stopping the running stage"),
-    JSON.stringify(lines),
-  );
-  c.renderer.breakLine();
-  c.renderer.breakLine(); // without an active bar: nothing
-  assert(
-    c.out.endsWith("]  12/100  loss: 1\n"),
-    JSON.stringify(c.out.slice(-40)),
-  );
-});
-
 Deno.test("a field sent only now and then keeps its last value until the bar ends", () => {
-  const c = new Captured(false);
+  const c = new Captured();
   const send = (
     done: number,
     fields: Record<string, number>,
