@@ -207,7 +207,7 @@ export function formatRows(rows: readonly ExpRow[]): string {
     return "no finished experiments in the cache yet (run the pipeline first)\n";
   }
   const metrics = [...new Set(rows.flatMap((row) => Object.keys(row.metrics)))];
-  const header = ["id", "finished", "time", ...metrics, "params ≠ current"];
+  const header = ["id", "finished", "compute", ...metrics, "params ≠ current"];
   const body = rows.map((row) => [
     row.checkedOut ? `${row.id}*` : row.id,
     row.finishedAt.slice(0, 16).replace("T", " "),
