@@ -39,6 +39,8 @@ export interface BenchArgs {
   torchTogether: boolean;
   /** Run the real default job (`deno task pipeline` in a scratch copy, empty cache). */
   pipeline: boolean;
+  /** Epochs per model of that run (default: `epochs`; 10: the real job, nothing projected). */
+  pipelineEpochs: number;
   /** `--jobs N` for that run; null: the pipeline's default. */
   jobs: number | null;
   /** Path of the reference script. */
@@ -69,7 +71,10 @@ With N < 10 epochs the job is projected: per-training rows 10 x (baseline + R-Dr
 (one after the other), "at once" rows 10 x the slower one, the pipeline row its fixed part
 (wall time outside the training window) + 10/N x the training window. Ratios are against
 PyTorch 1 thread and PyTorch's fastest row; the last line judges the target (the pipeline
-row <= 0.5x PyTorch 1 thread and faster than PyTorch's best).
+row <= 0.5x PyTorch 1 thread and faster than PyTorch's best). The pipeline row is the whole
+run (startup, download check, preprocess, evaluation, report included); PyTorch's rows are
+its training and evaluation loops only. Its CPU column is the whole run's (all processes,
+getrusage through --python), given when nothing of it is projected.
 
 Flags:
   --epochs N            epochs per model (default 1: a tenth of the job; 10: the real job,
@@ -85,6 +90,8 @@ Flags:
   --no-torch            skip PyTorch
   --no-torch-together   skip PyTorch's two trainings at once (two 1-thread processes)
   --no-pipeline         skip the real job (deno task pipeline)
+  --pipeline-epochs N   epochs of that run (default: --epochs; 10 times the real job
+                        unprojected while the other rows stay short)
   --jobs N              pass --jobs N to that run (default: the pipeline's own default,
                         cores / the cpus one training declares)
   --python PATH         interpreter with torch (default /usr/bin/python3)
@@ -143,6 +150,7 @@ export function parseBenchArgs(argv: string[], repoRoot: URL): BenchArgs {
         "no-torch-together": { type: "boolean", default: false },
         "no-pipeline": { type: "boolean", default: false },
         jobs: { type: "string" },
+        "pipeline-epochs": { type: "string" },
         python: { type: "string", default: "/usr/bin/python3" },
         "torch-script": {
           type: "string",
@@ -162,11 +170,12 @@ export function parseBenchArgs(argv: string[], repoRoot: URL): BenchArgs {
     throw new BenchUsageError((error as Error).message);
   }
   const backends = list("backends", values.backends, BACKENDS);
+  const epochs = positiveInt("epochs", values.epochs);
   return {
     webgpu: values.webgpu,
     webgpuSteps: positiveInt("webgpu-steps", values["webgpu-steps"]),
     fusedSteps: positiveInt("fused-steps", values["fused-steps"]),
-    epochs: positiveInt("epochs", values.epochs),
+    epochs,
     backends,
     modes: list("modes", values.modes, ["baseline", "rdrop"] as const),
     blasThreads: positiveInt("blas-threads", values["blas-threads"]),
@@ -176,6 +185,9 @@ export function parseBenchArgs(argv: string[], repoRoot: URL): BenchArgs {
     ),
     torchTogether: !values["no-torch"] && !values["no-torch-together"],
     pipeline: !values["no-pipeline"],
+    pipelineEpochs: values["pipeline-epochs"] === undefined
+      ? epochs
+      : positiveInt("pipeline-epochs", values["pipeline-epochs"]),
     jobs: values.jobs === undefined ? null : positiveInt("jobs", values.jobs),
     torchScript: values["torch-script"],
     python: values.python,

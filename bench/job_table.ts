@@ -133,7 +133,8 @@ export function verdict(
     ours: number | null;
     torchOneThread: number | null;
     torchBest: { label: string; seconds: number } | null;
-    projected: boolean;
+    /** Which times are projected, e.g. "PyTorch projected from 1 epoch(s)"; null: none. */
+    basis: string | null;
   },
   options: { maxRatio: number },
 ): Verdict {
@@ -153,7 +154,7 @@ export function verdict(
   const halfOk = ratio <= options.maxRatio;
   const bestOk = ours < torchBest.seconds;
   const met = halfOk && bestOk;
-  const how = times.projected ? " (projected)" : "";
+  const how = times.basis === null ? "" : ` (${times.basis})`;
   return {
     met,
     line: `target ${met ? "MET" : "NOT MET"}${how}: deno task pipeline ${

@@ -194,7 +194,7 @@ async function run(args: BenchArgs): Promise<number> {
   let pipeline: PipelineJobResult | null = null;
   if (args.pipeline) {
     pipeline = await timePipelineJob({
-      epochs: args.epochs,
+      epochs: args.pipelineEpochs,
       jobEpochs,
       jobs: args.jobs,
       python: args.python,
@@ -242,7 +242,7 @@ async function run(args: BenchArgs): Promise<number> {
   console.log(
     `default job: per-training rows ${jobEpochs} x (baseline + R-Drop) s/epoch, one after ` +
       `the other; "at once" ${jobEpochs} x the slower one; the pipeline row its wall time` +
-      (args.epochs === jobEpochs
+      (args.pipelineEpochs === jobEpochs
         ? ""
         : ` (*: projected; ${PROJECTION_METHOD})`) +
       `; the pipeline row's CPU is the whole run's, all processes (getrusage of children), ` +
@@ -253,7 +253,7 @@ async function run(args: BenchArgs): Promise<number> {
     ours: pipelineJob ? projectedJobSeconds(pipelineJob, jobEpochs) : null,
     torchOneThread: peer ? projectedJobSeconds(peer, jobEpochs) : null,
     torchBest: best ? { label: best.row.label, seconds: best.seconds } : null,
-    projected: args.epochs !== jobEpochs,
+    basis: basis(args, jobEpochs),
   }, { maxRatio: TARGET_RATIO });
   console.log(judged.line);
   console.log(`load average at end ${load()}`);
@@ -284,6 +284,19 @@ async function run(args: BenchArgs): Promise<number> {
     );
   }
   return failed ? 1 : 0;
+}
+
+/** Which of the verdict's times are measured and which projected. */
+function basis(args: BenchArgs, jobEpochs: number): string | null {
+  const part = (what: string, epochs: number) =>
+    epochs === jobEpochs
+      ? `${what} measured`
+      : `${what} projected from ${epochs} epoch(s)`;
+  return args.pipelineEpochs === jobEpochs && args.epochs === jobEpochs
+    ? null
+    : `${part("deno task pipeline", args.pipelineEpochs)}, ${
+      part("PyTorch", args.epochs)
+    }`;
 }
 
 /** Prints what the pipeline run did: its trainings' spans, backends and the projection. */

@@ -40,11 +40,15 @@ Deno.test("parseBenchArgs: defaults (1 epoch, native and wasm, PyTorch 1 and 2 t
   assertEquals(args.torchThreads, [1, 2]);
   assertEquals(args.blasThreads, 1);
   assertEquals(args.torch, true);
-  assertEquals([args.torchTogether, args.pipeline, args.jobs], [
-    true,
-    true,
-    null,
-  ]);
+  assertEquals(
+    [args.torchTogether, args.pipeline, args.pipelineEpochs, args.jobs],
+    [true, true, 1, null],
+  );
+  assertEquals(parseBenchArgs(["--epochs", "2"], ROOT).pipelineEpochs, 2);
+  assertEquals(
+    parseBenchArgs(["--pipeline-epochs", "10"], ROOT).pipelineEpochs,
+    10,
+  );
   assertEquals(args.torchScript, "/work/repo/bench/torch_reference.py");
   assertEquals(defaultTorchScript(ROOT), "/work/repo/bench/torch_reference.py");
   assertEquals([args.webgpu, args.webgpuSteps, args.fusedSteps], [
@@ -84,6 +88,7 @@ Deno.test("parseBenchArgs: bad values are usage errors naming the option", () =>
       [["--modes", ""], "--modes"],
       [["--torch-threads", "1,x"], "--torch-threads"],
       [["--jobs", "0"], "--jobs"],
+      [["--pipeline-epochs", "x"], "--pipeline-epochs"],
       [["--nope"], "--nope"],
     ] as const
   ) {
@@ -217,7 +222,7 @@ Deno.test("bestTorchRow: the fastest PyTorch row for the job, never ours", () =>
 Deno.test("verdict: met only at <= 0.5x PyTorch 1 thread and faster than PyTorch's best", () => {
   const best = { label: "PyTorch two processes at once", seconds: 80 };
   const judge = (ours: number | null, one: number | null = 128) =>
-    verdict({ ours, torchOneThread: one, torchBest: best, projected: false }, {
+    verdict({ ours, torchOneThread: one, torchBest: best, basis: null }, {
       maxRatio: 0.5,
     });
   const met = judge(46.4);
@@ -231,10 +236,15 @@ Deno.test("verdict: met only at <= 0.5x PyTorch 1 thread and faster than PyTorch
     ours: 60,
     torchOneThread: 128,
     torchBest: { label: "x", seconds: 60 },
-    projected: true,
+    basis: "PyTorch projected from 1 epoch(s)",
   }, { maxRatio: 0.5 });
   assertEquals(notBest.met, false); // half of 1 thread, but not faster than the best
-  assert(notBest.line.startsWith("target NOT MET (projected):"), notBest.line);
+  assert(
+    notBest.line.startsWith(
+      "target NOT MET (PyTorch projected from 1 epoch(s)):",
+    ),
+    notBest.line,
+  );
   const missing = judge(null);
   assertEquals(missing.met, null);
   assert(missing.line.includes("deno task pipeline"), missing.line);
