@@ -28,7 +28,7 @@ import {
 import { type OursResult, timeOurs } from "./ours.ts";
 import {
   type PipelineJobResult,
-  PROJECTION_METHOD,
+  projectionMethod,
   projectPipelineJob,
   timePipelineJob,
 } from "./pipeline_job.ts";
@@ -244,7 +244,7 @@ async function run(args: BenchArgs): Promise<number> {
       `the other; "at once" ${jobEpochs} x the slower one; the pipeline row its wall time` +
       (args.pipelineEpochs === jobEpochs
         ? ""
-        : ` (*: projected; ${PROJECTION_METHOD})`) +
+        : ` (*: projected; ${projectionMethod(jobEpochs)})`) +
       `; the pipeline row's CPU is the whole run's, all processes (getrusage of children), ` +
       `given only unprojected and when --python runs`,
   );
@@ -275,7 +275,7 @@ async function run(args: BenchArgs): Promise<number> {
             projection: pipeline.ok
               ? projectPipelineJob(pipeline, jobEpochs)
               : null,
-            projectionMethod: PROJECTION_METHOD,
+            projectionMethod: projectionMethod(jobEpochs),
           },
         },
         null,

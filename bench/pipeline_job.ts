@@ -124,10 +124,12 @@ export interface PipelineProjection {
   projected: boolean;
 }
 
-/** How the row's job time is made from the run (see {@linkcode PipelineProjection}). */
-export const PROJECTION_METHOD =
-  "default job = fixed part (wall time outside the training stages' overlapped window) + " +
-  "10/E x that window (conservative: the stages' per-process setup inside the window is scaled too)";
+/** How the row's job time is made from a run of E epochs (see {@linkcode PipelineProjection}). */
+export function projectionMethod(jobEpochs: number): string {
+  return `default job = fixed part (wall time outside the training stages' overlapped window) + ` +
+    `${jobEpochs}/E x that window (conservative: the stages' setup inside the window, loading ` +
+    `data and saving, is scaled too)`;
+}
 
 /** Splits a run into fixed part and training window and projects it to `jobEpochs`. */
 export function projectPipelineJob(
