@@ -35,6 +35,14 @@ export interface BenchArgs {
   torch: boolean;
   /** PyTorch thread counts (each also OpenBLAS's inside torch). */
   torchThreads: number[];
+  /** Also run PyTorch's two trainings at once, two 1-thread processes (its best use of 2 cores). */
+  torchTogether: boolean;
+  /** Run the real default job (`deno task pipeline` in a scratch copy, empty cache). */
+  pipeline: boolean;
+  /** Epochs per model of that run (default: `epochs`; 10: the real job, nothing projected). */
+  pipelineEpochs: number;
+  /** `--jobs N` for that run; null: the pipeline's default. */
+  jobs: number | null;
   /** Path of the reference script. */
   torchScript: string;
   /** Interpreter with torch. */
@@ -50,13 +58,27 @@ export interface BenchArgs {
 /** The usage text (`--help`). */
 export const USAGE = `Usage: deno task bench [FLAGS]
 
-Times the default job's training the way the pipeline runs it (models/trainer.ts's train()
-with the step the train stage picks, full Fashion-MNIST, whole epochs, evaluation after each
-epoch) on our backends, side by side with the PyTorch reference (bench/torch_reference.py)
-in the same run, and projects the full default job (both models, 10 epochs).
+Times the default job (both models, 10 epochs) side by side in one run:
+  - ours per training: models/trainer.ts's train() with the step the train stage picks, full
+    Fashion-MNIST, whole epochs, evaluation after each epoch, per backend;
+  - the real job: "deno task pipeline" itself (the pipeline task's permission flags from
+    deno.json) in a scratch copy of the tracked files with an empty cache, with
+    --set train.epochs=N when N < 10; its training stages' times and overlap come from the
+    run's cache manifests and run.json;
+  - the PyTorch reference (bench/torch_reference.py) with 1 and 2 threads, and its two
+    trainings as two 1-thread processes at once.
+With N < 10 epochs the job is projected: per-training rows 10 x (baseline + R-Drop) s/epoch
+(one after the other), "at once" rows 10 x the slower one, the pipeline row its fixed part
+(wall time outside the training window) + 10/N x the training window. Ratios are against
+PyTorch 1 thread and PyTorch's fastest row; the last line judges the target (the pipeline
+row <= 0.5x PyTorch 1 thread and faster than PyTorch's best). The pipeline row is the whole
+run (startup, download check, preprocess, evaluation, report included); PyTorch's rows are
+its training and evaluation loops only. Its CPU column is the whole run's (all processes,
+getrusage through --python), given when nothing of it is projected.
 
 Flags:
-  --epochs N            epochs per model (default 1: a tenth of the job)
+  --epochs N            epochs per model (default 1: a tenth of the job; 10: the real job,
+                        nothing projected)
   --backends LIST       ours to time, from native,wasm,cpu,webgpu (default native,wasm)
   --webgpu              the WebGPU comparison instead: today's tfjs-op step (before) against
                         the fused step (after), samples/s and WebGPU calls per step
@@ -66,6 +88,12 @@ Flags:
   --blas-threads N      OpenBLAS threads of the native step (default 1, the pipeline's)
   --torch-threads LIST  PyTorch thread counts (default 1,2)
   --no-torch            skip PyTorch
+  --no-torch-together   skip PyTorch's two trainings at once (two 1-thread processes)
+  --no-pipeline         skip the real job (deno task pipeline)
+  --pipeline-epochs N   epochs of that run (default: --epochs; 10 times the real job
+                        unprojected while the other rows stay short)
+  --jobs N              pass --jobs N to that run (default: the pipeline's own default,
+                        cores / the cpus one training declares)
   --python PATH         interpreter with torch (default /usr/bin/python3)
   --torch-script PATH   reference script (default bench/torch_reference.py)
   --data-dir DIR        Fashion-MNIST IDX files (default /usr/share/datasets/fashion-mnist)
@@ -119,6 +147,10 @@ export function parseBenchArgs(argv: string[], repoRoot: URL): BenchArgs {
         "blas-threads": { type: "string", default: "1" },
         "torch-threads": { type: "string", default: "1,2" },
         "no-torch": { type: "boolean", default: false },
+        "no-torch-together": { type: "boolean", default: false },
+        "no-pipeline": { type: "boolean", default: false },
+        jobs: { type: "string" },
+        "pipeline-epochs": { type: "string" },
         python: { type: "string", default: "/usr/bin/python3" },
         "torch-script": {
           type: "string",
@@ -138,11 +170,12 @@ export function parseBenchArgs(argv: string[], repoRoot: URL): BenchArgs {
     throw new BenchUsageError((error as Error).message);
   }
   const backends = list("backends", values.backends, BACKENDS);
+  const epochs = positiveInt("epochs", values.epochs);
   return {
     webgpu: values.webgpu,
     webgpuSteps: positiveInt("webgpu-steps", values["webgpu-steps"]),
     fusedSteps: positiveInt("fused-steps", values["fused-steps"]),
-    epochs: positiveInt("epochs", values.epochs),
+    epochs,
     backends,
     modes: list("modes", values.modes, ["baseline", "rdrop"] as const),
     blasThreads: positiveInt("blas-threads", values["blas-threads"]),
@@ -150,6 +183,12 @@ export function parseBenchArgs(argv: string[], repoRoot: URL): BenchArgs {
     torchThreads: values["torch-threads"].split(",").map((t) =>
       positiveInt("torch-threads", t.trim())
     ),
+    torchTogether: !values["no-torch"] && !values["no-torch-together"],
+    pipeline: !values["no-pipeline"],
+    pipelineEpochs: values["pipeline-epochs"] === undefined
+      ? epochs
+      : positiveInt("pipeline-epochs", values["pipeline-epochs"]),
+    jobs: values.jobs === undefined ? null : positiveInt("jobs", values.jobs),
     torchScript: values["torch-script"],
     python: values.python,
     dataDir: values["data-dir"],

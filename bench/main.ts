@@ -17,130 +17,28 @@ import {
   parseBenchArgs,
   USAGE,
 } from "./args.ts";
+import { oursRow, pipelineRow, torchRow } from "./job_rows.ts";
+import {
+  bestTorchRow,
+  formatJobTable,
+  type JobRow,
+  projectedJobSeconds,
+  verdict,
+} from "./job_table.ts";
 import { type OursResult, timeOurs } from "./ours.ts";
-import { runTorch, type TorchResult } from "./torch.ts";
+import {
+  type PipelineJobResult,
+  projectionMethod,
+  projectPipelineJob,
+  timePipelineJob,
+} from "./pipeline_job.ts";
+import { runTorch, runTorchTogether, type TorchResult } from "./torch.ts";
 import { benchWebGpu } from "./webgpu.ts";
 
 export { BenchUsageError, parseBenchArgs, USAGE };
 
-/** One row of the comparison: a runner and its per-epoch seconds per mode. */
-export interface JobRow {
-  /** What ran, e.g. "ours native (OpenBLAS Haswell, 1 thread)". */
-  label: string;
-  /** Mean seconds per epoch (training + evaluation) per mode; null where it did not run. */
-  epochSeconds: { baseline: number | null; rdrop: number | null };
-  /** Samples per second of the training loops per mode. */
-  samplesPerSecond: { baseline: number | null; rdrop: number | null };
-  /** CPU seconds (all threads) of one epoch's training loop per mode. */
-  cpuSeconds: { baseline: number | null; rdrop: number | null };
-}
-
-/** The default job's time (both models, `jobEpochs` epochs) from a row, or null. */
-export function projectedJobSeconds(
-  row: JobRow,
-  jobEpochs: number,
-): number | null {
-  const { baseline, rdrop } = row.epochSeconds;
-  return baseline === null || rdrop === null
-    ? null
-    : jobEpochs * (baseline + rdrop);
-}
-
-/** CPU seconds of the default job's training loops (both models, `jobEpochs` epochs), or null. */
-export function projectedJobCpuSeconds(
-  row: JobRow,
-  jobEpochs: number,
-): number | null {
-  const { baseline, rdrop } = row.cpuSeconds;
-  return baseline === null || rdrop === null ||
-      !Number.isFinite(baseline + rdrop)
-    ? null
-    : jobEpochs * (baseline + rdrop);
-}
-
-/** The markdown comparison table; ratios are against `peer` (PyTorch 1 thread). */
-export function formatJobTable(
-  rows: JobRow[],
-  options: { jobEpochs: number; peer: JobRow | null },
-): string {
-  const fmt = (v: number | null, digits = 1) =>
-    v === null ? "–" : v.toFixed(digits);
-  const rate = (v: number | null) => v === null ? "–" : String(Math.round(v));
-  const peerJob = options.peer
-    ? projectedJobSeconds(options.peer, options.jobEpochs)
-    : null;
-  const peerCpu = options.peer
-    ? projectedJobCpuSeconds(options.peer, options.jobEpochs)
-    : null;
-  const lines = [
-    `| run | baseline s/epoch | baseline samples/s | R-Drop s/epoch | R-Drop samples/s | default job (${options.jobEpochs} epochs, both), s | time vs PyTorch 1 thread | training CPU s, job | CPU vs PyTorch 1 thread |`,
-    "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
-  ];
-  for (const row of rows) {
-    const job = projectedJobSeconds(row, options.jobEpochs);
-    const ratio = job !== null && peerJob
-      ? `${(job / peerJob).toFixed(2)}x`
-      : "–";
-    const cpu = projectedJobCpuSeconds(row, options.jobEpochs);
-    const cpuRatio = cpu !== null && peerCpu
-      ? `${(cpu / peerCpu).toFixed(2)}x`
-      : "–";
-    lines.push(
-      `| ${row.label} | ${fmt(row.epochSeconds.baseline)} | ${
-        rate(row.samplesPerSecond.baseline)
-      } | ${fmt(row.epochSeconds.rdrop)} | ${
-        rate(row.samplesPerSecond.rdrop)
-      } | ${fmt(job, 0)} | ${ratio} | ${fmt(cpu, 0)} | ${cpuRatio} |`,
-    );
-  }
-  return lines.join("\n");
-}
-
-const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
-
-function oursRow(
-  label: string,
-  results: OursResult[],
-  samples: number,
-): JobRow {
-  const row: JobRow = {
-    label,
-    epochSeconds: { baseline: null, rdrop: null },
-    samplesPerSecond: { baseline: null, rdrop: null },
-    cpuSeconds: { baseline: null, rdrop: null },
-  };
-  for (const r of results) {
-    if (!r.ok) continue;
-    row.cpuSeconds[r.mode] = mean(r.epochs.map((e) => e.trainCpuSeconds));
-    row.epochSeconds[r.mode] = mean(r.epochs.map((e) => e.wallSeconds));
-    row.samplesPerSecond[r.mode] = samples /
-      mean(r.epochs.map((e) => e.trainSeconds));
-  }
-  return row;
-}
-
-function torchRow(
-  threads: number,
-  results: TorchResult[],
-  samples: number,
-): JobRow {
-  const row: JobRow = {
-    label: `PyTorch ${threads} thread${threads === 1 ? "" : "s"}`,
-    epochSeconds: { baseline: null, rdrop: null },
-    samplesPerSecond: { baseline: null, rdrop: null },
-    cpuSeconds: { baseline: null, rdrop: null },
-  };
-  for (const r of results) {
-    if (!r.ok || r.threads !== threads) continue;
-    row.cpuSeconds[r.summary.args.mode] = r.summary.train_cpu_s /
-      r.summary.epochs.length;
-    const s = r.summary;
-    const epochs = s.epochs.length;
-    row.epochSeconds[s.args.mode] = (s.train_s + s.eval_s) / epochs;
-    row.samplesPerSecond[s.args.mode] = (samples * epochs) / s.train_s;
-  }
-  return row;
-}
+/** The issue's target: the real default job in at most this fraction of PyTorch 1 thread's time. */
+const TARGET_RATIO = 0.5;
 
 async function loadSplit(images: string, labels: string): Promise<Split> {
   const x = await readIdxFile(images);
@@ -200,8 +98,11 @@ async function run(args: BenchArgs): Promise<number> {
     `machine: ${machine()}; load average (1/5/15 min) at start ${startLoad}`,
   );
   console.log(
-    `measured: ${args.epochs} epoch(s) per model on the full data (${samples} training ` +
-      `samples), ${args.epochs}/${jobEpochs} of the default job; the job's time is projected`,
+    args.epochs === jobEpochs
+      ? `measured: the default job itself, ${jobEpochs} epochs per model on the full data ` +
+        `(${samples} training samples); nothing projected`
+      : `measured: ${args.epochs} epoch(s) per model on the full data (${samples} training ` +
+        `samples), ${args.epochs}/${jobEpochs} of the default job; the job's time is projected`,
   );
   // Modes outermost: ours and PyTorch for one mode run back to back, so that a change of the
   // machine's load between them distorts the ratios less.
@@ -265,6 +166,42 @@ async function run(args: BenchArgs): Promise<number> {
       }
     }
   }
+  let together: TorchResult[] = [];
+  if (args.torchTogether && args.modes.length === 2) {
+    together = await runTorchTogether({
+      script: args.torchScript,
+      python: args.python,
+      epochs: args.epochs,
+      batchSize: defaults.train.batchSize,
+      learningRate: defaults.train.learningRate,
+      alpha: defaults.train.alpha,
+      seed: defaults.seeds[0],
+    });
+    for (const r of together) {
+      console.log(
+        r.ok
+          ? `PyTorch 1T ${r.summary.args.mode}, both trainings at once: ${
+            r.summary.train_s.toFixed(2)
+          } s training (${r.summary.train_cpu_s.toFixed(2)} CPU s), ${
+            r.summary.eval_s.toFixed(2)
+          } s evaluation, test acc ${
+            (r.summary.final_test_acc * 100).toFixed(2)
+          } %, load ${load()}`
+          : `PyTorch 1T, both trainings at once: not run: ${r.reason}`,
+      );
+    }
+  }
+  let pipeline: PipelineJobResult | null = null;
+  if (args.pipeline) {
+    pipeline = await timePipelineJob({
+      epochs: args.pipelineEpochs,
+      jobEpochs,
+      jobs: args.jobs,
+      python: args.python,
+    });
+    reportPipeline(pipeline, jobEpochs);
+    if (!pipeline.ok) failed = true;
+  }
   const rows: JobRow[] = [];
   for (const backend of args.backends) {
     const results = ours.filter((r) => r.backend === backend);
@@ -286,15 +223,39 @@ async function run(args: BenchArgs): Promise<number> {
       : `ours ${backend}`;
     rows.push(oursRow(label, results, samples));
   }
+  const pipelineJob = pipeline
+    ? pipelineRow(pipeline, { jobEpochs, jobs: args.jobs })
+    : null;
+  if (pipelineJob) rows.push(pipelineJob);
+  let peer: JobRow | null = null;
   if (args.torch) {
     for (const threads of args.torchThreads) {
-      rows.push(torchRow(threads, torch, samples));
+      const row = torchRow(threads, torch, samples);
+      if (threads === 1) peer = row;
+      rows.push(row);
     }
+    if (together.length > 0) rows.push(torchRow("together", together, samples));
   }
-  const peer = rows.find((r) => r.label === "PyTorch 1 thread") ?? null;
   console.log("");
   console.log(formatJobTable(rows, { jobEpochs, peer }));
   console.log("");
+  console.log(
+    `default job: per-training rows ${jobEpochs} x (baseline + R-Drop) s/epoch, one after ` +
+      `the other; "at once" ${jobEpochs} x the slower one; the pipeline row its wall time` +
+      (args.pipelineEpochs === jobEpochs
+        ? ""
+        : ` (*: projected; ${projectionMethod(jobEpochs)})`) +
+      `; the pipeline row's CPU is the whole run's, all processes (getrusage of children), ` +
+      `given only unprojected and when --python runs`,
+  );
+  const best = bestTorchRow(rows, jobEpochs);
+  const judged = verdict({
+    ours: pipelineJob ? projectedJobSeconds(pipelineJob, jobEpochs) : null,
+    torchOneThread: peer ? projectedJobSeconds(peer, jobEpochs) : null,
+    torchBest: best ? { label: best.row.label, seconds: best.seconds } : null,
+    basis: basis(args, jobEpochs),
+  }, { maxRatio: TARGET_RATIO });
+  console.log(judged.line);
   console.log(`load average at end ${load()}`);
   if (args.json) {
     await Deno.writeTextFile(
@@ -305,8 +266,17 @@ async function run(args: BenchArgs): Promise<number> {
           load: { start: startLoad, end: load() },
           args,
           rows,
+          verdict: judged,
           ours,
           torch,
+          torchTogether: together,
+          pipeline: pipeline && {
+            ...pipeline,
+            projection: pipeline.ok
+              ? projectPipelineJob(pipeline, jobEpochs)
+              : null,
+            projectionMethod: projectionMethod(jobEpochs),
+          },
         },
         null,
         1,
@@ -314,6 +284,65 @@ async function run(args: BenchArgs): Promise<number> {
     );
   }
   return failed ? 1 : 0;
+}
+
+/** Which of the verdict's times are measured and which projected. */
+function basis(args: BenchArgs, jobEpochs: number): string | null {
+  const part = (what: string, epochs: number) =>
+    epochs === jobEpochs
+      ? `${what} measured`
+      : `${what} projected from ${epochs} epoch(s)`;
+  return args.pipelineEpochs === jobEpochs && args.epochs === jobEpochs
+    ? null
+    : `${part("deno task pipeline", args.pipelineEpochs)}, ${
+      part("PyTorch", args.epochs)
+    }`;
+}
+
+/** Prints what the pipeline run did: its trainings' spans, backends and the projection. */
+function reportPipeline(result: PipelineJobResult, jobEpochs: number): void {
+  const command = `deno ${result.command.join(" ")}`;
+  if (!result.ok) {
+    console.log(`deno task pipeline: not run: ${result.reason}`);
+    console.log(`  command: ${command}`);
+    const tail = result.output.trimEnd().split("\n").slice(-15);
+    for (const line of tail) console.log(`  | ${line}`);
+    return;
+  }
+  const p = projectPipelineJob(result, jobEpochs);
+  console.log(
+    `deno task pipeline (${result.epochs} epoch(s), scratch copy, empty cache): ${
+      result.wallSeconds.toFixed(2)
+    } s wall${
+      result.cpuSeconds === null
+        ? ""
+        : `, ${result.cpuSeconds.toFixed(2)} CPU s (all processes)`
+    }; training window ${p.trainingWindowSeconds.toFixed(2)} s (both at once ${
+      p.overlapSeconds.toFixed(2)
+    } s), fixed part ${p.fixedSeconds.toFixed(2)} s${
+      p.projected
+        ? `; projected to ${jobEpochs} epochs ${p.jobSeconds.toFixed(1)} s`
+        : ""
+    }, load ${load()}`,
+  );
+  for (const t of result.trainings) {
+    const blas = t.blas
+      ? ` (OpenBLAS ${
+        t.blas.version ?? ""
+      } ${t.blas.coreName}, ${t.blas.threads} thread${
+        t.blas.threads === 1 ? "" : "s"
+      })`
+      : "";
+    console.log(
+      `  ${t.instance}: ${t.backend}${blas}, stage ${
+        t.stageSeconds.toFixed(2)
+      } s from +${t.startSeconds.toFixed(2)} s to +${
+        t.endSeconds.toFixed(2)
+      } s, training loops ${t.trainSeconds.toFixed(2)} s, ${
+        Math.round(t.samplesPerSecond)
+      } samples/s`,
+    );
+  }
 }
 
 async function main(argv: string[]): Promise<number> {

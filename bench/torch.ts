@@ -165,3 +165,17 @@ export async function runTorch(options: TorchRunOptions): Promise<TorchResult> {
     await Deno.remove(dir, { recursive: true }).catch(() => {});
   }
 }
+
+/**
+ * Runs the reference's two trainings (baseline and R-Drop) as two 1-thread processes at once:
+ * PyTorch's best use of two cores for the default job, as the pipeline runs ours.
+ */
+export async function runTorchTogether(
+  options: Omit<TorchRunOptions, "mode" | "threads">,
+): Promise<TorchResult[]> {
+  return await Promise.all(
+    (["baseline", "rdrop"] as const).map((mode) =>
+      runTorch({ ...options, mode, threads: 1 })
+    ),
+  );
+}

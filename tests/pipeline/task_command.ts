@@ -5,60 +5,14 @@
  *
  * @module
  */
-import { fileURLToPath } from "node:url";
+import { CONFIG, type DenoTask, readTask } from "../../bench/deno_task.ts";
 import { denoCommand } from "./helpers.ts";
 
-/** deno.json of this repository. */
-export const CONFIG = fileURLToPath(
-  new URL("../../deno.json", import.meta.url),
-);
+// Reading a task lives in bench/deno_task.ts (the bench starts the pipeline the same way).
+export { CONFIG, readTask } from "../../bench/deno_task.ts";
 
 /** The `pipeline` task split into its permission flags and its entry point. */
-export interface PipelineTask {
-  /** Flags between `deno run` and the entry point, e.g. `--allow-read=.,/usr/share/...`. */
-  flags: string[];
-  /** The entry point as written in the task (`stages/main.ts`). */
-  entry: string;
-  /** Arguments written after the entry point in the task. */
-  args: string[];
-}
-
-/**
- * Reads a task of deno.json (default `pipeline`); throws if it is not `deno run FLAGS ENTRY ARGS`
- * or grants every permission.
- */
-export async function readTask(
-  name = "pipeline",
-  config = CONFIG,
-): Promise<PipelineTask> {
-  const json = JSON.parse(await Deno.readTextFile(config));
-  const task = json?.tasks?.[name];
-  const command = typeof task === "string" ? task : task?.command;
-  if (typeof command !== "string") {
-    throw new Error(`${config} has no "${name}" task`);
-  }
-  if (/["'`$|&;<>]/.test(command)) {
-    throw new Error(
-      `the ${name} task uses shell syntax this helper does not parse: ${command}`,
-    );
-  }
-  const words = command.trim().split(/\s+/);
-  if (words[0] !== "deno" || words[1] !== "run") {
-    throw new Error(
-      `the ${name} task does not start with "deno run": ${command}`,
-    );
-  }
-  const rest = words.slice(2);
-  const at = rest.findIndex((word) => !word.startsWith("-"));
-  if (at < 0) {
-    throw new Error(`the ${name} task names no entry point: ${command}`);
-  }
-  const flags = rest.slice(0, at);
-  if (flags.some((flag) => flag === "-A" || flag === "--allow-all")) {
-    throw new Error(`the ${name} task grants every permission (-A)`);
-  }
-  return { flags, entry: rest[at], args: rest.slice(at + 1) };
-}
+export type PipelineTask = DenoTask;
 
 /** Reads deno.json's `pipeline` task (see {@link readTask}). */
 export function readPipelineTask(config = CONFIG): Promise<PipelineTask> {
