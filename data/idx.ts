@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { gunzipSync } from "node:zlib";
 import { IdxError } from "./errors.ts";
 
 /** A parsed IDX array: its dimensions and its data (row-major, one byte per element). */
@@ -106,17 +107,20 @@ export function isGzip(bytes: Uint8Array): boolean {
   return bytes.length >= 2 && bytes[0] === 0x1f && bytes[1] === 0x8b;
 }
 
-/** Decompresses gzip bytes with the Web `DecompressionStream`; `file` names the source in errors. */
-export async function gunzip(
+/**
+ * Decompresses gzip bytes; `file` names the source in errors. zlib's one-shot inflate into one
+ * growing buffer, rather than the Web `DecompressionStream` (whose chunks, copied input and
+ * concatenated result held about 60 MB more at the peak for the 47 MB training images).
+ */
+export function gunzip(
   bytes: Uint8Array,
   file: string,
 ): Promise<Uint8Array> {
   try {
-    const stream = new Blob([bytes as Uint8Array<ArrayBuffer>]).stream()
-      .pipeThrough(
-        new DecompressionStream("gzip"),
-      );
-    return new Uint8Array(await new Response(stream).arrayBuffer());
+    const out = gunzipSync(bytes);
+    return Promise.resolve(
+      new Uint8Array(out.buffer, out.byteOffset, out.byteLength),
+    );
   } catch (error) {
     throw new IdxError(
       file,
