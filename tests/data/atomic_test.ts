@@ -28,3 +28,25 @@ Deno.test("writeFileAtomic fails cleanly when the target cannot be replaced", as
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("writeFileAtomic writes a buffer larger than its write chunk whole, in order", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    // 9 MiB + 3 bytes: two whole 4 MiB chunks and a ragged tail; a subarray of a bigger buffer.
+    const backing = new Uint8Array((9 << 20) + 11);
+    for (let i = 0; i < backing.length; i++) backing[i] = (i * 31 + 7) & 255;
+    const bytes = backing.subarray(8, 8 + (9 << 20) + 3);
+    await writeFileAtomic(`${dir}/big.bin`, bytes);
+    const back = await Deno.readFile(`${dir}/big.bin`);
+    assertEquals(back.length, bytes.length);
+    let firstDiff = -1;
+    for (let i = 0; i < back.length && firstDiff < 0; i++) {
+      if (back[i] !== bytes[i]) firstDiff = i;
+    }
+    assertEquals(firstDiff, -1);
+    await writeFileAtomic(`${dir}/empty.bin`, new Uint8Array(0));
+    assertEquals((await Deno.stat(`${dir}/empty.bin`)).size, 0);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
