@@ -49,13 +49,32 @@ export async function listDir(dir: string): Promise<Deno.DirEntry[]> {
   }
 }
 
-/** Writes a whole file (`Deno.writeFile` by default; tests inject faults such as ENOSPC). */
+/** Writes a whole file ({@link writeFileInChunks} by default; tests inject faults such as ENOSPC). */
 export type WriteFile = (path: string, data: Uint8Array) => Promise<void>;
 
 /** Options of {@link writeFileAtomic}. */
 export interface WriteOptions {
-  /** Writes the temp file; default `Deno.writeFile`. */
+  /** Writes the temp file; default {@link writeFileInChunks}. */
   writeFile?: WriteFile;
+}
+
+/**
+ * Bytes handed to one write: an async write copies its buffer for the I/O thread, so one call
+ * with a large object (a downloaded tensor) would hold a second copy of all of it.
+ */
+const WRITE_CHUNK = 4 << 20;
+
+/** Creates `path` (it must not exist) and writes `data` to it, a few MiB per call. */
+export async function writeFileInChunks(
+  path: string,
+  data: Uint8Array,
+): Promise<void> {
+  using file = await Deno.open(path, { write: true, createNew: true });
+  let offset = 0;
+  while (offset < data.length) {
+    const end = Math.min(offset + WRITE_CHUNK, data.length);
+    offset += await file.write(data.subarray(offset, end));
+  }
 }
 
 /**
@@ -68,7 +87,7 @@ export async function writeFileAtomic(
   data: string | Uint8Array,
   options: WriteOptions = {},
 ): Promise<void> {
-  const write = options.writeFile ?? ((p, d) => Deno.writeFile(p, d));
+  const write = options.writeFile ?? writeFileInChunks;
   const bytes = typeof data === "string"
     ? new TextEncoder().encode(data)
     : data;
