@@ -52,7 +52,8 @@ export interface PreviousRecord {
 /**
  * Every reason why `current` differs from `previous`, word for word as status prints them:
  * `params changed (alpha 0.05 -> 0.1)`, `code changed (models/mlp.ts)`,
- * `dependency changed (zod npm:zod@4.6.7 -> npm:zod@4.7.0)`, `upstream changed (preprocess)`.
+ * `dependency changed (zod npm:zod@4.6.7 -> npm:zod@4.7.0)`, `upstream changed (preprocess)`,
+ * `upstream removed (train@1, train@2, train@3 and 4 more)`.
  */
 export function changeReasons(
   previous: PreviousRecord,
@@ -75,12 +76,27 @@ export function changeReasons(
       reasons.push(`dependency changed (${name} ${from} -> ${to})`);
     }
   }
+  const added: string[] = [];
+  const removed: string[] = [];
   for (const name of unionKeys(previous.upstream, current.upstream)) {
-    if (previous.upstream[name] !== current.upstream[name]) {
+    if (!(name in previous.upstream)) added.push(name);
+    else if (!(name in current.upstream)) removed.push(name);
+    else if (previous.upstream[name] !== current.upstream[name]) {
       reasons.push(`upstream changed (${name})`);
     }
   }
+  // A sweep's report has dozens of upstream instances: a plan without the sweep drops them all.
+  if (added.length > 0) reasons.push(`upstream added (${nameList(added)})`);
+  if (removed.length > 0) {
+    reasons.push(`upstream removed (${nameList(removed)})`);
+  }
   return reasons;
+}
+
+/** Up to three names, then how many more. */
+function nameList(names: readonly string[]): string {
+  const shown = names.slice(0, 3).join(", ");
+  return names.length > 3 ? `${shown} and ${names.length - 3} more` : shown;
 }
 
 function unionKeys(a: Record<string, unknown>, b: Record<string, unknown>) {
