@@ -253,9 +253,24 @@ export function diffParams(before: unknown, after: unknown): string[] {
   for (const key of keys) {
     const from = formatValue(a, key);
     const to = formatValue(b, key);
-    if (from !== to) changes.push(`${key} ${from} -> ${to}`);
+    if (from === to) continue;
+    // `matrix {} ` on one side and `matrix.train.alpha [...]` on the other: the member lines
+    // already say it all.
+    if (emptiedObject(a, b, key) || emptiedObject(b, a, key)) continue;
+    changes.push(`${key} ${from} -> ${to}`);
   }
   return changes;
+}
+
+/** `key` is an empty object in `empty` and holds members (flattened below it) in `full`. */
+function emptiedObject(
+  empty: Record<string, unknown>,
+  full: Record<string, unknown>,
+  key: string,
+): boolean {
+  const value = empty[key];
+  return isPlainObject(value) && Object.keys(value).length === 0 &&
+    !(key in full) && Object.keys(full).some((k) => k.startsWith(`${key}.`));
 }
 
 function formatValue(values: Record<string, unknown>, key: string): string {

@@ -125,3 +125,16 @@ Deno.test("diffParams names every changed key with old -> new", () => {
   );
   assertEquals(diffParams({ a: 1 }, { a: 1 }), []);
 });
+
+Deno.test("diffParams: an object emptied or filled is said by its members alone", () => {
+  const sweep = { matrix: { train: { alpha: [0.01, 0.1] } }, seeds: [0] };
+  const plain = { matrix: {}, seeds: [0] };
+  assertEquals(diffParams(sweep, plain), [
+    "matrix.train.alpha [0.01,0.1] -> (unset)",
+  ]);
+  assertEquals(diffParams(plain, sweep), [
+    "matrix.train.alpha (unset) -> [0.01,0.1]",
+  ]);
+  // An empty object against nothing at all is still a change.
+  assertEquals(diffParams({}, { matrix: {} }), ["matrix (unset) -> {}"]);
+});
