@@ -19,6 +19,7 @@ import {
   type PlannedInstance,
   planPipeline,
 } from "./plan.ts";
+import { formatReason, formatReasons } from "./reasons.ts";
 import { runStage } from "./stage_run.ts";
 import type { Store } from "./store/mod.ts";
 import { openStore } from "./store/open.ts";
@@ -144,7 +145,9 @@ async function checkoutUpstream(
   });
   if (!restored.ok) {
     throw new UserError(
-      `upstream ${instance.name} is not in the store (${restored.reason}); ` +
+      `upstream ${instance.name} is not in the store (${
+        formatReason(restored.reason)
+      }); ` +
         `the coordinator starts a worker only after its upstream is stored`,
     );
   }
@@ -207,7 +210,7 @@ function refusal(
     `worker: refusing ${spec.instance}: here its key is ${
       mine.key.slice(0, 12)
     }…, the coordinator asked for ${short}… (${
-      reasons.join("; ") || "key format differs"
+      formatReasons(reasons) || "key format differs"
     }). A node where backend auto resolves differently, or other code, computes another ` +
       `result; run it where the plan matches, or pin machine-dependent params with --set`,
   );
