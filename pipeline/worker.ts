@@ -9,6 +9,7 @@
  * @module
  */
 import { join } from "node:path";
+import { z } from "zod";
 import { UserError } from "./errors.ts";
 import type { PipelineEvent } from "./events.ts";
 import type { JobSpec } from "./executor/mod.ts";
@@ -21,7 +22,7 @@ import {
 } from "./plan.ts";
 import { formatReason, formatReasons } from "./reasons.ts";
 import { runStage } from "./stage_run.ts";
-import type { Store } from "./store/mod.ts";
+import { CodeRecord, type Store } from "./store/mod.ts";
 import { openStore } from "./store/open.ts";
 import type { PipelineDeclaration, UpstreamInfo } from "./types.ts";
 
@@ -182,11 +183,31 @@ function syncScratch(
   return () => clearInterval(timer);
 }
 
-function parseJob(text: string | undefined): JobSpec | undefined {
+/** The job spec a coordinator leaves (see `jobSpec` in executor/wire.ts), as read back. */
+const JobSpecFile = z.object({
+  instance: z.string(),
+  key: z.string(),
+  /** What went into the coordinator's key; as far as the refusal's reasons need it. */
+  record: z.object({
+    params: z.unknown(),
+    upstream: z.record(z.string(), z.string()),
+    code: CodeRecord,
+  }),
+  upstream: z.record(
+    z.string(),
+    z.object({ seconds: z.number(), cached: z.boolean() }),
+  ),
+  args: z.array(z.string()).optional(),
+});
+/** A job spec read back: the type checks that the schema gives everything {@link JobSpec} has. */
+type JobSpecFile = JobSpec & { record: PreviousRecord };
+
+/** The job spec, or undefined when there is none or it does not read back valid. */
+function parseJob(text: string | undefined): JobSpecFile | undefined {
   if (text === undefined) return undefined;
   try {
-    const json = JSON.parse(text);
-    return typeof json?.instance === "string" ? json as JobSpec : undefined;
+    const parsed = JobSpecFile.safeParse(JSON.parse(text));
+    return parsed.success ? parsed.data : undefined;
   } catch {
     return undefined;
   }
@@ -194,7 +215,7 @@ function parseJob(text: string | undefined): JobSpec | undefined {
 
 function refusal(
   key: string,
-  spec: JobSpec | undefined,
+  spec: JobSpecFile | undefined,
   instances: readonly PlannedInstance[],
 ): UserError {
   const short = key.slice(0, 12);
@@ -205,7 +226,7 @@ function refusal(
         `other code or params than the coordinator did (run the same commit with the same --set/--params)`,
     );
   }
-  const reasons = changeReasons(spec.record as PreviousRecord, mine.record);
+  const reasons = changeReasons(spec.record, mine.record);
   return new UserError(
     `worker: refusing ${spec.instance}: here its key is ${
       mine.key.slice(0, 12)
