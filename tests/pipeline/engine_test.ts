@@ -236,6 +236,12 @@ Deno.test("a corrupt store object is detected on restore, reported and recompute
   );
   assertEquals(warnings.length, 1);
   assertMatch(warnings[0], /train@0 is corrupt \(model\.json\)/);
+  const started = events.flatMap((e) => e.type === "start" ? [e] : []);
+  assertEquals(started, [{
+    type: "start",
+    instance: "train@0",
+    reasons: [{ kind: "cached-result-corrupt", outputs: ["model.json"] }],
+  }]);
   assertEquals(result.ran, ["train@0"]);
   assertEquals(rig.count("train@0"), 2);
   assertEquals(rig.count("report"), 1);
