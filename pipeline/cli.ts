@@ -14,6 +14,7 @@ import {
   planPipeline,
   rootPath,
   runPipeline,
+  type StatusEntry,
 } from "./engine.ts";
 import {
   chooseExecutor,
@@ -36,6 +37,7 @@ import { collectGarbage, type GcResult } from "./gc.ts";
 import { verifyPipeline } from "./verify.ts";
 import { toText } from "./graph.ts";
 import { formatBytes } from "./progress.ts";
+import { formatReason, formatReasons, type StaleReason } from "./reasons.ts";
 import { TerminalRenderer } from "./render.ts";
 import type { PipelineDeclaration } from "./types.ts";
 import { type CliArgs, HELP, parseCliArgs } from "./cli_args.ts";
@@ -146,13 +148,13 @@ export async function runCli<S extends PipelineDeclaration>(
           targets: parsed.targets,
         });
         if (parsed.json) {
-          stdout(JSON.stringify(entries, null, 2) + "\n");
+          stdout(JSON.stringify(entries.map(statusJson), null, 2) + "\n");
         } else {
           for (const entry of entries) {
             stdout(
               entry.state === "fresh"
                 ? `fresh  ${entry.stage}\n`
-                : `stale  ${entry.stage}: ${entry.reasons.join("; ")}\n`,
+                : `stale  ${entry.stage}: ${formatReasons(entry.reasons)}\n`,
             );
           }
         }
@@ -381,4 +383,21 @@ function reportError(error: unknown, stderr: (text: string) => void): number {
     }\n`,
   );
   return 1;
+}
+
+/** One entry of `status --json`: `reasons` in words (as before), `why` as typed values. */
+interface StatusJson {
+  stage: string;
+  state: "fresh" | "stale";
+  reasons: string[];
+  why: StaleReason[];
+}
+
+function statusJson(entry: StatusEntry): StatusJson {
+  return {
+    stage: entry.stage,
+    state: entry.state,
+    reasons: entry.reasons.map(formatReason),
+    why: entry.reasons,
+  };
 }

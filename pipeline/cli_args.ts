@@ -43,8 +43,10 @@ Flags:
                         (default: cores / the cpus one instance declares)
   --executor NAME       run: local (default) or slurm (one sbatch job per
                         instance; needs the remote store)
-  --json                status: print JSON [{"stage","state","reasons"}];
-                        worker: events as JSON lines
+  --json                status: print JSON [{"stage","state","reasons","why"}]
+                        (reasons: as status prints them; why: the same as
+                        objects with a "kind", e.g. {"kind":"code",
+                        "file":"models/mlp.ts"}); worker: events as JSON lines
   --mermaid             dag: print a Mermaid flowchart block
   -h, --help            print this text
 

@@ -14,6 +14,7 @@ import {
   type PlannedInstance,
   planPipeline,
 } from "./plan.ts";
+import type { StaleReason } from "./reasons.ts";
 import { changedOutputs } from "./workspace.ts";
 import { cacheReason, type Store } from "./store/mod.ts";
 import { openStore } from "./store/open.ts";
@@ -25,8 +26,8 @@ export interface StatusEntry {
   stage: string;
   /** Fresh: nothing to do. Stale: see reasons. */
   state: "fresh" | "stale";
-  /** Every reason it is stale. */
-  reasons: string[];
+  /** Every reason it is stale (in words: `formatReason`). */
+  reasons: StaleReason[];
 }
 
 /**
@@ -39,37 +40,39 @@ export async function staleness(
   instance: PlannedInstance,
   lock: LockFile,
   store: Store,
-): Promise<{ reasons: string[]; cachedResult: boolean }> {
+): Promise<{ reasons: StaleReason[]; cachedResult: boolean }> {
   const read = await store.readManifest(instance.key);
   const cachedResult = read.state === "ok";
   const notCached = cacheReason(read);
   const entry = lock.instances[instance.name];
   if (entry === undefined) {
     return {
-      reasons: [notCached ?? "not checked out (result in cache)"],
+      reasons: [notCached ?? { kind: "not-checked-out" }],
       cachedResult,
     };
   }
   if (entry.key !== instance.key) {
     const reasons = changeReasons(entry, instance.record);
-    if (reasons.length === 0) reasons.push("key changed (engine format)");
+    if (reasons.length === 0) reasons.push({ kind: "engine-format" });
     // The action (run or restore) says whether the new key is cached; only a corrupt entry adds a reason.
-    if (read.state === "invalid") reasons.push(notCached as string);
+    if (notCached?.kind === "cache-entry-corrupt") reasons.push(notCached);
     return { reasons, cachedResult };
   }
-  const reasons: string[] = [];
+  const reasons: StaleReason[] = [];
   if (notCached !== undefined) reasons.push(notCached);
   if (entry.workspace !== instance.workspace) {
-    reasons.push(
-      `workspace changed (${entry.workspace} -> ${instance.workspace})`,
-    );
+    reasons.push({
+      kind: "workspace",
+      from: entry.workspace,
+      to: instance.workspace,
+    });
   }
   const changed = await changedOutputs(join(plan.root, instance.workspace), {
     recorded: entry.outputs,
     declared: instance.stage.outputs,
   });
   for (const output of changed) {
-    reasons.push(`output missing or corrupt (${output})`);
+    reasons.push({ kind: "output", file: output });
   }
   return { reasons, cachedResult };
 }

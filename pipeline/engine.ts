@@ -166,7 +166,7 @@ export async function runPipeline<S extends PipelineDeclaration>(
         entry = {
           instance: instance.name,
           action: "run",
-          reasons: ["forced", ...reasons],
+          reasons: [{ kind: "forced" }, ...reasons],
         };
       } else if (reasons.length === 0) {
         entry = { instance: instance.name, action: "fresh", reasons };

@@ -5,6 +5,7 @@
  * @module
  */
 import type { ProgressState } from "./progress.ts";
+import type { StaleReason } from "./reasons.ts";
 
 /** What the engine decided for one instance. */
 export type Action = "run" | "restore" | "fresh";
@@ -16,13 +17,13 @@ export interface PlanEntry {
   /** What a run would do. */
   action: Action;
   /** Why it is stale (empty when fresh). */
-  reasons: string[];
+  reasons: StaleReason[];
 }
 
 /** Everything the engine reports while it works. */
 export type PipelineEvent =
   | { type: "plan"; entries: PlanEntry[]; dryRun: boolean }
-  | { type: "start"; instance: string; reasons: string[] }
+  | { type: "start"; instance: string; reasons: StaleReason[] }
   | { type: "log"; instance: string; line: string }
   | ({
     type: "progress";

@@ -9,7 +9,8 @@
  */
 import type { CodeFingerprint } from "./code_hash.ts";
 import { canonicalJson, sha256Text } from "./hash.ts";
-import { diffParams } from "./params.ts";
+import { paramChanges } from "./params.ts";
+import type { StaleReason } from "./reasons.ts";
 import type { Item } from "./types.ts";
 
 /** Bumped when the meaning of a key record changes. */
@@ -50,31 +51,26 @@ export interface PreviousRecord {
 }
 
 /**
- * Every reason why `current` differs from `previous`, word for word as status prints them:
- * `params changed (alpha 0.05 -> 0.1)`, `code changed (models/mlp.ts)`,
- * `dependency changed (zod npm:zod@4.6.7 -> npm:zod@4.7.0)`, `upstream changed (preprocess)`,
- * `upstream removed (train@1, train@2, train@3 and 4 more)`.
+ * Every reason why `current` differs from `previous`, in the order status lists them: params,
+ * code files, dependencies, upstream changed, upstream added, upstream removed. Upstream
+ * instances added or removed make one reason each way (a sweep's report has dozens).
  */
 export function changeReasons(
   previous: PreviousRecord,
   current: KeyRecord,
-): string[] {
-  const reasons: string[] = [];
-  for (const change of diffParams(previous.params, current.params)) {
-    reasons.push(`params changed (${change})`);
-  }
+): StaleReason[] {
+  const reasons: StaleReason[] = paramChanges(previous.params, current.params)
+    .map(({ path, from, to }) => ({ kind: "params", path, from, to }));
   const files = unionKeys(previous.code.files, current.code.files);
   for (const file of files) {
     if (previous.code.files[file] !== current.code.files[file]) {
-      reasons.push(`code changed (${file})`);
+      reasons.push({ kind: "code", file });
     }
   }
   for (const name of unionKeys(previous.code.packages, current.code.packages)) {
-    const from = previous.code.packages[name] ?? "(none)";
-    const to = current.code.packages[name] ?? "(none)";
-    if (from !== to) {
-      reasons.push(`dependency changed (${name} ${from} -> ${to})`);
-    }
+    const from = previous.code.packages[name];
+    const to = current.code.packages[name];
+    if (from !== to) reasons.push({ kind: "dependency", name, from, to });
   }
   const added: string[] = [];
   const removed: string[] = [];
@@ -82,21 +78,16 @@ export function changeReasons(
     if (!(name in previous.upstream)) added.push(name);
     else if (!(name in current.upstream)) removed.push(name);
     else if (previous.upstream[name] !== current.upstream[name]) {
-      reasons.push(`upstream changed (${name})`);
+      reasons.push({ kind: "upstream", change: "changed", names: [name] });
     }
   }
-  // A sweep's report has dozens of upstream instances: a plan without the sweep drops them all.
-  if (added.length > 0) reasons.push(`upstream added (${nameList(added)})`);
+  if (added.length > 0) {
+    reasons.push({ kind: "upstream", change: "added", names: added });
+  }
   if (removed.length > 0) {
-    reasons.push(`upstream removed (${nameList(removed)})`);
+    reasons.push({ kind: "upstream", change: "removed", names: removed });
   }
   return reasons;
-}
-
-/** Up to three names, then how many more. */
-function nameList(names: readonly string[]): string {
-  const shown = names.slice(0, 3).join(", ");
-  return names.length > 3 ? `${shown} and ${names.length - 3} more` : shown;
 }
 
 function unionKeys(a: Record<string, unknown>, b: Record<string, unknown>) {

@@ -55,6 +55,7 @@ export { verifyPipeline } from "./verify.ts";
 export type { VerifyProblem } from "./verify.ts";
 export { UpstreamChangedError } from "./upstream_check.ts";
 export type { Action, PipelineEvent, PlanEntry } from "./events.ts";
+export { formatReason, formatReasons, StaleReason } from "./reasons.ts";
 export {
   DiskFullError,
   errorMessage,

@@ -8,6 +8,7 @@ import type { z } from "zod";
 import { permissionError, UserError } from "./errors.ts";
 import { readTextOrUndefined } from "./fs.ts";
 import { closest } from "./suggest.ts";
+import { formatParamValue } from "./reasons.ts";
 
 /** One `--set key.path=value` override, parsed. */
 export interface ParamOverride {
@@ -246,18 +247,35 @@ export function flattenParams(
  * Keys only on one side show `(unset)` on the other.
  */
 export function diffParams(before: unknown, after: unknown): string[] {
+  return paramChanges(before, after).map((change) =>
+    `${change.path} ${formatParamValue(change.from)} -> ${
+      formatParamValue(change.to)
+    }`
+  );
+}
+
+/** One changed key path: its old and new value (undefined: unset on that side). */
+export interface ParamChange {
+  /** Dotted key path. */
+  path: string;
+  /** The value before. */
+  from: unknown;
+  /** The value after. */
+  to: unknown;
+}
+
+/** The changes {@link diffParams} lists, as values. */
+export function paramChanges(before: unknown, after: unknown): ParamChange[] {
   const a = flattenParams(before);
   const b = flattenParams(after);
   const keys = [...new Set([...Object.keys(a), ...Object.keys(b)])].sort();
-  const changes: string[] = [];
+  const changes: ParamChange[] = [];
   for (const key of keys) {
-    const from = formatValue(a, key);
-    const to = formatValue(b, key);
-    if (from === to) continue;
+    if (formatParamValue(a[key]) === formatParamValue(b[key])) continue;
     // `matrix {} ` on one side and `matrix.train.alpha [...]` on the other: the member lines
     // already say it all.
     if (emptiedObject(a, b, key) || emptiedObject(b, a, key)) continue;
-    changes.push(`${key} ${from} -> ${to}`);
+    changes.push({ path: key, from: a[key], to: b[key] });
   }
   return changes;
 }
@@ -271,9 +289,4 @@ function emptiedObject(
   const value = empty[key];
   return isPlainObject(value) && Object.keys(value).length === 0 &&
     !(key in full) && Object.keys(full).some((k) => k.startsWith(`${key}.`));
-}
-
-function formatValue(values: Record<string, unknown>, key: string): string {
-  if (!(key in values) || values[key] === undefined) return "(unset)";
-  return JSON.stringify(values[key]);
 }

@@ -8,6 +8,7 @@
 import { errorMessage, isUserError } from "./errors.ts";
 import type { PipelineEvent } from "./events.ts";
 import { LiveRegion } from "./live_region.ts";
+import { formatReasons, type StaleReason } from "./reasons.ts";
 import {
   formatProgress,
   progressDoneParts,
@@ -162,7 +163,7 @@ export class TerminalRenderer {
               ? "would restore"
               : "fresh        ";
             const why = entry.reasons.length > 0
-              ? `: ${entry.reasons.join("; ")}`
+              ? `: ${formatReasons(entry.reasons)}`
               : "";
             this.line(`${what} ${entry.instance}${why}`);
           }
@@ -352,9 +353,12 @@ export class TerminalRenderer {
  * The reasons a stage runs, cut to keep the run log to a line per stage; `status` and
  * `--dry-run` list them all.
  */
-export function briefReasons(reasons: readonly string[], max = 2): string {
+export function briefReasons(
+  reasons: readonly StaleReason[],
+  max = 2,
+): string {
   if (reasons.length === 0) return "";
-  const shown = reasons.slice(0, max).join("; ");
+  const shown = formatReasons(reasons.slice(0, max));
   const more = reasons.length - max;
   return more > 0 ? ` (${shown}; +${more} more)` : ` (${shown})`;
 }

@@ -12,6 +12,7 @@ import type { ExecOutcome, Executor } from "./executor/mod.ts";
 import { upstreamClosure } from "./graph.ts";
 import { type LockEntry, type LockFile, writeLockFile } from "./lock.ts";
 import type { EngineOptions, Plan, PlannedInstance } from "./plan.ts";
+import type { StaleReason } from "./reasons.ts";
 import type { Manifest, Store } from "./store/mod.ts";
 import type { UpstreamInfo } from "./types.ts";
 
@@ -112,7 +113,7 @@ export class Scheduler {
     instance: PlannedInstance,
     decision: PlanEntry,
     result: ScheduleResult,
-  ): Promise<string[] | undefined> {
+  ): Promise<StaleReason[] | undefined> {
     const emit = this.#o.emit;
     // Keys are built from inputs, not output content. When an upstream had to be recomputed
     // (corrupt or lost cache) and a non-deterministic stage (training) produced different
@@ -121,7 +122,7 @@ export class Scheduler {
       this.#outputsChanged.has(dep)
     );
     if (decision.action !== "run" && changedUpstream.length > 0) {
-      return changedUpstream.map((dep) => `upstream output changed (${dep})`);
+      return changedUpstream.map((name) => ({ kind: "upstream-output", name }));
     }
     if (decision.action === "fresh") {
       emit({
@@ -172,7 +173,7 @@ export class Scheduler {
 
   async #execute(
     instance: PlannedInstance,
-    reasons: string[],
+    reasons: StaleReason[],
     result: ScheduleResult,
   ): Promise<boolean> {
     const emit = this.#o.emit;

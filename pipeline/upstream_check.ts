@@ -10,6 +10,7 @@ import { join } from "node:path";
 import { UserError } from "./errors.ts";
 import { statOrUndefined } from "./fs.ts";
 import { sha256File } from "./hash.ts";
+import { formatReason } from "./reasons.ts";
 import { cacheReason, type Store } from "./store/mod.ts";
 
 /** An upstream instance of the stage being published. */
@@ -42,9 +43,12 @@ export async function checkUpstream(
 ): Promise<void> {
   for (const ref of upstream) {
     const read = await store.readManifest(ref.key);
-    const notCached = cacheReason(read);
     if (read.state !== "ok") {
-      throw changed(ref.name, `its cache entry is unusable (${notCached})`);
+      const why = cacheReason(read) ?? { kind: "not-in-cache" };
+      throw changed(
+        ref.name,
+        `its cache entry is unusable (${formatReason(why)})`,
+      );
     }
     for (const [output, record] of Object.entries(read.manifest.outputs)) {
       const path = join(ref.dir, output);

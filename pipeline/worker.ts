@@ -9,6 +9,7 @@
  * @module
  */
 import { join } from "node:path";
+import { z } from "zod";
 import { UserError } from "./errors.ts";
 import type { PipelineEvent } from "./events.ts";
 import type { JobSpec } from "./executor/mod.ts";
@@ -19,8 +20,9 @@ import {
   type PlannedInstance,
   planPipeline,
 } from "./plan.ts";
+import { formatReason, formatReasons } from "./reasons.ts";
 import { runStage } from "./stage_run.ts";
-import type { Store } from "./store/mod.ts";
+import { CodeRecord, type Store } from "./store/mod.ts";
 import { openStore } from "./store/open.ts";
 import type { PipelineDeclaration, UpstreamInfo } from "./types.ts";
 
@@ -144,7 +146,9 @@ async function checkoutUpstream(
   });
   if (!restored.ok) {
     throw new UserError(
-      `upstream ${instance.name} is not in the store (${restored.reason}); ` +
+      `upstream ${instance.name} is not in the store (${
+        formatReason(restored.reason)
+      }); ` +
         `the coordinator starts a worker only after its upstream is stored`,
     );
   }
@@ -179,11 +183,31 @@ function syncScratch(
   return () => clearInterval(timer);
 }
 
-function parseJob(text: string | undefined): JobSpec | undefined {
+/** The job spec a coordinator leaves (see `jobSpec` in executor/wire.ts), as read back. */
+const JobSpecFile = z.object({
+  instance: z.string(),
+  key: z.string(),
+  /** What went into the coordinator's key; as far as the refusal's reasons need it. */
+  record: z.object({
+    params: z.unknown(),
+    upstream: z.record(z.string(), z.string()),
+    code: CodeRecord,
+  }),
+  upstream: z.record(
+    z.string(),
+    z.object({ seconds: z.number(), cached: z.boolean() }),
+  ),
+  args: z.array(z.string()).optional(),
+});
+/** A job spec read back: the type checks that the schema gives everything {@link JobSpec} has. */
+type JobSpecFile = JobSpec & { record: PreviousRecord };
+
+/** The job spec, or undefined when there is none or it does not read back valid. */
+function parseJob(text: string | undefined): JobSpecFile | undefined {
   if (text === undefined) return undefined;
   try {
-    const json = JSON.parse(text);
-    return typeof json?.instance === "string" ? json as JobSpec : undefined;
+    const parsed = JobSpecFile.safeParse(JSON.parse(text));
+    return parsed.success ? parsed.data : undefined;
   } catch {
     return undefined;
   }
@@ -191,7 +215,7 @@ function parseJob(text: string | undefined): JobSpec | undefined {
 
 function refusal(
   key: string,
-  spec: JobSpec | undefined,
+  spec: JobSpecFile | undefined,
   instances: readonly PlannedInstance[],
 ): UserError {
   const short = key.slice(0, 12);
@@ -202,12 +226,12 @@ function refusal(
         `other code or params than the coordinator did (run the same commit with the same --set/--params)`,
     );
   }
-  const reasons = changeReasons(spec.record as PreviousRecord, mine.record);
+  const reasons = changeReasons(spec.record, mine.record);
   return new UserError(
     `worker: refusing ${spec.instance}: here its key is ${
       mine.key.slice(0, 12)
     }…, the coordinator asked for ${short}… (${
-      reasons.join("; ") || "key format differs"
+      formatReasons(reasons) || "key format differs"
     }). A node where backend auto resolves differently, or other code, computes another ` +
       `result; run it where the plan matches, or pin machine-dependent params with --set`,
   );

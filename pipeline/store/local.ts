@@ -17,12 +17,12 @@ import {
 } from "../fs.ts";
 import { sha256File } from "../hash.ts";
 import { UserError } from "../errors.ts";
+import type { StaleReason } from "../reasons.ts";
 import {
   type CheckedOutRecord,
   type Manifest,
   type ManifestRead,
   manifestText,
-  NOT_IN_CACHE,
   type OutputRecord,
   parseManifest,
 } from "./manifest.ts";
@@ -274,17 +274,19 @@ export class LocalStore implements Store {
   ): Promise<
     { ok: true; manifest: Manifest } | {
       ok: false;
-      reason: string;
+      reason: StaleReason;
       warning?: string;
     }
   > {
     const read = await this.readManifest(key);
-    if (read.state === "missing") return { ok: false, reason: NOT_IN_CACHE };
+    if (read.state === "missing") {
+      return { ok: false, reason: { kind: "not-in-cache" } };
+    }
     if (read.state === "invalid") {
       await this.removeManifest(key);
       return {
         ok: false,
-        reason: "cached result invalid",
+        reason: { kind: "cached-result-invalid" },
         warning: `manifest of ${name} is invalid (${read.reason})`,
       };
     }
@@ -300,7 +302,7 @@ export class LocalStore implements Store {
     await this.removeManifest(key);
     return {
       ok: false,
-      reason: `cached result corrupt (${corrupt.join(", ")})`,
+      reason: { kind: "cached-result-corrupt", outputs: corrupt },
       warning: `cached result of ${name} is corrupt (${
         corrupt.join(", ")
       }): its content no longer matches its hash`,

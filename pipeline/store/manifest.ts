@@ -6,6 +6,7 @@
  */
 import { z } from "zod";
 import { ItemSchema } from "../items.ts";
+import type { StaleReason } from "../reasons.ts";
 
 const Sha256 = z.string().regex(/^[0-9a-f]{64}$/);
 
@@ -55,18 +56,15 @@ export type ManifestRead =
   | { state: "invalid"; reason: string }
   | { state: "ok"; manifest: Manifest };
 
-/** The one reason a result that is needed is not in the cache (no manifest for its key). */
-export const NOT_IN_CACHE = "not in cache";
-
 /** Why the result of a key cannot be restored, from its manifest read; undefined when it can. */
-export function cacheReason(read: ManifestRead): string | undefined {
+export function cacheReason(read: ManifestRead): StaleReason | undefined {
   switch (read.state) {
     case "ok":
       return undefined;
     case "missing":
-      return NOT_IN_CACHE;
+      return { kind: "not-in-cache" };
     case "invalid":
-      return `cache entry corrupt (manifest: ${read.reason})`;
+      return { kind: "cache-entry-corrupt", detail: read.reason };
   }
 }
 

@@ -16,6 +16,7 @@ import type {
   OutputRecord,
 } from "./manifest.ts";
 import type { RunLock, RunLockOptions } from "./run_lock.ts";
+import type { StaleReason } from "../reasons.ts";
 
 export {
   cacheReason,
@@ -23,7 +24,6 @@ export {
   CodeRecord,
   Manifest,
   type ManifestRead,
-  NOT_IN_CACHE,
   OutputRecord,
 } from "./manifest.ts";
 export {
@@ -46,7 +46,7 @@ export type RestoreResult =
   | {
     ok: false;
     /** Why it is recomputed (shown as the stage's reason). */
-    reason: string;
+    reason: StaleReason;
     /** Set when a cached result was found corrupt and removed (shown as a warning). */
     warning?: string;
   };
@@ -89,7 +89,7 @@ export interface SaveOptions {
 export type FetchResult =
   | { state: "local"; manifest: Manifest }
   | { state: "fetched"; manifest: Manifest }
-  | { state: "missing"; reason: string; warning?: string };
+  | { state: "missing"; reason: StaleReason; warning?: string };
 
 /** One cached thing that gc removes. */
 export interface GarbageItem {

@@ -1,5 +1,6 @@
 import { assertEquals } from "../assert.ts";
 import { changeReasons, type KeyRecord } from "../../pipeline/key.ts";
+import { formatReason } from "../../pipeline/reasons.ts";
 
 const code = { files: { "stages/a.ts": "h1" }, packages: { zod: "npm:zod@4" } };
 
@@ -17,9 +18,9 @@ Deno.test("change reasons tell a changed upstream from one added or removed", ()
       record({ "train@0": "k0b", "train@2": "k2" }),
     ),
     [
-      "upstream changed (train@0)",
-      "upstream added (train@2)",
-      "upstream removed (train@1)",
+      { kind: "upstream", change: "changed", names: ["train@0"] },
+      { kind: "upstream", change: "added", names: ["train@2"] },
+      { kind: "upstream", change: "removed", names: ["train@1"] },
     ],
   );
   assertEquals(changeReasons(record({ a: "1" }), record({ a: "1" })), []);
@@ -29,11 +30,50 @@ Deno.test("a plan that drops a sweep's dozens of upstream instances says so in o
   const sweep: Record<string, string> = {};
   for (let seed = 0; seed < 5; seed++) sweep[`evaluate@${seed}`] = `k${seed}`;
   const reasons = changeReasons(record(sweep), record({ "evaluate@0": "k0" }));
-  assertEquals(reasons, [
+  assertEquals(reasons.map(formatReason), [
     "upstream removed (evaluate@1, evaluate@2, evaluate@3 and 1 more)",
   ]);
   const grown = changeReasons(record({}), record(sweep));
-  assertEquals(grown, [
+  assertEquals(grown, [{
+    kind: "upstream",
+    change: "added",
+    names: Object.keys(sweep),
+  }]);
+  assertEquals(
+    formatReason(grown[0]),
     "upstream added (evaluate@0, evaluate@1, evaluate@2 and 2 more)",
+  );
+});
+
+Deno.test("change reasons name params, code files and dependencies with both sides", () => {
+  const before = {
+    params: { train: { epochs: 10, alpha: 0.05 }, gone: "x" },
+    upstream: {},
+    code: {
+      files: { "models/mlp.ts": "h1", "stages/a.ts": "h2" },
+      packages: { zod: "npm:zod@4.6.7", old: "npm:old@1" },
+    },
+  };
+  const after: KeyRecord = {
+    stage: "train",
+    item: null,
+    params: { train: { epochs: 2, alpha: 0.05 } },
+    upstream: {},
+    code: {
+      files: { "models/mlp.ts": "h1b", "stages/a.ts": "h2" },
+      packages: { zod: "npm:zod@4.7.0" },
+    },
+  };
+  assertEquals(changeReasons(before, after), [
+    { kind: "params", path: "gone", from: "x", to: undefined },
+    { kind: "params", path: "train.epochs", from: 10, to: 2 },
+    { kind: "code", file: "models/mlp.ts" },
+    { kind: "dependency", name: "old", from: "npm:old@1", to: undefined },
+    {
+      kind: "dependency",
+      name: "zod",
+      from: "npm:zod@4.6.7",
+      to: "npm:zod@4.7.0",
+    },
   ]);
 });

@@ -1,10 +1,12 @@
 import { join } from "node:path";
 import { assert, assertEquals, assertMatch } from "../assert.ts";
 import {
+  formatReason,
   HELP,
   isUserError,
   parseCliArgs,
   runCli,
+  StaleReason,
   UserError,
 } from "../../pipeline/mod.ts";
 import { demoPipeline, makeRig, type Rig } from "./helpers.ts";
@@ -145,19 +147,27 @@ Deno.test("CLI: run prints one line per instance and the summary; status text an
     ].join("\n"),
   );
   const json = await cli(rig, ["status", "--json"]);
-  assertEquals(JSON.parse(json.stdout), [
-    { stage: "source", state: "fresh", reasons: [] },
+  const entries = JSON.parse(json.stdout);
+  assertEquals(entries, [
+    { stage: "source", state: "fresh", reasons: [], why: [] },
     {
       stage: "train@0",
       state: "stale",
       reasons: ["params changed (alpha 0.05 -> 0.1)"],
+      why: [{ kind: "params", path: "alpha", from: 0.05, to: 0.1 }],
     },
     {
       stage: "report",
       state: "stale",
       reasons: ["upstream changed (train@0)"],
+      why: [{ kind: "upstream", change: "changed", names: ["train@0"] }],
     },
   ]);
+  // `why` reads back through the schema, and its words are `reasons`.
+  for (const entry of entries) {
+    const why = StaleReason.array().parse(entry.why);
+    assertEquals(why.map(formatReason), entry.reasons);
+  }
 });
 
 Deno.test("CLI: --params uses another file; dag prints text and a Mermaid block", async () => {

@@ -2,6 +2,7 @@ import { assert, assertEquals, assertMatch, assertRejects } from "../assert.ts";
 import { join } from "node:path";
 import {
   collectGarbage,
+  formatReason,
   pipelineStatus,
   RunLockBusyError,
   runPipeline,
@@ -9,7 +10,13 @@ import {
   verifyPipeline,
 } from "../../pipeline/mod.ts";
 import { acquireRunLock } from "../../pipeline/store/run_lock.ts";
-import { demoPipeline, makeRig, runCollect, writeParams } from "./helpers.ts";
+import {
+  demoPipeline,
+  inWords,
+  makeRig,
+  runCollect,
+  writeParams,
+} from "./helpers.ts";
 
 Deno.test("first run runs every stage once; a no-op rerun runs nothing", async () => {
   await using rig = await makeRig();
@@ -26,14 +33,14 @@ Deno.test("first run runs every stage once; a no-op rerun runs nothing", async (
   );
   const report = await Deno.readTextFile(join(rig.root, "results/report.md"));
   assertEquals(report, 'train@0: {"sum":0.30000000000000004}\n');
-  const status = await pipelineStatus(pipeline, { root: rig.root });
+  const status = inWords(await pipelineStatus(pipeline, { root: rig.root }));
   assertEquals(status.map((s) => s.state), ["fresh", "fresh", "fresh"]);
 });
 
 Deno.test("status before any run says not in cache", async () => {
   await using rig = await makeRig();
   const { pipeline } = demoPipeline(rig);
-  const status = await pipelineStatus(pipeline, { root: rig.root });
+  const status = inWords(await pipelineStatus(pipeline, { root: rig.root }));
   assertEquals(status, [
     { stage: "source", state: "stale", reasons: ["not in cache"] },
     { stage: "train@0", state: "stale", reasons: ["not in cache"] },
@@ -46,7 +53,7 @@ Deno.test("a changed param reruns that stage and downstream only, with every rea
   const { pipeline } = demoPipeline(rig);
   await runPipeline(pipeline, { root: rig.root });
   await writeParams(rig, { train: { alpha: 0.1, nested: { depth: 2 } } });
-  const status = await pipelineStatus(pipeline, { root: rig.root });
+  const status = inWords(await pipelineStatus(pipeline, { root: rig.root }));
   assertEquals(status, [
     { stage: "source", state: "fresh", reasons: [] },
     {
@@ -99,10 +106,12 @@ Deno.test("--set overrides reach the key; unknown keys and wrong types are error
   await using rig = await makeRig();
   const { pipeline } = demoPipeline(rig);
   await runPipeline(pipeline, { root: rig.root });
-  const status = await pipelineStatus(pipeline, {
-    root: rig.root,
-    overrides: [{ path: ["source", "size"], value: 5 }],
-  });
+  const status = inWords(
+    await pipelineStatus(pipeline, {
+      root: rig.root,
+      overrides: [{ path: ["source", "size"], value: 5 }],
+    }),
+  );
   assertEquals(status[0].reasons, ["params changed (size 3 -> 5)"]);
   const unknown = await assertRejects(
     () =>
@@ -134,10 +143,10 @@ Deno.test("code changes name the file; engine files are not part of the key", as
   const { pipeline } = demoPipeline(rig);
   await runPipeline(pipeline, { root: rig.root });
   await rig.write("pipeline/helper.ts", "export const engine = 2;\n");
-  const unchanged = await pipelineStatus(pipeline, { root: rig.root });
+  const unchanged = inWords(await pipelineStatus(pipeline, { root: rig.root }));
   assertEquals(unchanged.map((s) => s.state), ["fresh", "fresh", "fresh"]);
   await rig.write("models/mlp.ts", "export const layers = 3;\n");
-  const status = await pipelineStatus(pipeline, { root: rig.root });
+  const status = inWords(await pipelineStatus(pipeline, { root: rig.root }));
   assertEquals(status[0], { stage: "source", state: "fresh", reasons: [] });
   assertEquals(status[1].reasons, ["code changed (models/mlp.ts)"]);
   assertEquals(status[2].reasons, ["upstream changed (train@0)"]);
@@ -153,7 +162,7 @@ Deno.test("bumping an import-map target changes the key of stages importing it",
     "deno.json",
     JSON.stringify({ imports: { zod: "npm:zod@4.7.0" } }),
   );
-  const status = await pipelineStatus(pipeline, { root: rig.root });
+  const status = inWords(await pipelineStatus(pipeline, { root: rig.root }));
   assertEquals(status[0].reasons, [
     "dependency changed (zod npm:zod@4.6.7 -> npm:zod@4.7.0)",
   ]);
@@ -165,7 +174,7 @@ Deno.test("a deleted output is reported and restored from the store without reru
   const { pipeline } = demoPipeline(rig);
   await runPipeline(pipeline, { root: rig.root });
   await Deno.remove(join(rig.root, ".pipeline/out/train@0/meta.json"));
-  const status = await pipelineStatus(pipeline, { root: rig.root });
+  const status = inWords(await pipelineStatus(pipeline, { root: rig.root }));
   assertEquals(status[1].reasons, ["output missing or corrupt (meta.json)"]);
   assertEquals(status[2].state, "fresh");
   const result = await runPipeline(pipeline, { root: rig.root });
@@ -187,7 +196,7 @@ Deno.test("a no-op rerun checks size and mtime only; verify re-hashes and finds 
   await Deno.chmod(path, 0o644);
   await Deno.writeTextFile(path, text.replace("1", "9")); // same size
   await Deno.utime(path, info.atime ?? new Date(), info.mtime ?? new Date());
-  const status = await pipelineStatus(pipeline, { root: rig.root });
+  const status = inWords(await pipelineStatus(pipeline, { root: rig.root }));
   assertEquals(status[0].state, "fresh"); // proves the no-op path did not hash the file
   const verify = await verifyPipeline(pipeline, { root: rig.root });
   assertEquals(
@@ -227,6 +236,12 @@ Deno.test("a corrupt store object is detected on restore, reported and recompute
   );
   assertEquals(warnings.length, 1);
   assertMatch(warnings[0], /train@0 is corrupt \(model\.json\)/);
+  const started = events.flatMap((e) => e.type === "start" ? [e] : []);
+  assertEquals(started, [{
+    type: "start",
+    instance: "train@0",
+    reasons: [{ kind: "cached-result-corrupt", outputs: ["model.json"] }],
+  }]);
   assertEquals(result.ran, ["train@0"]);
   assertEquals(rig.count("train@0"), 2);
   assertEquals(rig.count("report"), 1);
@@ -286,7 +301,7 @@ Deno.test("--dry-run says what would run and why, and runs nothing", async () =>
     dryRun: true,
   });
   assertEquals(result.outcome, "dry-run");
-  assertEquals(result.plan, [
+  assertEquals(inWords(result.plan), [
     { instance: "source", action: "fresh", reasons: [] },
     {
       instance: "train@0",
@@ -332,7 +347,7 @@ Deno.test("a stage that does not write a declared output fails naming the file",
   const { result } = await runCollect(pipeline, { root: rig.root });
   assertEquals(result.outcome, "failed");
   assertMatch((result.error as Error).message, /model\.json, meta\.json/);
-  const status = await pipelineStatus(pipeline, { root: rig.root });
+  const status = inWords(await pipelineStatus(pipeline, { root: rig.root }));
   assertEquals(status[1].reasons, ["not in cache"]);
 });
 
@@ -547,7 +562,7 @@ Deno.test("after a failed rerun, status still names why the stage is stale and t
   switches.fail.add("train@0");
   const { result } = await runCollect(pipeline, { root: rig.root });
   assertEquals(result.outcome, "failed");
-  const status = await pipelineStatus(pipeline, { root: rig.root });
+  const status = inWords(await pipelineStatus(pipeline, { root: rig.root }));
   assertEquals(status[1].reasons, ["params changed (alpha 0.05 -> 0.3)"]);
   const model = await Deno.readTextFile(
     join(rig.root, ".pipeline/out/train@0/model.json"),
@@ -564,7 +579,7 @@ Deno.test("an edited checked-out output (new size, or new mtime and content) is 
   // Save the way editors do (new file + rename), so the cached object is untouched.
   await Deno.writeTextFile(`${path}.new`, original + "my note\n");
   await Deno.rename(`${path}.new`, path);
-  const status = await pipelineStatus(pipeline, { root: rig.root });
+  const status = inWords(await pipelineStatus(pipeline, { root: rig.root }));
   assertEquals(status[2].reasons, ["output missing or corrupt (report.md)"]);
   await runPipeline(pipeline, { root: rig.root });
   assertEquals(rig.count("report"), 1);
@@ -576,14 +591,14 @@ Deno.test("an edited checked-out output (new size, or new mtime and content) is 
     new Date(),
     new Date((info.mtime?.getTime() ?? 0) + 5000),
   );
-  const touched = await pipelineStatus(pipeline, { root: rig.root });
+  const touched = inWords(await pipelineStatus(pipeline, { root: rig.root }));
   assertEquals(touched[2].reasons, []);
   // Same size, other content: noticed.
   const flipped = original.slice(0, -1) +
     (original.endsWith("x") ? "y" : "x");
   await Deno.writeTextFile(`${path}.new`, flipped);
   await Deno.rename(`${path}.new`, path);
-  const edited = await pipelineStatus(pipeline, { root: rig.root });
+  const edited = inWords(await pipelineStatus(pipeline, { root: rig.root }));
   assertEquals(edited[2].reasons, ["output missing or corrupt (report.md)"]);
 });
 
@@ -605,7 +620,7 @@ Deno.test("files a stage declares are hashed into its key and named when they ch
     "fresh",
   );
   await rig.write("config/labels.txt", "a\nb\nc\n");
-  const status = await pipelineStatus(withFiles, { root: rig.root });
+  const status = inWords(await pipelineStatus(withFiles, { root: rig.root }));
   assertEquals(status[0].reasons, ["code changed (config/labels.txt)"]);
   await Deno.remove(join(rig.root, "config/labels.txt"));
   await assertRejects(
@@ -657,7 +672,7 @@ Deno.test("when a recomputed upstream gives different bytes under the same key, 
   const start = events.find((e) =>
     e.type === "start" && e.instance === "report"
   );
-  assertEquals(start?.type === "start" && start.reasons, [
+  assertEquals(start?.type === "start" && start.reasons.map(formatReason), [
     "upstream output changed (train@0)",
   ]);
   assertEquals(

@@ -10,9 +10,11 @@ import {
   type AnyStage,
   definePipeline,
   defineStage,
+  formatReason,
   type PipelineEvent,
   type RunOptions,
   runPipeline,
+  type StaleReason,
 } from "../../pipeline/mod.ts";
 
 /** A temp root with helpers to write files into it. */
@@ -215,4 +217,17 @@ export function denoCommand(): string {
   const state =
     Deno.permissions.querySync({ name: "run", command: Deno.execPath() }).state;
   return state === "granted" ? Deno.execPath() : "deno";
+}
+
+/**
+ * Status or plan entries with their reasons in words, as `status` prints them: tests that pin
+ * the exact text compare these.
+ */
+export function inWords<T extends { reasons: readonly StaleReason[] }>(
+  entries: readonly T[],
+): (Omit<T, "reasons"> & { reasons: string[] })[] {
+  return entries.map((entry) => ({
+    ...entry,
+    reasons: entry.reasons.map(formatReason),
+  }));
 }

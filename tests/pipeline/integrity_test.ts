@@ -41,7 +41,9 @@ Deno.test("a truncated manifest: status says stale naming it, verify fails, the 
 
   const status = await pipelineStatus(pipeline, { root: rig.root });
   assertEquals(status[0].state, "stale");
-  assertMatch(status[0].reasons[0], /^cache entry corrupt \(manifest: .+\)$/);
+  const corrupt = status[0].reasons[0];
+  assertEquals(corrupt.kind, "cache-entry-corrupt");
+  assert(corrupt.kind === "cache-entry-corrupt" && corrupt.detail !== "");
   assertEquals(status.slice(1).map((s) => s.state), ["fresh", "fresh"]);
 
   const verify = await verifyPipeline(pipeline, { root: rig.root });
@@ -69,7 +71,7 @@ Deno.test("with no cache at all, status, dry run and run all say 'not in cache'"
   const status = await pipelineStatus(pipeline, { root: rig.root });
   for (const entry of status) {
     assertEquals(entry.state, "stale");
-    assertEquals(entry.reasons[0], "not in cache");
+    assertEquals(entry.reasons[0], { kind: "not-in-cache" });
   }
   const dry = await runPipeline(pipeline, { root: rig.root, dryRun: true });
   assertEquals(dry.plan.map((e) => e.action), ["run", "run", "run"]);
@@ -90,7 +92,7 @@ Deno.test("a cache entry deleted by hand is not 'up to date': status and run say
   const key = await lockKey(rig, "report");
   await Deno.remove(join(rig.root, ".pipeline/runs", `${key}.json`));
   const status = await pipelineStatus(pipeline, { root: rig.root });
-  assertEquals(status[2].reasons, ["not in cache"]);
+  assertEquals(status[2].reasons, [{ kind: "not-in-cache" }]);
   const { result } = await runCollect(pipeline, { root: rig.root });
   assertEquals(result.ran, ["report"]);
   assert((await manifestNames(rig)).includes(`${key}.json`));

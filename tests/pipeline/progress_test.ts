@@ -183,10 +183,10 @@ Deno.test("colors only when asked (NO_COLOR turns them off in the CLI)", () => {
 
 Deno.test("briefReasons keeps the run log to one line per stage", () => {
   assertEquals(briefReasons([]), "");
-  assertEquals(briefReasons(["never run"]), " (never run)");
+  assertEquals(briefReasons([{ kind: "not-in-cache" }]), " (not in cache)");
   assertEquals(
-    briefReasons(["a", "b", "c", "d"]),
-    " (a; b; +2 more)",
+    briefReasons(["a", "b", "c", "d"].map((file) => ({ kind: "code", file }))),
+    " (code changed (a); code changed (b); +2 more)",
   );
 });
 

@@ -82,8 +82,16 @@ const B = "train_rdrop@0";
 
 /** Both trainings started, then `steps` steps of each, interleaved, 12.8 ms a step each. */
 function twoTrainings(term: Term, steps: number): void {
-  term.handle({ type: "start", instance: A, reasons: ["never run"] });
-  term.handle({ type: "start", instance: B, reasons: ["never run"] });
+  term.handle({
+    type: "start",
+    instance: A,
+    reasons: [{ kind: "not-in-cache" }],
+  });
+  term.handle({
+    type: "start",
+    instance: B,
+    reasons: [{ kind: "not-in-cache" }],
+  });
   for (let done = 1; done <= steps; done++) {
     term.now += 6.4;
     term.handle(progress(A, done));
@@ -97,8 +105,8 @@ Deno.test("two parallel trainings: both bars on screen at once, a line each, und
   twoTrainings(term, 300);
   const screen = term.vt.screen();
   assertEquals(screen.length, 4, screen.join("\n"));
-  assertMatch(screen[0], /^running train_baseline@0 \(never run\)$/);
-  assertMatch(screen[1], /^running train_rdrop@0 \(never run\)$/);
+  assertMatch(screen[0], /^running train_baseline@0 \(not in cache\)$/);
+  assertMatch(screen[1], /^running train_rdrop@0 \(not in cache\)$/);
   assertMatch(
     screen[2],
     /^ {2}train_baseline@0 epoch 1\/1 {2}\[=+>\.+\] {2}\d+\/1875 {2}[\d.]+ steps\/s {2}ETA 0:\d\d {2}loss: 0\.5000 {2}acc: 0\.8500$/,
@@ -340,7 +348,11 @@ Deno.test("capped on a narrow terminal: the line with the count still fits", () 
 for (const columns of [80, 120]) {
   Deno.test(`a training epoch at ${columns} columns: loss and accuracy shown, a sane rate, the summary kept`, () => {
     const term = new Term({ columns });
-    term.handle({ type: "start", instance: B, reasons: ["never run"] });
+    term.handle({
+      type: "start",
+      instance: B,
+      reasons: [{ kind: "not-in-cache" }],
+    });
     term.handle({
       type: "log",
       instance: B,

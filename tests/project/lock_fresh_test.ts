@@ -8,17 +8,18 @@
  */
 import { join } from "node:path";
 import { assert, assertEquals } from "../assert.ts";
-import { NOT_IN_CACHE } from "../../pipeline/store/manifest.ts";
+import { z } from "zod";
+import { formatReason, StaleReason } from "../../pipeline/reasons.ts";
 import { committed, runTask, scratchProject } from "./_scratch.ts";
 
 /** The params of the committed example (README's headline table). */
 const EXAMPLE_ARGS = ["--params", "sweeps/alpha.json"];
 
-interface StatusEntry {
-  stage: string;
-  state: "fresh" | "stale";
-  reasons: string[];
-}
+/** What this test reads of `status --json`: the typed reasons. */
+const StatusJson = z.array(z.object({
+  stage: z.string(),
+  why: z.array(StaleReason),
+}));
 
 Deno.test("the committed pipeline.lock and results/ match the code and the example's params", async () => {
   const dir = await scratchProject("lock_fresh_");
@@ -34,19 +35,18 @@ Deno.test("the committed pipeline.lock and results/ match the code and the examp
       ...EXAMPLE_ARGS,
     ]);
     assertEquals(ran.code, 0, ran.out);
-    const entries = JSON.parse(ran.out) as StatusEntry[];
+    const entries = StatusJson.parse(JSON.parse(ran.out));
     assert(entries.length >= 7, ran.out);
     // Without the cache (.pipeline/ is not committed) nothing is in the cache and outputs are
     // missing; nothing else may be stale: no code, params or upstream change, and the report's
     // own files (results/) are the recorded ones.
     const problems = entries.flatMap((entry) =>
-      entry.reasons
+      entry.why
         .filter((reason) =>
-          reason !== NOT_IN_CACHE &&
-          (!reason.startsWith("output missing or corrupt") ||
-            entry.stage === "report")
+          reason.kind !== "not-in-cache" &&
+          (reason.kind !== "output" || entry.stage === "report")
         )
-        .map((reason) => `${entry.stage}: ${reason}`)
+        .map((reason) => `${entry.stage}: ${formatReason(reason)}`)
     );
     assertEquals(
       problems,
