@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { z } from "zod";
 import { errorMessage } from "../errors.ts";
 import type { PipelineEvent } from "../events.ts";
 import type { ExecTask, JobSpec } from "./mod.ts";
@@ -14,6 +15,31 @@ export type WireEvent =
   | Extract<PipelineEvent, { type: "log" | "progress" | "warning" }>
   | { type: "failed"; message: string }
   | { type: "done"; outcome: "ran" | "cached" };
+
+/** A wire event as read back: what a worker may send, checked field by field. */
+const WireEventSchema = z.discriminatedUnion("type", [
+  z.object({ type: z.literal("log"), instance: z.string(), line: z.string() }),
+  z.object({
+    type: z.literal("progress"),
+    instance: z.string(),
+    id: z.number(),
+    finished: z.boolean(),
+    summary: z.string().optional(),
+    label: z.string(),
+    done: z.number(),
+    total: z.number(),
+    unit: z.string(),
+    fields: z.record(z.string(), z.union([z.string(), z.number()])),
+    elapsedMs: z.number(),
+  }),
+  z.object({
+    type: z.literal("warning"),
+    instance: z.string().optional(),
+    message: z.string(),
+  }),
+  z.object({ type: z.literal("failed"), message: z.string() }),
+  z.object({ type: z.literal("done"), outcome: z.enum(["ran", "cached"]) }),
+]) satisfies z.ZodType<WireEvent>;
 
 /** The line a worker prints for `event` (undefined: not sent). */
 export function wireLine(event: PipelineEvent): string | undefined {
@@ -32,7 +58,10 @@ export function wireLine(event: PipelineEvent): string | undefined {
   }
 }
 
-/** Reads a worker's stdout line by line; lines that are not events become log lines. */
+/**
+ * Reads a worker's stdout line by line; each line is checked against the event schema, and a
+ * line that is not a valid event becomes a log line of `instance`.
+ */
 export async function readWorkerEvents(
   stream: ReadableStream<Uint8Array>,
   instance: string,
@@ -42,13 +71,15 @@ export async function readWorkerEvents(
   let buffered = "";
   const handle = (line: string) => {
     if (line.trim() === "") return;
+    let json: unknown;
     try {
-      const event = JSON.parse(line) as WireEvent;
-      if (typeof event?.type === "string") return onEvent(event);
+      json = JSON.parse(line);
     } catch {
-      // Not an event: a stage printed directly.
+      // Not JSON: a stage printed directly.
     }
-    onEvent({ type: "log", instance, line });
+    const event = WireEventSchema.safeParse(json);
+    // Anything that is not a whole event (a stage's own output) is shown as it came.
+    onEvent(event.success ? event.data : { type: "log", instance, line });
   };
   for await (const chunk of lines) {
     buffered += chunk;
