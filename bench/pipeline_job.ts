@@ -235,6 +235,13 @@ export async function timePipelineJob(
 ): Promise<PipelineJobResult> {
   let command: string[] = [];
   let dir: string | null = null;
+  // Ctrl-C reaches the pipeline too (same process group), which stops and exits; this process
+  // waits for it, so that the scratch copy is removed before the bench stops.
+  let interrupted = false;
+  const onInterrupt = () => {
+    interrupted = true;
+  };
+  Deno.addSignalListener("SIGINT", onInterrupt);
   try {
     command = await pipelineJobArgs(options);
     dir = await scratchProject("rdrop_bench_pipeline_");
@@ -294,8 +301,13 @@ export async function timePipelineJob(
       output: "",
     };
   } finally {
+    Deno.removeSignalListener("SIGINT", onInterrupt);
     if (dir !== null) {
       await Deno.remove(dir, { recursive: true }).catch(() => {});
+    }
+    if (interrupted) {
+      console.error("bench: interrupted (Ctrl-C); the scratch copy is removed");
+      Deno.exit(130);
     }
   }
 }
