@@ -22,7 +22,8 @@ import {
   transferCli,
   workerCli,
 } from "./cli_scale.ts";
-import { readSiteConfig } from "./config.ts";
+import { openRemote, readSiteConfig } from "./config.ts";
+import { checkRemoteForLookups, remoteNotChecked } from "./decide.ts";
 import { labelParallel } from "./parallel_labels.ts";
 import { runExpCli } from "./exp_cli.ts";
 import type { WorkerCommandOptions } from "./executor/worker_command.ts";
@@ -43,7 +44,11 @@ import type { PipelineDeclaration } from "./types.ts";
 import { type CliArgs, HELP, parseCliArgs } from "./cli_args.ts";
 
 export { type CliArgs, type Command, HELP, parseCliArgs } from "./cli_args.ts";
-import { describeHolder, RunLockBusyError } from "./store/mod.ts";
+import {
+  describeHolder,
+  type RemoteStore,
+  RunLockBusyError,
+} from "./store/mod.ts";
 
 /** Options of {@link runCli}. */
 export interface CliOptions {
@@ -69,6 +74,8 @@ export interface CliOptions {
   worker?: WorkerCommandOptions;
   /** Fault injection for the remote store (tests). */
   remoteHooks?: S3Hooks;
+  /** The remote store that `status` and `run --dry-run` look results up in (tests; default: configured). */
+  remote?: RemoteStore;
 }
 
 function writer(stream: { writeSync(p: Uint8Array): number }) {
@@ -143,9 +150,16 @@ export async function runCli<S extends PipelineDeclaration>(
         return 0;
       }
       case "status": {
+        const warn = (message: string) => stderr(`warning: ${message}\n`);
         const entries = await pipelineStatus(pipeline, {
           ...engine,
           targets: parsed.targets,
+          remote: await remoteForLookups(rootPath(options.root), {
+            hooks: options.remoteHooks,
+            remote: options.remote,
+            warn,
+          }),
+          onWarning: warn,
         });
         if (parsed.json) {
           stdout(JSON.stringify(entries.map(statusJson), null, 2) + "\n");
@@ -232,8 +246,16 @@ async function runCommand<S extends PipelineDeclaration>(
 ): Promise<number> {
   const root = rootPath(options.root);
   // Credentials, the bucket and conditional writes are checked before anything runs.
+  // A dry run only reads the remote (to say what the run would pull), and never fails on it.
   const site = parsed.dryRun
-    ? { config: await readSiteConfig(root), remote: undefined }
+    ? {
+      config: await readSiteConfig(root),
+      remote: await remoteForLookups(root, {
+        hooks: options.remoteHooks,
+        remote: options.remote,
+        warn: (message) => stderr(`warning: ${message}\n`),
+      }),
+    }
     : await openSite(root, { publish: true, hooks: options.remoteHooks });
   const executor = parsed.dryRun ? undefined : await chooseExecutor(pipeline, {
     root,
@@ -263,6 +285,35 @@ async function runCommand<S extends PipelineDeclaration>(
         return 130;
     }
   });
+}
+
+/**
+ * The remote store for status and dry-run lookups, when one is configured and answers; else
+ * undefined, after one `remote not checked (…)` warning (a missing credential or an unreachable
+ * server must not fail a command that only informs).
+ */
+async function remoteForLookups(
+  root: string,
+  options: {
+    hooks?: S3Hooks;
+    remote?: RemoteStore;
+    warn: (message: string) => void;
+  },
+): Promise<RemoteStore | undefined> {
+  let remote: RemoteStore | undefined;
+  try {
+    remote = options.remote ??
+      await openRemote(await readSiteConfig(root), options.hooks);
+  } catch (error) {
+    if (!isUserError(error)) throw error;
+    options.warn(remoteNotChecked((error as Error).message));
+    return undefined;
+  }
+  if (remote === undefined) return undefined;
+  const problem = await checkRemoteForLookups(remote);
+  if (problem === undefined) return remote;
+  options.warn(remoteNotChecked(problem));
+  return undefined;
 }
 
 /** Runs `work` with a signal that the first Ctrl-C or a SIGTERM aborts (a second Ctrl-C exits at once). */

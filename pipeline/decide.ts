@@ -16,7 +16,7 @@ import {
 } from "./plan.ts";
 import type { StaleReason } from "./reasons.ts";
 import { changedOutputs } from "./workspace.ts";
-import { cacheReason, type Store } from "./store/mod.ts";
+import { cacheReason, type RemoteStore, type Store } from "./store/mod.ts";
 import { openStore } from "./store/open.ts";
 import type { PipelineDeclaration } from "./types.ts";
 
@@ -30,6 +30,18 @@ export interface StatusEntry {
   reasons: StaleReason[];
 }
 
+/** What {@link staleness} found for one instance. */
+export interface Staleness {
+  /** Every reason it is stale (empty: fresh). */
+  reasons: StaleReason[];
+  /** The local store holds a valid result for its key. */
+  cachedResult: boolean;
+  /** The local store has no manifest at all for its key (the remote may have one). */
+  missingLocally: boolean;
+  /** {@link lookUpRemote} found its result in the remote store (a run pulls it). */
+  remoteResult?: boolean;
+}
+
 /**
  * Why `instance` is stale (empty: fresh) and whether its result is in the cache. Status, dry run
  * and run all decide here, so they tell the same story; a result counts as cached only when its
@@ -40,15 +52,17 @@ export async function staleness(
   instance: PlannedInstance,
   lock: LockFile,
   store: Store,
-): Promise<{ reasons: StaleReason[]; cachedResult: boolean }> {
+): Promise<Staleness> {
   const read = await store.readManifest(instance.key);
   const cachedResult = read.state === "ok";
+  const missingLocally = read.state === "missing";
   const notCached = cacheReason(read);
   const entry = lock.instances[instance.name];
   if (entry === undefined) {
     return {
       reasons: [notCached ?? { kind: "not-checked-out" }],
       cachedResult,
+      missingLocally,
     };
   }
   if (entry.key !== instance.key) {
@@ -56,7 +70,7 @@ export async function staleness(
     if (reasons.length === 0) reasons.push({ kind: "engine-format" });
     // The action (run or restore) says whether the new key is cached; only a corrupt entry adds a reason.
     if (notCached?.kind === "cache-entry-corrupt") reasons.push(notCached);
-    return { reasons, cachedResult };
+    return { reasons, cachedResult, missingLocally };
   }
   const reasons: StaleReason[] = [];
   if (notCached !== undefined) reasons.push(notCached);
@@ -74,29 +88,143 @@ export async function staleness(
   for (const output of changed) {
     reasons.push({ kind: "output", file: output });
   }
-  return { reasons, cachedResult };
+  return { reasons, cachedResult, missingLocally };
+}
+
+/** Options of {@link pipelineStatus}. */
+export interface StatusOptions extends EngineOptions, RemoteLookupOptions {
+  /** Only these targets and their upstream (default: all). */
+  targets?: readonly string[];
+  /** The remote store (opened and checked by the caller): results missing locally are looked up there. */
+  remote?: RemoteStore;
+  /** Told once when the remote could not be checked (`remote not checked (…)`). */
+  onWarning?: (message: string) => void;
 }
 
 /** Status of every instance (or of `targets` and their upstream). No file is hashed but sources. */
 export async function pipelineStatus<S extends PipelineDeclaration>(
   pipeline: S,
-  options: EngineOptions & { targets?: readonly string[] },
+  options: StatusOptions,
 ): Promise<StatusEntry[]> {
   const plan = await planPipeline(pipeline, options);
   const lock = await readLockFile(plan.root);
   const store = openStore(plan.root);
   const selected = selectInstances(plan, options.targets ?? []);
-  const out: StatusEntry[] = [];
+  const decided: { instance: PlannedInstance; staleness: Staleness }[] = [];
   for (const instance of plan.instances) {
     if (!selected.has(instance.name)) continue;
-    const { reasons } = await staleness(plan, instance, lock, store);
-    out.push({
-      stage: instance.name,
-      state: reasons.length === 0 ? "fresh" : "stale",
-      reasons,
+    decided.push({
+      instance,
+      staleness: await staleness(plan, instance, lock, store),
     });
   }
-  return out;
+  if (options.remote !== undefined) {
+    const problem = await lookUpRemote(options.remote, decided, options);
+    if (problem !== undefined) options.onWarning?.(remoteNotChecked(problem));
+  }
+  return decided.map(({ instance, staleness: { reasons } }) => ({
+    stage: instance.name,
+    state: reasons.length === 0 ? "fresh" : "stale",
+    reasons,
+  }));
+}
+
+/** Options of {@link lookUpRemote}. */
+export interface RemoteLookupOptions {
+  /** Lookups in flight at once (default 8). */
+  remoteConcurrency?: number;
+  /** Milliseconds one lookup may take before the remote counts as unreachable (default 10 000). */
+  remoteTimeoutMs?: number;
+}
+
+/** The one warning status and dry run give when the remote could not be looked up. */
+export function remoteNotChecked(problem: string): string {
+  return `remote not checked (${problem})`;
+}
+
+/**
+ * Looks up in `remote` the results that the local store has no manifest for (one manifest read
+ * each, a few at once, as the run would before computing them) and marks those found:
+ * `not-in-cache` becomes `in-remote`, and `remoteResult` says a run pulls them. The first lookup
+ * that fails or times out stops the rest; its problem is returned (to say once), and what was
+ * not looked up stays as it was. A remote manifest that does not read back valid counts as
+ * absent: the run removes it there and recomputes.
+ */
+export async function lookUpRemote(
+  remote: RemoteStore,
+  decided: readonly { instance: PlannedInstance; staleness: Staleness }[],
+  options: RemoteLookupOptions = {},
+): Promise<string | undefined> {
+  const pending = decided.filter(({ staleness }) =>
+    staleness.missingLocally && staleness.reasons.length > 0
+  );
+  const timeoutMs = options.remoteTimeoutMs ?? 10_000;
+  let problem: string | undefined;
+  let next = 0;
+  const worker = async () => {
+    while (problem === undefined && next < pending.length) {
+      const { instance, staleness } = pending[next++];
+      let found: boolean;
+      try {
+        const read = await withTimeout(
+          remote.readManifest(instance.key),
+          timeoutMs,
+        );
+        found = read.state === "ok";
+      } catch (error) {
+        problem ??= error instanceof Error ? error.message : String(error);
+        return;
+      }
+      if (!found) continue;
+      staleness.remoteResult = true;
+      staleness.reasons = staleness.reasons.map((reason) =>
+        reason.kind === "not-in-cache"
+          ? { kind: "in-remote", remote: remote.url }
+          : reason
+      );
+    }
+  };
+  const width = Math.max(1, options.remoteConcurrency ?? 8);
+  await Promise.all(
+    Array.from({ length: Math.min(width, pending.length) }, worker),
+  );
+  return problem;
+}
+
+/**
+ * Checks that `remote` can be read (credentials, bucket) before lookups, within `timeoutMs`
+ * (default 10 000); returns the problem instead of throwing, since status and dry run only
+ * inform and must not fail or hang on an unreachable remote.
+ */
+export async function checkRemoteForLookups(
+  remote: RemoteStore,
+  options: { timeoutMs?: number } = {},
+): Promise<string | undefined> {
+  try {
+    await withTimeout(
+      remote.check({ publish: false }),
+      options.timeoutMs ?? 10_000,
+    );
+    return undefined;
+  } catch (error) {
+    return error instanceof Error ? error.message : String(error);
+  }
+}
+
+/** `promise`, or a rejection naming the wait when it takes longer than `ms`. */
+async function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(new Error(`no answer within ${ms / 1000} s`)),
+      ms,
+    );
+  });
+  try {
+    return await Promise.race([promise, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /** The instances `targets` name and their upstream (all when none). */

@@ -7,14 +7,25 @@
  * @module
  */
 import { join } from "node:path";
-import { selectInstances, staleness } from "./decide.ts";
+import {
+  lookUpRemote,
+  remoteNotChecked,
+  selectInstances,
+  type Staleness,
+  staleness,
+} from "./decide.ts";
 import type { PipelineEvent, PlanEntry } from "./events.ts";
 import type { Executor } from "./executor/mod.ts";
 import { InProcessExecutor } from "./executor/in_process.ts";
 import { Scheduler } from "./scheduler.ts";
 import { downstreamClosure, matchTarget } from "./graph.ts";
 import { readLockFile } from "./lock.ts";
-import { type EngineOptions, type Plan, planPipeline } from "./plan.ts";
+import {
+  type EngineOptions,
+  type Plan,
+  type PlannedInstance,
+  planPipeline,
+} from "./plan.ts";
 import type { RunLock, RunLockInfo, Store } from "./store/mod.ts";
 import { openStore } from "./store/open.ts";
 import type { PipelineDeclaration } from "./types.ts";
@@ -153,14 +164,23 @@ export async function runPipeline<S extends PipelineDeclaration>(
     const decideStarted = performance.now();
     const lock = await readLockFile(plan.root);
     const decisions = new Map<string, PlanEntry>();
+    const decided: { instance: PlannedInstance; staleness: Staleness }[] = [];
     for (const instance of plan.instances) {
       if (!selected.has(instance.name)) continue;
-      const { reasons, cachedResult } = await staleness(
-        plan,
+      decided.push({
         instance,
-        lock,
-        store,
-      );
+        staleness: await staleness(plan, instance, lock, store),
+      });
+    }
+    // A dry run says what the run would pull; the run itself looks each stale result up as it goes.
+    if (options.dryRun && store.remote !== undefined) {
+      const problem = await lookUpRemote(store.remote, decided);
+      if (problem !== undefined) {
+        emit({ type: "warning", message: remoteNotChecked(problem) });
+      }
+    }
+    for (const { instance, staleness: found } of decided) {
+      const { reasons, cachedResult, remoteResult } = found;
       let entry: PlanEntry;
       if (forced.has(instance.name)) {
         entry = {
@@ -173,7 +193,7 @@ export async function runPipeline<S extends PipelineDeclaration>(
       } else {
         entry = {
           instance: instance.name,
-          action: cachedResult ? "restore" : "run",
+          action: cachedResult || remoteResult ? "restore" : "run",
           reasons,
         };
       }

@@ -40,6 +40,8 @@ export const StaleReason = z.discriminatedUnion("kind", [
   z.strictObject({ kind: z.literal("upstream-output"), name: z.string() }),
   /** No result for the key in the cache. */
   z.strictObject({ kind: z.literal("not-in-cache") }),
+  /** No result for the key in the local cache, but the remote store has one: a run pulls it. */
+  z.strictObject({ kind: z.literal("in-remote"), remote: z.string() }),
   /** The result is cached but not checked out (no lock entry). */
   z.strictObject({ kind: z.literal("not-checked-out") }),
   /** The key changed but nothing the record shows did: the key format itself. */
@@ -99,6 +101,8 @@ export function formatReason(reason: StaleReason): string {
       return `upstream output changed (${reason.name})`;
     case "not-in-cache":
       return "not in cache";
+    case "in-remote":
+      return `in the remote cache (${reason.remote}; run pulls it)`;
     case "not-checked-out":
       return "not checked out (result in cache)";
     case "engine-format":

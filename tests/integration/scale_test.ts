@@ -248,6 +248,27 @@ step(
     ]);
     const again = await cli(a, ["push", ...tiny.slice(1)]);
     assertMatch(again.out, /present\s+preprocess/);
+    // A fresh clone's status and dry run tell what the run would pull; bad keys only warn.
+    const fresh = await project();
+    const inRemote = `in the remote cache (${REMOTE}; run pulls it)`;
+    const status = await cli(fresh, ["status", ...tiny]);
+    assertEquals(status.code, 0, status.out);
+    assert(
+      status.stdout.includes(`stale  preprocess: ${inRemote}\n`),
+      status.out,
+    );
+    const dry = await cli(fresh, ["--dry-run", ...tiny]);
+    assertEquals(dry.code, 0, dry.out);
+    assertMatch(dry.stdout, /would restore\s+preprocess: in the remote cache/);
+    const denied = await cli(fresh, ["status", ...tiny], {
+      env: { AWS_SECRET_ACCESS_KEY: "wrong" },
+    });
+    assertEquals(denied.code, 0, denied.out);
+    assertMatch(
+      denied.out,
+      /warning: remote not checked \(.*AWS_SECRET_ACCESS_KEY\)/,
+    );
+    assert(denied.stdout.includes("stale  preprocess: not in cache\n"));
     const b = await project();
     const pull = await cli(b, ["pull", ...tiny.slice(1)]);
     assertEquals(pull.code, 0, pull.out);

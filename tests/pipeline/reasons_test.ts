@@ -54,6 +54,10 @@ const WORDS: [StaleReason, string][] = [
     "upstream output changed (train@0)",
   ],
   [{ kind: "not-in-cache" }, "not in cache"],
+  [
+    { kind: "in-remote", remote: "s3://team-cache/rdrop/" },
+    "in the remote cache (s3://team-cache/rdrop/; run pulls it)",
+  ],
   [{ kind: "not-checked-out" }, "not checked out (result in cache)"],
   [{ kind: "engine-format" }, "key changed (engine format)"],
   [

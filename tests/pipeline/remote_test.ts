@@ -8,70 +8,10 @@ import { assert, assertEquals, assertMatch, assertRejects } from "../assert.ts";
 import { openRemote, SiteConfig } from "../../pipeline/config.ts";
 import { sha256Text } from "../../pipeline/hash.ts";
 import { LocalStore } from "../../pipeline/store/local.ts";
-import {
-  type Manifest,
-  type ManifestRead,
-  type OutputRecord,
-  type RemoteStore,
-} from "../../pipeline/store/mod.ts";
-import { manifestText, parseManifest } from "../../pipeline/store/manifest.ts";
+import type { Manifest } from "../../pipeline/store/mod.ts";
+import { MemoryRemote } from "./memory_remote.ts";
 import { parseS3Url } from "../../pipeline/store/s3.ts";
 import { UserError } from "../../pipeline/errors.ts";
-
-class MemoryRemote implements RemoteStore {
-  readonly url = "mem://test/";
-  objects = new Map<string, Uint8Array>();
-  manifests = new Map<string, string>();
-  log: string[] = [];
-  check() {
-    return Promise.resolve();
-  }
-  readManifest(key: string): Promise<ManifestRead> {
-    const text = this.manifests.get(key);
-    return Promise.resolve(
-      text === undefined ? { state: "missing" } : parseManifest(text, key),
-    );
-  }
-  async download(record: OutputRecord, path: string) {
-    const data = this.objects.get(record.sha256);
-    if (data === undefined) throw new Error("object missing");
-    await Deno.writeFile(path, data);
-  }
-  async upload(record: OutputRecord, path: string) {
-    if (this.objects.get(record.sha256)?.length === record.size) {
-      this.log.push(`skip ${record.sha256.slice(0, 6)}`);
-      return;
-    }
-    this.objects.set(record.sha256, await Deno.readFile(path));
-    this.log.push(`object ${record.sha256.slice(0, 6)}`);
-  }
-  createManifest(manifest: Manifest) {
-    if (this.manifests.has(manifest.key)) {
-      return Promise.resolve("exists" as const);
-    }
-    this.manifests.set(manifest.key, manifestText(manifest));
-    this.log.push(`manifest ${manifest.key.slice(0, 6)}`);
-    return Promise.resolve("created" as const);
-  }
-  removeCorrupt(key: string, records: readonly OutputRecord[]) {
-    for (const r of records) this.objects.delete(r.sha256);
-    this.manifests.delete(key);
-    this.log.push(`removed ${key.slice(0, 6)}`);
-    return Promise.resolve();
-  }
-  putScratch() {
-    return Promise.resolve();
-  }
-  getScratch() {
-    return Promise.resolve(undefined);
-  }
-  listScratch() {
-    return Promise.resolve([]);
-  }
-  removeScratch() {
-    return Promise.resolve();
-  }
-}
 
 const KEY = "ab".repeat(32);
 
