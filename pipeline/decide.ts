@@ -15,7 +15,7 @@ import {
   planPipeline,
 } from "./plan.ts";
 import type { StaleReason } from "./reasons.ts";
-import { changedOutputs } from "./workspace.ts";
+import { checkOutputs } from "./workspace.ts";
 import { cacheReason, type RemoteStore, type Store } from "./store/mod.ts";
 import { openStore } from "./store/open.ts";
 import type { PipelineDeclaration } from "./types.ts";
@@ -38,6 +38,11 @@ export interface Staleness {
   cachedResult: boolean;
   /** The local store has no manifest at all for its key (the remote may have one). */
   missingLocally: boolean;
+  /**
+   * Outputs that hashed the same as recorded under another mtime: output -> mtime now. A run
+   * writes them to the lock, so that the next no-op run does not hash them again.
+   */
+  refreshedMtimes?: Record<string, number>;
   /** {@link lookUpRemote} found its result in the remote store (a run pulls it). */
   remoteResult?: boolean;
 }
@@ -81,14 +86,21 @@ export async function staleness(
       to: instance.workspace,
     });
   }
-  const changed = await changedOutputs(join(plan.root, instance.workspace), {
-    recorded: entry.outputs,
-    declared: instance.stage.outputs,
-  });
+  const { changed, refreshed } = await checkOutputs(
+    join(plan.root, instance.workspace),
+    { recorded: entry.outputs, declared: instance.stage.outputs },
+  );
   for (const output of changed) {
     reasons.push({ kind: "output", file: output });
   }
-  return { reasons, cachedResult, missingLocally };
+  return {
+    reasons,
+    cachedResult,
+    missingLocally,
+    ...(Object.keys(refreshed).length > 0
+      ? { refreshedMtimes: refreshed }
+      : {}),
+  };
 }
 
 /** Options of {@link pipelineStatus}. */

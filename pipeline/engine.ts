@@ -19,7 +19,8 @@ import type { Executor } from "./executor/mod.ts";
 import { InProcessExecutor } from "./executor/in_process.ts";
 import { Scheduler } from "./scheduler.ts";
 import { downstreamClosure, matchTarget } from "./graph.ts";
-import { readLockFile } from "./lock.ts";
+import { type LockFile, readLockFile, writeLockFile } from "./lock.ts";
+import type { WriteFile } from "./fs.ts";
 import {
   type EngineOptions,
   type Plan,
@@ -200,6 +201,12 @@ export async function runPipeline<S extends PipelineDeclaration>(
       decisions.set(instance.name, entry);
       result.plan.push(entry);
     }
+    if (!options.dryRun) {
+      await recordRefreshedMtimes(plan.root, lock, {
+        decided,
+        writeFile: options.writeFile,
+      });
+    }
     result.timings.decideMs = performance.now() - decideStarted;
     emit({
       type: "plan",
@@ -273,4 +280,38 @@ function waitingMessage(
     ? "another run"
     : `the run of pid ${holder.pid} on ${holder.host} (since ${holder.startedAt})`;
   return `waiting for ${who} to finish (${store.location}run.lock)`;
+}
+
+/**
+ * Writes to the lock the new mtimes of fresh instances' outputs that hashed the same as recorded
+ * (a fresh clone, a checkout), so that later no-op runs compare them by size and mtime again
+ * instead of hashing them every time. Status and dry runs take no run lock and write nothing.
+ */
+async function recordRefreshedMtimes(
+  root: string,
+  lock: LockFile,
+  options: {
+    decided: readonly { instance: PlannedInstance; staleness: Staleness }[];
+    writeFile?: WriteFile;
+  },
+): Promise<void> {
+  let changed = false;
+  for (const { instance, staleness: found } of options.decided) {
+    const entry = lock.instances[instance.name];
+    if (
+      found.reasons.length > 0 || found.refreshedMtimes === undefined ||
+      entry === undefined
+    ) {
+      continue;
+    }
+    for (const [output, mtime] of Object.entries(found.refreshedMtimes)) {
+      const record = entry.outputs[output];
+      if (record === undefined) continue;
+      entry.outputs[output] = { ...record, mtime };
+      changed = true;
+    }
+  }
+  if (changed) {
+    await writeLockFile(root, lock, { writeFile: options.writeFile });
+  }
 }

@@ -680,3 +680,39 @@ Deno.test("when a recomputed upstream gives different bytes under the same key, 
     'train@0: {"draw":2}\n',
   );
 });
+
+Deno.test("an output whose mtime alone moved is hashed once: the run records its new mtime, status writes nothing", async () => {
+  await using rig = await makeRig();
+  const { pipeline } = demoPipeline(rig);
+  await runPipeline(pipeline, { root: rig.root });
+  const lockPath = join(rig.root, "pipeline.lock");
+  const lockOf = async () => JSON.parse(await Deno.readTextFile(lockPath));
+  const entry = (await lockOf()).instances.source;
+  const [output, record] = Object.entries(entry.outputs)[0] as [
+    string,
+    { mtime: number },
+  ];
+  const path = join(rig.root, entry.workspace, output);
+  // Same bytes, another mtime: what a fresh clone or a checkout of another lock leaves.
+  const moved = new Date(record.mtime + 7_000);
+  await Deno.utime(path, moved, moved);
+  const newMtime = (await Deno.stat(path)).mtime?.getTime();
+  assert(newMtime !== record.mtime);
+
+  const before = await Deno.readTextFile(lockPath);
+  const status = inWords(await pipelineStatus(pipeline, { root: rig.root }));
+  assertEquals(status.map((s) => s.state), ["fresh", "fresh", "fresh"]);
+  assertEquals(await Deno.readTextFile(lockPath), before);
+
+  const rerun = await runPipeline(pipeline, { root: rig.root });
+  assertEquals(rerun.ran, []);
+  assertEquals(
+    (await lockOf()).instances.source.outputs[output].mtime,
+    newMtime,
+  );
+  // Nothing else in the entry moved.
+  assertEquals(
+    { ...(await lockOf()).instances.source.outputs[output], mtime: 0 },
+    { ...(JSON.parse(before).instances.source.outputs[output]), mtime: 0 },
+  );
+});
