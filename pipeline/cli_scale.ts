@@ -11,7 +11,7 @@ import { UserError } from "./errors.ts";
 import type { PipelineEvent } from "./events.ts";
 import { ProcessExecutor } from "./executor/processes.ts";
 import { SlurmExecutor } from "./executor/slurm.ts";
-import { wireLine } from "./executor/wire.ts";
+import { wireSender } from "./executor/wire.ts";
 import {
   type WorkerCommand,
   workerCommand,
@@ -143,12 +143,9 @@ export async function workerCli<S extends PipelineDeclaration>(
       }`,
     );
   }
-  const send = (event: PipelineEvent) => {
-    if (options.json) {
-      const line = wireLine(event);
-      if (line !== undefined) options.stdout(line + "\n");
-    } else options.engine.onEvent?.(event);
-  };
+  const send = options.json
+    ? wireSender(options.stdout)
+    : (event: PipelineEvent) => options.engine.onEvent?.(event);
   const site = await openSite(options.engine.root.toString(), {
     publish: true,
     hooks: options.hooks,

@@ -59,6 +59,32 @@ export function wireLine(event: PipelineEvent): string | undefined {
 }
 
 /**
+ * A worker's event writer: each event as its {@link wireLine}, except that a bar's progress is
+ * sent at most every `minIntervalMs` (default 50). A training reports after every step, hundreds
+ * of times a second, while the terminal redraws ten times a second; every progress event carries
+ * the bar's whole state, and a bar's final event is always sent, so nothing shown is lost.
+ */
+export function wireSender(
+  write: (line: string) => void,
+  options: { minIntervalMs?: number; now?: () => number } = {},
+): (event: PipelineEvent) => void {
+  const minIntervalMs = options.minIntervalMs ?? 50;
+  const now = options.now ?? (() => performance.now());
+  const lastSent = new Map<string, number>();
+  return (event) => {
+    if (event.type === "progress") {
+      const bar = `${event.instance}#${event.id}`;
+      const at = now();
+      if (event.finished) lastSent.delete(bar);
+      else if (at - (lastSent.get(bar) ?? -Infinity) < minIntervalMs) return;
+      else lastSent.set(bar, at);
+    }
+    const line = wireLine(event);
+    if (line !== undefined) write(line + "\n");
+  };
+}
+
+/**
  * Reads a worker's stdout line by line; each line is checked against the event schema, and a
  * line that is not a valid event becomes a log line of `instance`.
  */

@@ -3,6 +3,7 @@ import {
   readWorkerEvents,
   type WireEvent,
   wireLine,
+  wireSender,
 } from "../../pipeline/executor/wire.ts";
 
 function streamOf(chunks: string[]): ReadableStream<Uint8Array> {
@@ -54,4 +55,41 @@ Deno.test("a worker's lines come back as events only when they are whole, valid 
   assertEquals(events[1], { type: "log", instance: "train@0", line: lines[1] });
   assertEquals(events[2], { type: "log", instance: "train@0", line: lines[2] });
   assertEquals(events[4], { type: "done", outcome: "ran" });
+});
+
+Deno.test("a worker sends a bar's progress at most every 50 ms, and always its final event", () => {
+  const lines: string[] = [];
+  let clock = 0;
+  const send = wireSender((line) => lines.push(line), { now: () => clock });
+  const step = (instance: string, done: number, finished = false) =>
+    send({
+      type: "progress",
+      instance,
+      id: 1,
+      finished,
+      label: "epoch 1/1",
+      done,
+      total: 100,
+      unit: "steps",
+      fields: { loss: done },
+      elapsedMs: clock,
+    });
+  for (let done = 1; done <= 100; done++) {
+    step("a", done);
+    step("b", done);
+    clock += 2; // 500 steps a second
+  }
+  step("a", 100, true);
+  send({ type: "log", instance: "a", line: "kept" });
+  const sent = lines.map((line) => JSON.parse(line));
+  const of = (instance: string) =>
+    sent.filter((e) => e.type === "progress" && e.instance === instance);
+  // 200 ms of steps: one event per 50 ms per bar (t = 0, 50, 100, 150), each bar on its own.
+  assertEquals(of("b").map((e) => e.done), [1, 26, 51, 76]);
+  assertEquals(of("a").map((e) => e.done), [1, 26, 51, 76, 100]);
+  assertEquals(of("a").at(-1).finished, true);
+  assertEquals(sent.at(-1), { type: "log", instance: "a", line: "kept" });
+  // Events that are not sent (plan, start) stay unsent.
+  send({ type: "interrupted", instance: "a" });
+  assertEquals(lines.length, sent.length);
 });
