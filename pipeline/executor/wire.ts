@@ -61,8 +61,9 @@ export function wireLine(event: PipelineEvent): string | undefined {
 /**
  * A worker's event writer: each event as its {@link wireLine}, except that a bar's progress is
  * sent at most every `minIntervalMs` (default 50). A training reports after every step, hundreds
- * of times a second, while the terminal redraws ten times a second; every progress event carries
- * the bar's whole state, and a bar's final event is always sent, so nothing shown is lost.
+ * of times a second, while the terminal redraws ten times a second. A step reports only the
+ * fields it has (loss and accuracy every few steps), so each event sent carries every field the
+ * bar has reported so far, and a bar's final event is always sent: nothing shown is lost.
  */
 export function wireSender(
   write: (line: string) => void,
@@ -70,14 +71,21 @@ export function wireSender(
 ): (event: PipelineEvent) => void {
   const minIntervalMs = options.minIntervalMs ?? 50;
   const now = options.now ?? (() => performance.now());
-  const lastSent = new Map<string, number>();
+  const bars = new Map<
+    string,
+    { sentAt: number; fields: Record<string, string | number> }
+  >();
   return (event) => {
     if (event.type === "progress") {
-      const bar = `${event.instance}#${event.id}`;
+      const key = `${event.instance}#${event.id}`;
+      const bar = bars.get(key) ?? { sentAt: -Infinity, fields: {} };
+      bar.fields = { ...bar.fields, ...event.fields };
+      bars.set(key, bar);
       const at = now();
-      if (event.finished) lastSent.delete(bar);
-      else if (at - (lastSent.get(bar) ?? -Infinity) < minIntervalMs) return;
-      else lastSent.set(bar, at);
+      if (event.finished) bars.delete(key);
+      else if (at - bar.sentAt < minIntervalMs) return;
+      else bar.sentAt = at;
+      event = { ...event, fields: bar.fields };
     }
     const line = wireLine(event);
     if (line !== undefined) write(line + "\n");

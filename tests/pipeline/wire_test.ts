@@ -71,7 +71,8 @@ Deno.test("a worker sends a bar's progress at most every 50 ms, and always its f
       done,
       total: 100,
       unit: "steps",
-      fields: { loss: done },
+      // Accuracy only now and then (as the trainer reads it every few steps).
+      fields: done === 30 ? { loss: done, acc: "80 %" } : { loss: done },
       elapsedMs: clock,
     });
   for (let done = 1; done <= 100; done++) {
@@ -88,6 +89,14 @@ Deno.test("a worker sends a bar's progress at most every 50 ms, and always its f
   assertEquals(of("b").map((e) => e.done), [1, 26, 51, 76]);
   assertEquals(of("a").map((e) => e.done), [1, 26, 51, 76, 100]);
   assertEquals(of("a").at(-1).finished, true);
+  // The dropped step 30 had the accuracy: the next event sent carries it, and so does the last.
+  assertEquals(of("b").map((e) => e.fields.acc), [
+    undefined,
+    undefined,
+    "80 %",
+    "80 %",
+  ]);
+  assertEquals(of("a").at(-1).fields, { loss: 100, acc: "80 %" });
   assertEquals(sent.at(-1), { type: "log", instance: "a", line: "kept" });
   // Events that are not sent (plan, start) stay unsent.
   send({ type: "interrupted", instance: "a" });
