@@ -5,6 +5,7 @@
  * @module
  */
 import { join } from "node:path";
+import { errorMessage } from "./errors.ts";
 import { matchTarget, upstreamClosure } from "./graph.ts";
 import { changeReasons } from "./key.ts";
 import { type LockFile, readLockFile } from "./lock.ts";
@@ -103,6 +104,28 @@ export async function staleness(
   };
 }
 
+/** An instance with what {@link staleness} found for it. */
+export interface Decided {
+  instance: PlannedInstance;
+  staleness: Staleness;
+}
+
+/** {@link staleness} of each `selected` instance of the plan, in plan order. */
+export async function decideInstances(
+  plan: Plan,
+  options: { selected: ReadonlySet<string>; lock: LockFile; store: Store },
+): Promise<Decided[]> {
+  const decided: Decided[] = [];
+  for (const instance of plan.instances) {
+    if (!options.selected.has(instance.name)) continue;
+    decided.push({
+      instance,
+      staleness: await staleness(plan, instance, options.lock, options.store),
+    });
+  }
+  return decided;
+}
+
 /** Options of {@link pipelineStatus}. */
 export interface StatusOptions extends EngineOptions, RemoteLookupOptions {
   /** Only these targets and their upstream (default: all). */
@@ -122,14 +145,7 @@ export async function pipelineStatus<S extends PipelineDeclaration>(
   const lock = await readLockFile(plan.root);
   const store = openStore(plan.root);
   const selected = selectInstances(plan, options.targets ?? []);
-  const decided: { instance: PlannedInstance; staleness: Staleness }[] = [];
-  for (const instance of plan.instances) {
-    if (!selected.has(instance.name)) continue;
-    decided.push({
-      instance,
-      staleness: await staleness(plan, instance, lock, store),
-    });
-  }
+  const decided = await decideInstances(plan, { selected, lock, store });
   if (options.remote !== undefined) {
     const problem = await lookUpRemote(options.remote, decided, options);
     if (problem !== undefined) options.onWarning?.(remoteNotChecked(problem));
@@ -164,7 +180,7 @@ export function remoteNotChecked(problem: string): string {
  */
 export async function lookUpRemote(
   remote: RemoteStore,
-  decided: readonly { instance: PlannedInstance; staleness: Staleness }[],
+  decided: readonly Decided[],
   options: RemoteLookupOptions = {},
 ): Promise<string | undefined> {
   const pending = decided.filter(({ staleness }) =>
@@ -184,7 +200,7 @@ export async function lookUpRemote(
         );
         found = read.state === "ok";
       } catch (error) {
-        problem ??= error instanceof Error ? error.message : String(error);
+        problem ??= errorMessage(error);
         return;
       }
       if (!found) continue;
@@ -219,7 +235,7 @@ export async function checkRemoteForLookups(
     );
     return undefined;
   } catch (error) {
-    return error instanceof Error ? error.message : String(error);
+    return errorMessage(error);
   }
 }
 

@@ -8,11 +8,11 @@
  */
 import { join } from "node:path";
 import {
+  type Decided,
+  decideInstances,
   lookUpRemote,
   remoteNotChecked,
   selectInstances,
-  type Staleness,
-  staleness,
 } from "./decide.ts";
 import type { PipelineEvent, PlanEntry } from "./events.ts";
 import type { Executor } from "./executor/mod.ts";
@@ -21,12 +21,7 @@ import { Scheduler } from "./scheduler.ts";
 import { downstreamClosure, matchTarget } from "./graph.ts";
 import { type LockFile, readLockFile, writeLockFile } from "./lock.ts";
 import type { WriteFile } from "./fs.ts";
-import {
-  type EngineOptions,
-  type Plan,
-  type PlannedInstance,
-  planPipeline,
-} from "./plan.ts";
+import { type EngineOptions, type Plan, planPipeline } from "./plan.ts";
 import type { RunLock, RunLockInfo, Store } from "./store/mod.ts";
 import { openStore } from "./store/open.ts";
 import type { PipelineDeclaration } from "./types.ts";
@@ -165,14 +160,7 @@ export async function runPipeline<S extends PipelineDeclaration>(
     const decideStarted = performance.now();
     const lock = await readLockFile(plan.root);
     const decisions = new Map<string, PlanEntry>();
-    const decided: { instance: PlannedInstance; staleness: Staleness }[] = [];
-    for (const instance of plan.instances) {
-      if (!selected.has(instance.name)) continue;
-      decided.push({
-        instance,
-        staleness: await staleness(plan, instance, lock, store),
-      });
-    }
+    const decided = await decideInstances(plan, { selected, lock, store });
     // A dry run says what the run would pull; the run itself looks each stale result up as it goes.
     if (options.dryRun && store.remote !== undefined) {
       const problem = await lookUpRemote(store.remote, decided);
@@ -291,7 +279,7 @@ async function recordRefreshedMtimes(
   root: string,
   lock: LockFile,
   options: {
-    decided: readonly { instance: PlannedInstance; staleness: Staleness }[];
+    decided: readonly Decided[];
     writeFile?: WriteFile;
   },
 ): Promise<void> {
