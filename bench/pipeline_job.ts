@@ -13,6 +13,7 @@ import { join } from "node:path";
 import { readLockFile } from "../pipeline/lock.ts";
 import { openStore } from "../pipeline/store/open.ts";
 import { type BlasRecord, RunRecord } from "../stages/artifacts.ts";
+import { TRAIN_OUTPUTS } from "../stages/train.ts";
 import { readTask, taskArgs } from "./deno_task.ts";
 import { scratchProject } from "./scratch_project.ts";
 import { parseRusage } from "./torch.ts";
@@ -200,7 +201,8 @@ export async function readTrainings(
   const store = openStore(dir);
   const out: TrainingTiming[] = [];
   for (const [instance, entry] of Object.entries(lock.instances)) {
-    if (!entry.stage.startsWith("train_")) continue;
+    // A training is an instance that checked out a training's outputs (run.json among them).
+    if (!TRAIN_OUTPUTS.every((output) => output in entry.outputs)) continue;
     // The cache started empty: a manifest means this run computed the instance.
     const read = await store.readManifest(entry.key);
     if (read.state !== "ok") continue;
