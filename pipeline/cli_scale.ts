@@ -206,7 +206,7 @@ export async function transferCli<S extends PipelineDeclaration>(
       options.stdout(`${outcome.padEnd(9)}  ${instance.name}\n`);
     } else {
       const found = await store.fetch(instance.key, {
-        declared: instance.stage.outputs,
+        declared: instance.outputs,
         remote: true,
         name: instance.name,
       });

@@ -89,7 +89,7 @@ export async function staleness(
   }
   const { changed, refreshed } = await checkOutputs(
     join(plan.root, instance.workspace),
-    { recorded: entry.outputs, declared: instance.stage.outputs },
+    { recorded: entry.outputs, declared: instance.outputs },
   );
   for (const output of changed) {
     reasons.push({ kind: "output", file: output });

@@ -142,7 +142,9 @@ export async function listExperiments(
       changed: changedParams(manifest.params, current),
       metrics,
       checkedOut: isCurrent,
-      open: isCurrent ? `${workspace}/${stage.outputs[0]}` : null,
+      open: isCurrent
+        ? `${workspace}/${Object.keys(manifest.outputs)[0]}`
+        : null,
       paramsFile: await writeParamsFile(pipeline.params, stage, manifest, {
         root,
         dir: options.paramsDir ?? ".pipeline/exp",

@@ -34,6 +34,8 @@ export interface Instance {
   deps: string[];
   /** Root-relative directory where its outputs are checked out. */
   workspace: string;
+  /** The files it writes (its declaration's `outputs`, resolved for its params). */
+  outputs: readonly string[];
 }
 
 const NAME = /^[a-z][a-z0-9_]*$/;
@@ -63,15 +65,7 @@ export function validateDeclarations(
         `stage ${stage.name}: code is missing; set code: import.meta.url`,
       );
     }
-    if (!Array.isArray(stage.outputs)) {
-      throw new UserError(
-        `stage ${stage.name}: outputs must be a list of file names`,
-      );
-    }
-    const seen = new Set<string>();
-    for (const output of stage.outputs) {
-      checkOutputPath(stage.name, output, seen);
-    }
+    checkOutputList(stage.name, stage.outputs);
     for (const file of stage.files ?? []) {
       checkRelativePath(stage.name, "file", file);
     }
@@ -94,6 +88,37 @@ export function validateDeclarations(
   if (cycle !== undefined) {
     throw new UserError(`dependency cycle: ${cycle.join(" -> ")}`);
   }
+}
+
+function checkOutputList(stage: string, outputs: unknown): void {
+  if (!Array.isArray(outputs)) {
+    throw new UserError(
+      `stage ${stage}: outputs must be a list of file names`,
+    );
+  }
+  const seen = new Set<string>();
+  for (const output of outputs) checkOutputPath(stage, output, seen);
+}
+
+/** The files an instance of `stage` writes, for the params its instance runs with. */
+function resolveOutputs(
+  stage: AnyStage<unknown>,
+  allParams: unknown,
+): readonly string[] {
+  if (stage.outputsFor === undefined) return stage.outputs;
+  const outputs = stage.outputsFor(allParams);
+  checkOutputList(stage.name, outputs);
+  const undeclared = outputs.filter((output) =>
+    !stage.outputs.includes(output)
+  );
+  if (undeclared.length > 0) {
+    throw new UserError(
+      `stage ${stage.name}: outputsFor returned ${
+        undeclared.join(", ")
+      }, which outputs does not list; add it to outputs`,
+    );
+  }
+  return outputs;
 }
 
 function checkOutputPath(stage: string, output: unknown, seen: Set<string>) {
@@ -213,6 +238,7 @@ export function expandInstances(
         params: resolveParams(stage, params, name),
         deps,
         workspace: workspaceOf(stage, item),
+        outputs: resolveOutputs(stage, params),
       });
     }
     instances.set(stage.name, list);
@@ -290,7 +316,7 @@ function agree(a: ItemRecord, b: ItemRecord): boolean {
 function checkOutputCollisions(instances: readonly Instance[]): void {
   const owners = new Map<string, string>();
   for (const instance of instances) {
-    for (const output of instance.stage.outputs) {
+    for (const output of instance.outputs) {
       const path = `${instance.workspace}/${output}`;
       const owner = owners.get(path);
       if (owner !== undefined) {

@@ -141,7 +141,7 @@ export class Scheduler {
     if (decision.action !== "restore" && !useRemote) return decision.reasons;
     const started = performance.now();
     const restored = await this.#o.store.restore(instance.key, {
-      declared: instance.stage.outputs,
+      declared: instance.outputs,
       dir: join(this.#o.plan.root, instance.workspace),
       clean: instance.stage.workspace === undefined,
       remote: useRemote,

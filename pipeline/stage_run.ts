@@ -76,7 +76,7 @@ export async function runStage(
       [name, info],
     ) => ({ name, key: info.key, dir: info.dir }));
     const manifest = await store.save(dirs.outDir, {
-      declared: instance.stage.outputs,
+      declared: instance.outputs,
       // Publish under this key only if the inputs were the upstream results the key names.
       beforePublish: () => checkUpstream(store, refs),
       manifest: {

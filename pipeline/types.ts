@@ -127,8 +127,13 @@ export interface StageDeclaration<A, P> {
    * of the axes that change its params (and of its upstream's axes), each cached on its own.
    */
   matrix?(all: A): unknown;
-  /** Files (relative paths) run() must write in outDir. */
+  /** Files (relative paths) run() must write in outDir: every file it may write. */
   outputs: readonly string[];
+  /**
+   * The subset of `outputs` an instance writes, when that depends on the params (a report
+   * without a sweep draws no sweep charts); default all of `outputs`.
+   */
+  outputsFor?(all: A): readonly string[];
   /**
    * Which of `outputs` holds this stage's metrics (flat JSON object of numbers, or nested):
    * `exp show` lists it for every finished instance in the cache.

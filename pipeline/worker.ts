@@ -59,7 +59,7 @@ export async function runWorker<S extends PipelineDeclaration>(
   const found = options.recompute
     ? { state: "missing" as const }
     : await store.fetch(key, {
-      declared: instance.stage.outputs,
+      declared: instance.outputs,
       remote: true,
       name: instance.name,
     });
@@ -138,7 +138,7 @@ async function checkoutUpstream(
   dir: string,
 ): Promise<{ seconds: number }> {
   const restored = await store.restore(instance.key, {
-    declared: instance.stage.outputs,
+    declared: instance.outputs,
     dir,
     clean: true,
     remote: true,

@@ -80,7 +80,7 @@ export class SlurmExecutor implements Executor {
         return { outcome: "interrupted" };
       }
       const found = await store.fetch(instance.key, {
-        declared: instance.stage.outputs,
+        declared: instance.outputs,
         remote: true,
         name: instance.name,
       });

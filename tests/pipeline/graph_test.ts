@@ -217,3 +217,27 @@ Deno.test("matchTarget: a missing item in params words, a mistyped stage with a 
     /^unknown stage nothing; stages: prep, train, sweep/,
   );
 });
+
+Deno.test("outputsFor: an instance writes the declared outputs its params select; an undeclared one is an error", () => {
+  const params: P = { seeds: [0], alphas: [1] };
+  const charts = stage("report", {
+    outputs: ["report.md", "sweep.svg"],
+    outputsFor: (p: P) =>
+      p.alphas.length > 1 ? ["report.md", "sweep.svg"] : ["report.md"],
+  });
+  const [single] = expandInstances([charts] as AnyStage<unknown>[], params);
+  assertEquals(single.outputs, ["report.md"]);
+  const [swept] = expandInstances([charts] as AnyStage<unknown>[], {
+    ...params,
+    alphas: [1, 2],
+  });
+  assertEquals(swept.outputs, ["report.md", "sweep.svg"]);
+  const wrong = stage("report", {
+    outputs: ["report.md"],
+    outputsFor: () => ["report.md", "extra.svg"],
+  });
+  assertMatch(
+    userError(() => expandInstances([wrong] as AnyStage<unknown>[], params)),
+    /stage report: outputsFor returned extra\.svg, which outputs does not list/,
+  );
+});
