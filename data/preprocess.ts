@@ -120,6 +120,11 @@ export const PREPROCESSED_FILES: readonly string[] = Object.freeze([
   "meta.json",
 ]);
 
+/** The files of {@linkcode PREPROCESSED_FILES} an evaluation reads: the test split and meta. */
+export const PREPROCESSED_TEST_FILES: readonly string[] = Object.freeze(
+  PREPROCESSED_FILES.filter((file) => !file.startsWith("train_")),
+);
+
 // byte / 255 for every byte value, computed once: exact division, and a table lookup is
 // cheaper than a division per pixel over 47 million pixels.
 const SCALE_TABLE = Float32Array.from({ length: 256 }, (_, b) => b / 255);

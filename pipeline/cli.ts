@@ -66,6 +66,12 @@ export interface CliOptions {
   signal?: AbortSignal;
   /** Import map for code hashing (default: `<root>/deno.json`). */
   importMap?: Record<string, string>;
+  /**
+   * When the stage modules were imported (ms since the epoch): a program's entry module passes
+   * its process start (`performance.timeOrigin`), so that a code file edited after it makes a
+   * result unpublishable (see EngineOptions.codeLoadedSince).
+   */
+  codeLoadedSince?: number;
   /** Whether stdin is a terminal (gc asks there); default Deno.stdin.isTerminal(). */
   stdinTty?: boolean;
   /** Asks a yes/no question on the terminal; default reads a line from stdin. */
@@ -134,6 +140,7 @@ export async function runCli<S extends PipelineDeclaration>(
     overrides: parsed.overrides,
     onEvent: labelParallel((event) => renderer.handle(event)),
     importMap: options.importMap,
+    codeLoadedSince: options.codeLoadedSince,
   };
   try {
     switch (parsed.command) {
@@ -168,9 +175,20 @@ export async function runCli<S extends PipelineDeclaration>(
             stdout(
               entry.state === "fresh"
                 ? `fresh  ${entry.stage}\n`
-                : `stale  ${entry.stage}: ${formatReasons(entry.reasons)}\n`,
+                : `${entry.state.padEnd(6)} ${entry.stage}: ${
+                  formatReasons(entry.reasons)
+                }\n`,
             );
           }
+          const count = (state: StatusEntry["state"]) =>
+            entries.filter((entry) => entry.state === state).length;
+          stdout(
+            `${count("stale")} stale, ${
+              count("pending")
+            } pending (run only if an upstream's outputs change), ${
+              count("fresh")
+            } fresh\n`,
+          );
         }
         return 0;
       }
@@ -439,7 +457,7 @@ function reportError(error: unknown, stderr: (text: string) => void): number {
 /** One entry of `status --json`: `reasons` in words (as before), `why` as typed values. */
 interface StatusJson {
   stage: string;
-  state: "fresh" | "stale";
+  state: StatusEntry["state"];
   reasons: string[];
   why: StaleReason[];
 }

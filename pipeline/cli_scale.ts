@@ -25,6 +25,7 @@ import type { AnyStage, PipelineDeclaration } from "./types.ts";
 import { defaultJobs, resourcesOf } from "./resources.ts";
 import { InProcessExecutor } from "./executor/in_process.ts";
 import { runWorker } from "./worker.ts";
+import { keysFromStore } from "./stored_keys.ts";
 
 /** Which executor runs stale instances. */
 export type ExecutorName = "local" | "slurm";
@@ -108,6 +109,9 @@ export async function chooseExecutor(
         store: context.store,
         allParams: context.plan.params,
         mermaid: context.plan.mermaid,
+        root: context.plan.root,
+        codeStamps: context.plan.codeStamps,
+        codeLoadedSince: context.plan.codeLoadedSince,
         abortGraceSeconds: context.abortGraceSeconds,
         emit: context.emit,
       });
@@ -194,30 +198,31 @@ export async function transferCli<S extends PipelineDeclaration>(
     onWarning: (message) => options.stdout(`warning: ${message}\n`),
   });
   const counts = { done: 0, present: 0, missing: 0 };
-  for (const instance of plan.instances) {
+  // Upstream first: a result's outputs key the instances below it.
+  const walked = await keysFromStore(plan, async (instance) => {
     if (direction === "push") {
       const read = await store.readManifest(instance.key);
-      if (read.state !== "ok") {
-        counts.missing++;
-        continue;
-      }
+      if (read.state !== "ok") return undefined;
       const outcome = await store.publish(read.manifest);
       counts[outcome === "published" ? "done" : "present"]++;
       options.stdout(`${outcome.padEnd(9)}  ${instance.name}\n`);
-    } else {
-      const found = await store.fetch(instance.key, {
-        declared: instance.outputs,
-        remote: true,
-        name: instance.name,
-      });
-      const what = found.state === "fetched"
-        ? "pulled"
-        : found.state === "local"
-        ? "present"
-        : "missing";
-      counts[what === "pulled" ? "done" : what]++;
-      options.stdout(`${what.padEnd(9)}  ${instance.name}\n`);
+      return read.manifest;
     }
+    const found = await store.fetch(instance.key, {
+      declared: instance.outputs,
+      remote: true,
+      name: instance.name,
+    });
+    if (found.state === "missing") return undefined;
+    const what = found.state === "fetched" ? "pulled" : "present";
+    counts[what === "pulled" ? "done" : what]++;
+    options.stdout(`${what.padEnd(9)}  ${instance.name}\n`);
+    return found.manifest;
+  });
+  for (const instance of plan.instances) {
+    if (walked.get(instance.name)?.manifest !== undefined) continue;
+    counts.missing++;
+    options.stdout(`${"missing".padEnd(9)}  ${instance.name}\n`);
   }
   const verb = direction === "push" ? "pushed" : "pulled";
   options.stdout(

@@ -1,11 +1,15 @@
 /**
- * Code hashing: the local modules in a stage's import graph, found by a small scanner.
+ * Code hashing: the local modules in a stage's import graph, each hashed as the code it runs as.
  *
- * The scanner reads `import`/`export ... from` and `import("...")` string literals (no
- * subprocess, no type checker), so computing every stage's key stays cheap enough for a no-op
- * rerun. Files under the engine's own folder are excluded so that editing the engine does not
- * invalidate results; bare specifiers are recorded with their import-map target so that bumping
- * a pinned npm version changes the key of stages that import it.
+ * Each script is normalised (`plan/normalise.ts`: TypeScript erased, printed without comments or
+ * formatting) and its hash and imports are read from that, remembered by content
+ * (`plan/code_memo.ts`) so that a no-op run only reads and hashes bytes. The graph follows
+ * `import`/`export ... from` and literal `import("...")`; a module loaded through a computed
+ * specifier is not followed, so a stage that loads one (a training backend) names it in its
+ * declaration's `codeFor`, from the same table the loader uses. Files under the engine's own
+ * folder are excluded so that editing the engine does not invalidate results; bare specifiers
+ * are recorded with their import-map target so that bumping a pinned npm version changes the key
+ * of stages that import it. A test checks the graph against `deno info --json`.
  *
  * @module
  */
@@ -15,15 +19,12 @@ import {
   pathToFileURL as toFileUrl,
 } from "node:url";
 import { UserError } from "./errors.ts";
-import { sha256Bytes } from "./hash.ts";
+import type { CodeFingerprint } from "./plan/key_record.ts";
+import { sha256Bytes, sha256Text } from "./hash.ts";
+import { CodeMemo } from "./plan/code_memo.ts";
+import { NORMALISER, normaliseScript } from "./plan/normalise.ts";
 
-/** What a stage's code hash is made of. */
-export interface CodeFingerprint {
-  /** Root-relative path (forward slashes) -> SHA-256 of the file's bytes. */
-  files: Record<string, string>;
-  /** Bare specifier as imported (`zod`) -> its import-map target (`npm:zod@4.6.7`). */
-  packages: Record<string, string>;
-}
+export type { CodeFingerprint } from "./plan/key_record.ts";
 
 /**
  * Blanks out comments while keeping string literals and line structure, so that a commented-out
@@ -64,8 +65,9 @@ export function stripComments(source: string): string {
   return out;
 }
 
+// `\s*` rather than `\s+`: normalised code has no space in `import{a}from"./a.ts"`.
 const STATIC_IMPORT =
-  /(?:^|[;\n}])\s*(?:import|export)\s+(?:type\s+)?(?:[\w$*{}\s,]+?\s+from\s+)?["']([^"'\n]+)["']/g;
+  /(?:^|[;\n}])\s*(?:import|export)\s*(?:type\s+)?(?:[\w$*{}\s,]+?\s*from\s*)?["']([^"'\n]+)["']/g;
 const DYNAMIC_IMPORT = /\bimport\s*\(\s*["']([^"'\n]+)["']\s*[,)]/g;
 
 /** The module specifiers a source file imports, in order of appearance, without duplicates. */
@@ -163,16 +165,32 @@ export interface CodeHasherOptions {
   importMap?: Record<string, string>;
   /** Root-relative folders whose files are neither hashed nor followed. Default `["pipeline/"]`. */
   exclude?: string[];
+  /** Where normalised hashes are remembered between runs (see `plan/code_memo.ts`); none: memory. */
+  memoPath?: string;
+}
+
+/** What a file looked like on disk when it was hashed (to tell later whether it changed). */
+export interface FileStamp {
+  /** Size in bytes. */
+  size: number;
+  /** Modification time, ms since the epoch. */
+  mtimeMs: number;
+  /** Status change time, ms since the epoch (whole seconds on Deno: see `code_stability.ts`). */
+  ctimeMs: number;
 }
 
 /**
  * Computes {@link CodeFingerprint}s, caching file hashes and scans for its lifetime (one CLI
- * invocation), since many stages share modules.
+ * invocation), since many stages share modules. A script's hash is that of its normalised code
+ * (`plan/normalise.ts`): comments, formatting and type-only code do not count; its imports are
+ * read from the normalised code too, so an `import type` (erased when it runs) is not followed.
  */
 export class CodeHasher {
   #root: string;
   #importMap: Record<string, string> | undefined;
   #exclude: string[];
+  #memoPath: string | undefined;
+  #memo: Promise<CodeMemo> | undefined;
   #files = new Map<string, Promise<FileInfo | undefined>>();
 
   /** Creates a hasher for one project root. */
@@ -180,19 +198,27 @@ export class CodeHasher {
     this.#root = options.root;
     this.#importMap = options.importMap;
     this.#exclude = options.exclude ?? ["pipeline/"];
+    this.#memoPath = options.memoPath;
   }
 
-  /** The fingerprint of the import graph of `entry` (a file: URL or path). */
-  async fingerprint(entry: string | URL): Promise<CodeFingerprint> {
+  /** The fingerprint of the import graphs of `entries` (file: URLs or paths), merged. */
+  async fingerprint(
+    entries: string | URL | readonly (string | URL)[],
+  ): Promise<CodeFingerprint> {
     const importMap = await this.#loadImportMap();
     const mapBase = toFileUrl(join(this.#root, "deno.json"));
-    const start = typeof entry === "string" && !entry.includes("://")
-      ? toFileUrl(entry)
-      : new URL(entry);
+    const starts = (Array.isArray(entries) ? entries : [entries]).map((
+      entry,
+    ) =>
+      typeof entry === "string" && !entry.includes("://")
+        ? toFileUrl(entry)
+        : new URL(entry)
+    );
+    const startHrefs = new Set(starts.map((url) => url.href));
     const files: Record<string, string> = {};
     const packages: Record<string, string> = {};
     const seen = new Set<string>();
-    const queue: URL[] = [start];
+    const queue: URL[] = [...starts].reverse();
     while (queue.length > 0) {
       const url = queue.pop() as URL;
       if (seen.has(url.href)) continue;
@@ -201,7 +227,7 @@ export class CodeHasher {
       if (rel === undefined) continue;
       const info = await this.#file(url, rel);
       if (info === undefined) {
-        if (url.href === start.href) {
+        if (startHrefs.has(url.href)) {
           throw new UserError(
             `stage code ${rel} does not exist; set code: import.meta.url in the stage declaration`,
           );
@@ -234,7 +260,9 @@ export class CodeHasher {
   ): Promise<Record<string, string>> {
     const out: Record<string, string> = {};
     for (const rel of paths) {
-      const info = await this.#file(toFileUrl(join(this.#root, rel)), rel);
+      const info = await this.#file(toFileUrl(join(this.#root, rel)), rel, {
+        data: true,
+      });
       if (info === undefined) {
         throw new UserError(
           `stage ${stage}: file ${rel} (in its files list) does not exist; create it or remove it from files`,
@@ -243,6 +271,21 @@ export class CodeHasher {
       out[rel] = info.sha256;
     }
     return out;
+  }
+
+  /** How each file hashed so far looked on disk when it was read (root-relative path -> stamp). */
+  async stamps(): Promise<Map<string, FileStamp>> {
+    const out = new Map<string, FileStamp>();
+    for (const [rel, promise] of this.#files) {
+      const info = await promise;
+      if (info !== undefined) out.set(rel.replace(/^data:/, ""), info.stamp);
+    }
+    return out;
+  }
+
+  /** Writes the normalisation memo (call once planning is done). */
+  async saveMemo(): Promise<void> {
+    if (this.#memo !== undefined) await (await this.#memo).save();
   }
 
   #relativeIfLocal(url: URL): string | undefined {
@@ -257,11 +300,21 @@ export class CodeHasher {
     return rel;
   }
 
-  #file(url: URL, rel: string): Promise<FileInfo | undefined> {
-    let promise = this.#files.get(rel);
+  #file(
+    url: URL,
+    rel: string,
+    options: { data?: boolean } = {},
+  ): Promise<FileInfo | undefined> {
+    // A data file is hashed as bytes even when it is also imported as a script.
+    const id = options.data ? `data:${rel}` : rel;
+    let promise = this.#files.get(id);
     if (promise === undefined) {
-      promise = readFileInfo(url);
-      this.#files.set(rel, promise);
+      this.#memo ??= CodeMemo.open(this.#memoPath, { normaliser: NORMALISER });
+      promise = readFileInfo(url, rel, {
+        memo: this.#memo,
+        script: !options.data && isScript(url),
+      });
+      this.#files.set(id, promise);
     }
     return promise;
   }
@@ -277,11 +330,23 @@ export class CodeHasher {
 interface FileInfo {
   sha256: string;
   imports: string[];
+  stamp: FileStamp;
 }
 
-async function readFileInfo(url: URL): Promise<FileInfo | undefined> {
+function isScript(url: URL): boolean {
+  return /\.(m|c)?[jt]sx?$/.test(url.pathname);
+}
+
+async function readFileInfo(
+  url: URL,
+  rel: string,
+  options: { memo: Promise<CodeMemo>; script: boolean },
+): Promise<FileInfo | undefined> {
   let bytes: Uint8Array;
+  let stat: Deno.FileInfo;
   try {
+    // Stat first: a write after it shows in a later stat, so the stamp never hides a change.
+    stat = await Deno.stat(url);
     bytes = await Deno.readFile(url);
   } catch (error) {
     if (
@@ -290,10 +355,23 @@ async function readFileInfo(url: URL): Promise<FileInfo | undefined> {
     ) return undefined;
     throw error;
   }
-  const sha256 = await sha256Bytes(bytes);
-  const isScript = /\.(m|c)?[jt]sx?$/.test(url.pathname);
-  const imports = isScript ? scanImports(new TextDecoder().decode(bytes)) : [];
-  return { sha256, imports };
+  const stamp: FileStamp = {
+    size: stat.size,
+    mtimeMs: stat.mtime?.getTime() ?? 0,
+    ctimeMs: stat.ctime?.getTime() ?? 0,
+  };
+  const raw = await sha256Bytes(bytes);
+  if (!options.script) return { sha256: raw, imports: [], stamp };
+  const memo = await options.memo;
+  let entry = memo.get(raw);
+  if (entry === undefined) {
+    const { code } = await normaliseScript(new TextDecoder().decode(bytes), {
+      path: rel,
+    });
+    entry = { sha256: await sha256Text(code), imports: scanImports(code) };
+    memo.set(raw, entry);
+  }
+  return { sha256: entry.sha256, imports: entry.imports, stamp };
 }
 
 /** Reads `"imports"` of `<root>/deno.json` (or deno.jsonc); empty when there is none. */

@@ -10,7 +10,6 @@ import { join } from "node:path";
 import {
   type Decided,
   decideInstances,
-  lookUpRemote,
   remoteNotChecked,
   selectInstances,
 } from "./decide.ts";
@@ -29,6 +28,7 @@ import type { PipelineDeclaration } from "./types.ts";
 export { pipelineStatus, type StatusEntry } from "./decide.ts";
 export {
   type EngineOptions,
+  type KeyedInstance,
   type Plan,
   type PlannedInstance,
   planPipeline,
@@ -159,35 +159,23 @@ export async function runPipeline<S extends PipelineDeclaration>(
     }
     const decideStarted = performance.now();
     const lock = await readLockFile(plan.root);
-    const decisions = new Map<string, PlanEntry>();
-    const decided = await decideInstances(plan, { selected, lock, store });
-    // A dry run says what the run would pull; the run itself looks each stale result up as it goes.
-    if (options.dryRun && store.remote !== undefined) {
-      const problem = await lookUpRemote(store.remote, decided);
-      if (problem !== undefined) {
-        emit({ type: "warning", message: remoteNotChecked(problem) });
-      }
+    const { decided, remoteProblem } = await decideInstances(plan, {
+      selected,
+      lock,
+      store,
+      forced,
+      // A dry run says what the run would pull; the run itself looks each stale result up as it goes.
+      remote: options.dryRun ? store.remote : undefined,
+    });
+    if (remoteProblem !== undefined) {
+      emit({ type: "warning", message: remoteNotChecked(remoteProblem) });
     }
-    for (const { instance, staleness: found } of decided) {
-      const { reasons, cachedResult, remoteResult } = found;
-      let entry: PlanEntry;
-      if (forced.has(instance.name)) {
-        entry = {
-          instance: instance.name,
-          action: "run",
-          reasons: [{ kind: "forced" }, ...reasons],
-        };
-      } else if (reasons.length === 0) {
-        entry = { instance: instance.name, action: "fresh", reasons };
-      } else {
-        entry = {
-          instance: instance.name,
-          action: cachedResult || remoteResult ? "restore" : "run",
-          reasons,
-        };
-      }
-      decisions.set(instance.name, entry);
-      result.plan.push(entry);
+    for (const { instance, decision, staleness: found } of decided) {
+      result.plan.push({
+        instance: instance.name,
+        action: decision,
+        reasons: found.reasons,
+      });
     }
     if (!options.dryRun) {
       await recordRefreshedMtimes(plan.root, lock, {
@@ -224,7 +212,7 @@ export async function runPipeline<S extends PipelineDeclaration>(
       signal: options.signal ?? new AbortController().signal,
       args: options.args,
     });
-    await scheduler.run(decisions, result);
+    await scheduler.run(decided, result);
     if (result.interrupted.length > 0 || options.signal?.aborted) {
       if (result.interrupted.length === 0) {
         emit({ type: "interrupted", instance: undefined });
@@ -255,6 +243,9 @@ const inProcess: ExecutorFactory = (context) =>
     store: context.store,
     allParams: context.plan.params,
     mermaid: context.plan.mermaid,
+    root: context.plan.root,
+    codeStamps: context.plan.codeStamps,
+    codeLoadedSince: context.plan.codeLoadedSince,
     args: context.args,
     abortGraceSeconds: context.abortGraceSeconds,
     emit: context.emit,
@@ -284,10 +275,10 @@ async function recordRefreshedMtimes(
   },
 ): Promise<void> {
   let changed = false;
-  for (const { instance, staleness: found } of options.decided) {
+  for (const { instance, decision, staleness: found } of options.decided) {
     const entry = lock.instances[instance.name];
     if (
-      found.reasons.length > 0 || found.refreshedMtimes === undefined ||
+      decision !== "fresh" || found.refreshedMtimes === undefined ||
       entry === undefined
     ) {
       continue;

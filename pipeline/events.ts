@@ -7,8 +7,11 @@
 import type { ProgressState } from "./progress.ts";
 import type { StaleReason } from "./reasons.ts";
 
-/** What the engine decided for one instance. */
-export type Action = "run" | "restore" | "fresh";
+/**
+ * What the engine decided for one instance; `pending`: it runs only if an upstream that runs
+ * first changes its outputs (decided again once that one ran).
+ */
+export type Action = "run" | "restore" | "fresh" | "pending";
 
 /** One planned instance (dry-run and status). */
 export interface PlanEntry {

@@ -10,6 +10,7 @@ import { type EngineOptions, planPipeline } from "./engine.ts";
 import { experimentKeys } from "./exp.ts";
 import { readLockFile } from "./lock.ts";
 import { openStore } from "./store/open.ts";
+import { keysFromStore } from "./stored_keys.ts";
 import type { GarbageItem, RunLockInfo } from "./store/mod.ts";
 import type { PipelineDeclaration } from "./types.ts";
 
@@ -60,7 +61,13 @@ export async function collectGarbage<S extends PipelineDeclaration>(
     onWait: options.onWait,
   });
   try {
-    const keep = new Set(plan.instances.map((instance) => instance.key));
+    // Every current instance whose upstream results are stored has a key; a result is kept
+    // if a key of the current params, the checked-out lock or an experiment names it.
+    const stored = await keysFromStore(plan, async (instance) => {
+      const read = await store.readManifest(instance.key);
+      return read.state === "ok" ? read.manifest : undefined;
+    });
+    const keep = new Set([...stored.values()].map(({ keyed }) => keyed.key));
     const lockFile = await readLockFile(plan.root);
     for (const entry of Object.values(lockFile.instances)) keep.add(entry.key);
     // Finished experiments (see exp.ts) stay until "exp remove" lets them go.

@@ -84,9 +84,33 @@ export function validateDeclarations(
       }
     }
   }
+  for (const stage of stages) checkReads(stage, byName);
   const cycle = findCycle(stages);
   if (cycle !== undefined) {
     throw new UserError(`dependency cycle: ${cycle.join(" -> ")}`);
+  }
+}
+
+function checkReads(
+  stage: AnyStage<unknown>,
+  byName: ReadonlyMap<string, AnyStage<unknown>>,
+): void {
+  for (const [dep, files] of Object.entries(stage.reads ?? {})) {
+    if (!(stage.deps ?? []).includes(dep)) {
+      throw new UserError(
+        `stage ${stage.name}: reads names ${dep}, which is not in its deps; add it to deps or remove it from reads`,
+      );
+    }
+    const outputs = (byName.get(dep) as AnyStage<unknown>).outputs;
+    for (const file of files) {
+      if (!outputs.includes(file)) {
+        throw new UserError(
+          `stage ${stage.name}: reads ${dep}'s ${file}, which ${dep} does not write (its outputs: ${
+            outputs.join(", ")
+          })`,
+        );
+      }
+    }
   }
 }
 

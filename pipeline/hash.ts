@@ -36,7 +36,12 @@ export function sha256Bytes(data: Uint8Array): Promise<string> {
 
 /** Lower-case hex SHA-256 of a string's UTF-8 bytes. */
 export function sha256Text(text: string): Promise<string> {
-  return sha256Bytes(new TextEncoder().encode(text));
+  return Promise.resolve(sha256TextSync(text));
+}
+
+/** Lower-case hex SHA-256 of a string's UTF-8 bytes, synchronously. */
+export function sha256TextSync(text: string): string {
+  return createHash("sha256").update(text, "utf8").digest("hex");
 }
 
 /**

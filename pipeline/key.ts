@@ -1,63 +1,42 @@
 /**
- * Stage keys and why-stale reasons.
- *
- * The key is SHA-256 over one canonical record in fixed order: engine format, stage name,
- * item, resolved params, direct upstream keys (Merkle), code hash. Nothing else goes in (no
- * timestamps, no absolute paths), so a key means the same on any machine.
+ * Stage keys (`plan/key_record.ts`) and why-stale reasons: every difference between what an
+ * instance last ran with and what its key holds now.
  *
  * @module
  */
-import type { CodeFingerprint } from "./code_hash.ts";
-import { canonicalJson, sha256Text } from "./hash.ts";
+import { canonicalJson } from "./hash.ts";
+import {
+  type CodeFingerprint,
+  type InputHashes,
+  type KeyRecord,
+} from "./plan/key_record.ts";
 import { paramChanges } from "./params.ts";
 import type { StaleReason } from "./reasons.ts";
-import type { Item } from "./types.ts";
 
-/** Bumped when the meaning of a key record changes. */
-export const KEY_FORMAT = "rdrop-pipeline/key/1";
-
-/** Everything that goes into a key. */
-export interface KeyRecord {
-  /** Declaration name. */
-  stage: string;
-  /** Foreach item, or null. */
-  item: Item | null;
-  /** Resolved params. */
-  params: unknown;
-  /** Direct upstream instance name -> key. */
-  upstream: Record<string, string>;
-  /** Code fingerprint (per-file hashes and import-map targets). */
-  code: CodeFingerprint;
-}
-
-/** The key of a record. */
-export async function computeKey(record: KeyRecord): Promise<string> {
-  const codeHash = await sha256Text(canonicalJson(record.code));
-  return await sha256Text(canonicalJson([
-    KEY_FORMAT,
-    record.stage,
-    record.item,
-    record.params,
-    record.upstream,
-    codeHash,
-  ]));
-}
+export {
+  type CodeFingerprint,
+  type InputHashes,
+  type InstanceRecord,
+  KEY_FORMAT,
+  keyOf,
+  type KeyRecord,
+} from "./plan/key_record.ts";
 
 /** What the lock file remembers of an instance's last run, as far as reasons need it. */
 export interface PreviousRecord {
   params: unknown;
-  upstream: Record<string, string>;
+  inputs: InputHashes;
   code: CodeFingerprint;
 }
 
 /**
  * Every reason why `current` differs from `previous`, in the order status lists them: params,
- * code files, dependencies, upstream changed, upstream added, upstream removed. Upstream
+ * code files, dependencies, upstream outputs changed, upstream added, upstream removed. Upstream
  * instances added or removed make one reason each way (a sweep's report has dozens).
  */
 export function changeReasons(
   previous: PreviousRecord,
-  current: KeyRecord,
+  current: Omit<KeyRecord, "stage" | "item">,
 ): StaleReason[] {
   const reasons: StaleReason[] = paramChanges(previous.params, current.params)
     .map(({ path, from, to }) => ({ kind: "params", path, from, to }));
@@ -74,10 +53,13 @@ export function changeReasons(
   }
   const added: string[] = [];
   const removed: string[] = [];
-  for (const name of unionKeys(previous.upstream, current.upstream)) {
-    if (!(name in previous.upstream)) added.push(name);
-    else if (!(name in current.upstream)) removed.push(name);
-    else if (previous.upstream[name] !== current.upstream[name]) {
+  for (const name of unionKeys(previous.inputs, current.inputs)) {
+    if (!(name in previous.inputs)) added.push(name);
+    else if (!(name in current.inputs)) removed.push(name);
+    else if (
+      canonicalJson(previous.inputs[name]) !==
+        canonicalJson(current.inputs[name])
+    ) {
       reasons.push({ kind: "upstream", change: "changed", names: [name] });
     }
   }

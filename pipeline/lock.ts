@@ -23,7 +23,8 @@ export const LockEntry = z.strictObject({
   key: z.string(),
   params: z.unknown(),
   code: CodeRecord,
-  upstream: z.record(z.string(), z.string()),
+  /** Direct upstream instance -> output file -> SHA-256 it read (the inputs in its key). */
+  inputs: z.record(z.string(), z.record(z.string(), z.string())),
   workspace: z.string(),
   outputs: z.record(z.string(), CheckedOutRecord),
   /** Seconds the computation took when it ran. */
@@ -32,13 +33,19 @@ export const LockEntry = z.strictObject({
 /** One instance in `pipeline.lock`. */
 export type LockEntry = z.infer<typeof LockEntry>;
 
+/** The lock format this engine writes (1: keys made of upstream keys). */
+export const LOCK_VERSION = 2;
+
 /** `pipeline.lock`. */
 export const LockFile = z.strictObject({
-  version: z.literal(1),
+  version: z.literal(LOCK_VERSION),
   instances: z.record(z.string(), LockEntry),
 });
-/** `pipeline.lock`. */
-export type LockFile = z.infer<typeof LockFile>;
+/** `pipeline.lock`, as read: `olderFormat` names the instances an older format recorded. */
+export type LockFile = z.infer<typeof LockFile> & {
+  /** Instances recorded by an older lock format (their entries are dropped). */
+  olderFormat?: ReadonlySet<string>;
+};
 
 /** Name of the lock file at the root. */
 export const LOCK_FILE = "pipeline.lock";
@@ -46,12 +53,21 @@ export const LOCK_FILE = "pipeline.lock";
 /** Reads `pipeline.lock`; an absent file is an empty lock. */
 export async function readLockFile(root: string): Promise<LockFile> {
   const text = await readTextOrUndefined(join(root, LOCK_FILE));
-  if (text === undefined) return { version: 1, instances: {} };
+  if (text === undefined) return { version: LOCK_VERSION, instances: {} };
   let json: unknown;
   try {
     json = JSON.parse(text);
   } catch (error) {
     throw invalidLock((error as Error).message);
+  }
+  const older = OlderLock.safeParse(json);
+  if (older.success) {
+    // Its keys mean something else: every instance recomputes, saying why.
+    return {
+      version: LOCK_VERSION,
+      instances: {},
+      olderFormat: new Set(Object.keys(older.data.instances)),
+    };
   }
   const parsed = LockFile.safeParse(json);
   if (!parsed.success) {
@@ -60,6 +76,12 @@ export async function readLockFile(root: string): Promise<LockFile> {
   }
   return parsed.data;
 }
+
+/** A lock of an older format, as far as telling which instances it recorded. */
+const OlderLock = z.object({
+  version: z.number().int().min(1).max(LOCK_VERSION - 1),
+  instances: z.record(z.string(), z.unknown()),
+});
 
 function invalidLock(reason: string): UserError {
   return new UserError(
@@ -73,7 +95,8 @@ export async function writeLockFile(
   lock: LockFile,
   options: WriteOptions = {},
 ): Promise<void> {
-  const sorted = JSON.parse(canonicalJson(lock));
+  const { olderFormat: _older, ...file } = lock;
+  const sorted = JSON.parse(canonicalJson(file));
   await writeFileAtomic(
     join(root, LOCK_FILE),
     JSON.stringify(sorted, null, 2) + "\n",

@@ -43,6 +43,7 @@ export {
 } from "./engine.ts";
 export type {
   EngineOptions,
+  KeyedInstance,
   Plan,
   PlannedInstance,
   RunOptions,
@@ -53,7 +54,6 @@ export { collectGarbage } from "./gc.ts";
 export type { GcItem, GcOptions, GcResult } from "./gc.ts";
 export { verifyPipeline } from "./verify.ts";
 export type { VerifyProblem } from "./verify.ts";
-export { UpstreamChangedError } from "./upstream_check.ts";
 export type { Action, PipelineEvent, PlanEntry } from "./events.ts";
 export { formatReason, formatReasons, StaleReason } from "./reasons.ts";
 export {
@@ -64,7 +64,8 @@ export {
   StageFailedError,
   UserError,
 } from "./errors.ts";
-export { RunLockBusyError } from "./store/mod.ts";
+export { CorruptInputError, RunLockBusyError } from "./store/mod.ts";
+export { CodeChangedError } from "./plan/code_stability.ts";
 export type { RunLockInfo } from "./store/mod.ts";
 export { TerminalRenderer } from "./render.ts";
 export type { RendererOptions } from "./render.ts";

@@ -1,12 +1,14 @@
 /**
- * Planning: params -> instances -> keys. Status, run, gc, verify and workers all plan the same
- * way, so a worker on another machine can tell whether it computes the key it was sent.
+ * Planning: params -> instances -> what goes into their keys. Status, run, gc, verify and
+ * workers all plan the same way, so a worker on another machine can tell whether it computes the
+ * key it was sent. An instance's key also holds its upstream outputs' content hashes, so it is
+ * known only once those exist: {@link keyInstance} computes it then (`keys.ts` keeps track).
  *
  * @module
  */
 import { isAbsolute, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { CodeHasher } from "./code_hash.ts";
+import { CodeHasher, type FileStamp } from "./code_hash.ts";
 import type { PipelineEvent } from "./events.ts";
 import type { WriteFile } from "./fs.ts";
 import {
@@ -15,7 +17,13 @@ import {
   toMermaid,
   validateDeclarations,
 } from "./graph.ts";
-import { computeKey, type KeyRecord } from "./key.ts";
+import {
+  type InputHashes,
+  type InstanceRecord,
+  keyOf,
+  type KeyRecord,
+} from "./plan/key_record.ts";
+import { codeMemoPath } from "./store/local.ts";
 import { loadParams, type ParamOverride } from "./params.ts";
 import type { RemoteStore } from "./store/mod.ts";
 import type { AnyStage, PipelineDeclaration } from "./types.ts";
@@ -38,17 +46,30 @@ export interface EngineOptions {
   remote?: RemoteStore;
   /** The command's arguments as the user gave them (stages see them as `ctx.args`). */
   args?: readonly string[];
+  /**
+   * When the stage modules may first have been loaded (ms since the epoch; the CLI: its process
+   * start): a code file changed after it makes a result unpublishable (`plan/code_stability.ts`).
+   */
+  codeLoadedSince?: number;
 }
 
-/** A planned instance with its key. */
+/** A planned instance: everything in its key but its upstream outputs. */
 export interface PlannedInstance extends Instance {
+  /** Stage, item, params and code: what its key holds besides its upstream outputs. */
+  input: InstanceRecord;
+  /** Direct upstream instance -> the outputs of it that the stage reads (null: all). */
+  reads: Readonly<Record<string, readonly string[] | null>>;
+}
+
+/** A planned instance whose upstream outputs are known, and so its key. */
+export interface KeyedInstance extends PlannedInstance {
   /** The instance's key. */
   key: string;
   /** What went into the key. */
   record: KeyRecord;
 }
 
-/** The resolved pipeline: validated params, instances in run order with keys. */
+/** The resolved pipeline: validated params, instances in run order. */
 export interface Plan {
   /** Absolute root. */
   root: string;
@@ -58,6 +79,50 @@ export interface Plan {
   instances: PlannedInstance[];
   /** The instance DAG as a Mermaid flowchart. */
   mermaid: string;
+  /**
+   * How every hashed code and data file looked when it was hashed (root-relative path ->
+   * stamp), so that a run can tell whether the code that ran is still the code in its keys.
+   */
+  codeStamps: ReadonlyMap<string, FileStamp>;
+  /** See {@link EngineOptions.codeLoadedSince}. */
+  codeLoadedSince?: number;
+}
+
+/** The content hashes of an instance's outputs, as a manifest or the lock file records them. */
+export type OutputHashes = Readonly<Record<string, { sha256: string }>>;
+
+/**
+ * The key of `instance` from its direct upstream instances' outputs (`outputsOf(dep)`), keeping
+ * of each only the files its declaration `reads`; undefined while an upstream's outputs are not
+ * known.
+ */
+export function keyInstance(
+  instance: PlannedInstance,
+  outputsOf: (dep: string) => OutputHashes | undefined,
+): KeyedInstance | undefined {
+  const inputs: InputHashes = {};
+  for (const dep of [...instance.deps].sort()) {
+    const outputs = outputsOf(dep);
+    if (outputs === undefined) return undefined;
+    inputs[dep] = readInputs(instance, dep, outputs);
+  }
+  const record: KeyRecord = { ...instance.input, inputs };
+  return { ...instance, key: keyOf(record), record };
+}
+
+function readInputs(
+  instance: PlannedInstance,
+  dep: string,
+  outputs: OutputHashes,
+): Record<string, string> {
+  const reads = instance.reads[dep] ?? null;
+  const out: Record<string, string> = {};
+  for (const file of Object.keys(outputs).sort()) {
+    if (reads === null || reads.includes(file)) {
+      out[file] = outputs[file].sha256;
+    }
+  }
+  return out;
 }
 
 /** Absolute root path from a path or URL. */
@@ -74,7 +139,7 @@ function engineDirRelative(root: string): string | undefined {
 }
 
 /**
- * Validates the declaration and params, expands instances and computes every key.
+ * Validates the declaration and params, expands instances and hashes their code.
  * Throws a {@link UserError} for bad params, unknown deps, cycles or mismatched foreach items.
  */
 export async function planPipeline<S extends PipelineDeclaration>(
@@ -100,40 +165,58 @@ export async function planPipeline<S extends PipelineDeclaration>(
     root,
     importMap: options.importMap,
     exclude: [...new Set(exclude)],
+    memoPath: codeMemoPath(root),
   });
-  const codes = new Map<string, Promise<KeyRecord["code"]>>();
-  const keys = new Map<string, string>();
+  const codes = new Map<string, Promise<InstanceRecord["code"]>>();
+  const stageOf = new Map(instances.map((i) => [i.name, i.stage.name]));
   const planned: PlannedInstance[] = [];
   for (const instance of instances) {
-    const codeId = `${instance.stage.name}\n${instance.stage.code}`;
+    const entries = codeEntries(instance);
+    const codeId = JSON.stringify([instance.stage.name, entries]);
     let code = codes.get(codeId);
     if (code === undefined) {
-      code = fingerprintStage(hasher, instance.stage);
+      code = fingerprintStage(hasher, instance.stage, entries);
       codes.set(codeId, code);
     }
-    const upstream: Record<string, string> = {};
-    for (const dep of [...instance.deps].sort()) {
-      upstream[dep] = keys.get(dep) as string;
-    }
-    const record: KeyRecord = {
-      stage: instance.stage.name,
-      item: instance.item ?? null,
-      params: instance.params,
-      upstream,
-      code: await code,
-    };
-    const key = await computeKey(record);
-    keys.set(instance.name, key);
-    planned.push({ ...instance, key, record });
+    planned.push({
+      ...instance,
+      input: {
+        stage: instance.stage.name,
+        item: instance.item ?? null,
+        params: instance.params,
+        code: await code,
+      },
+      reads: Object.fromEntries(
+        instance.deps.map((dep) => [
+          dep,
+          instance.stage.reads?.[stageOf.get(dep) as string] ?? null,
+        ]),
+      ),
+    });
   }
-  return { root, params, instances: planned, mermaid: toMermaid(instances) };
+  await hasher.saveMemo();
+  return {
+    root,
+    params,
+    instances: planned,
+    mermaid: toMermaid(instances),
+    codeStamps: await hasher.stamps(),
+    codeLoadedSince: options.codeLoadedSince,
+  };
+}
+
+/** The modules whose graphs are an instance's code: its declaration's, then `codeFor`'s. */
+function codeEntries(instance: Instance): string[] {
+  const extra = instance.stage.codeFor?.(instance.params) ?? [];
+  return [instance.stage.code, ...extra.map((entry) => String(entry))];
 }
 
 async function fingerprintStage(
   hasher: CodeHasher,
   stage: AnyStage<unknown>,
-): Promise<KeyRecord["code"]> {
-  const code = await hasher.fingerprint(stage.code);
+  entries: readonly string[],
+): Promise<InstanceRecord["code"]> {
+  const code = await hasher.fingerprint(entries);
   if (stage.files === undefined || stage.files.length === 0) return code;
   const files = {
     ...code.files,

@@ -36,16 +36,24 @@ export const StaleReason = z.discriminatedUnion("kind", [
     change: z.enum(["changed", "added", "removed"]),
     names: z.array(z.string()).min(1),
   }),
-  /** An upstream recomputed in this run under the same key produced other bytes. */
-  z.strictObject({ kind: z.literal("upstream-output"), name: z.string() }),
+  /**
+   * Upstream instances that are stale themselves: this one runs only if their new outputs
+   * differ from the ones it last read (early cutoff), which is known once they ran.
+   */
+  z.strictObject({
+    kind: z.literal("upstream-pending"),
+    names: z.array(z.string()).min(1),
+  }),
   /** No result for the key in the cache. */
   z.strictObject({ kind: z.literal("not-in-cache") }),
+  /** Never run in this checkout: no result in the cache and no output checked out. */
+  z.strictObject({ kind: z.literal("not-run-yet") }),
   /** No result for the key in the local cache, but the remote store has one: a run pulls it. */
   z.strictObject({ kind: z.literal("in-remote"), remote: z.string() }),
   /** The result is cached but not checked out (no lock entry). */
   z.strictObject({ kind: z.literal("not-checked-out") }),
-  /** The key changed but nothing the record shows did: the key format itself. */
-  z.strictObject({ kind: z.literal("engine-format") }),
+  /** What is recorded was made by an older key format, whose keys mean something else. */
+  z.strictObject({ kind: z.literal("key-format") }),
   /** The instance's workspace directory moved. */
   z.strictObject({
     kind: z.literal("workspace"),
@@ -97,16 +105,20 @@ export function formatReason(reason: StaleReason): string {
       } -> ${reason.to ?? "(none)"})`;
     case "upstream":
       return `upstream ${reason.change} (${nameList(reason.names)})`;
-    case "upstream-output":
-      return `upstream output changed (${reason.name})`;
+    case "upstream-pending":
+      return reason.names.length === 1
+        ? `runs if ${reason.names[0]}'s outputs change`
+        : `runs if the outputs of ${nameList(reason.names, "and")} change`;
     case "not-in-cache":
       return "not in cache";
+    case "not-run-yet":
+      return "not run yet";
     case "in-remote":
       return `in the remote cache (${reason.remote}; run pulls it)`;
     case "not-checked-out":
       return "not checked out (result in cache)";
-    case "engine-format":
-      return "key changed (engine format)";
+    case "key-format":
+      return "made by an older key format; will recompute";
     case "workspace":
       return `workspace changed (${reason.from} -> ${reason.to})`;
     case "output":
@@ -127,8 +139,11 @@ export function formatReasons(reasons: readonly StaleReason[]): string {
   return reasons.map(formatReason).join("; ");
 }
 
-/** Up to three names, then how many more. */
-function nameList(names: readonly string[]): string {
-  const shown = names.slice(0, 3).join(", ");
-  return names.length > 3 ? `${shown} and ${names.length - 3} more` : shown;
+/** Up to three names, then how many more; with `last`, `a, b and c` rather than `a, b, c`. */
+function nameList(names: readonly string[], last?: "and"): string {
+  if (names.length > 3) {
+    return `${names.slice(0, 3).join(", ")} and ${names.length - 3} more`;
+  }
+  if (last === undefined || names.length < 2) return names.join(", ");
+  return `${names.slice(0, -1).join(", ")} ${last} ${names[names.length - 1]}`;
 }

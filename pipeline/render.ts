@@ -6,7 +6,7 @@
  * @module
  */
 import { errorMessage, isUserError } from "./errors.ts";
-import type { PipelineEvent } from "./events.ts";
+import type { Action, PipelineEvent, PlanEntry } from "./events.ts";
 import { LiveRegion } from "./live_region.ts";
 import { formatReasons, type StaleReason } from "./reasons.ts";
 import {
@@ -157,16 +157,13 @@ export class TerminalRenderer {
       case "plan":
         if (event.dryRun) {
           for (const entry of event.entries) {
-            const what = entry.action === "run"
-              ? "would run    "
-              : entry.action === "restore"
-              ? "would restore"
-              : "fresh        ";
+            const what = ACTION_WORDS[entry.action];
             const why = entry.reasons.length > 0
               ? `: ${formatReasons(entry.reasons)}`
               : "";
             this.line(`${what} ${entry.instance}${why}`);
           }
+          this.line(planCount(event.entries));
         }
         return;
       case "start":
@@ -361,4 +358,23 @@ export function briefReasons(
   const shown = formatReasons(reasons.slice(0, max));
   const more = reasons.length - max;
   return more > 0 ? ` (${shown}; +${more} more)` : ` (${shown})`;
+}
+
+/** How a dry run words each action, padded to one width. */
+const ACTION_WORDS: Record<Action, string> = {
+  run: "would run    ",
+  restore: "would restore",
+  pending: "pending      ",
+  fresh: "fresh        ",
+};
+
+/** The closing line of a dry run: `2 to run, 1 to restore, 4 pending, 0 fresh`. */
+export function planCount(entries: readonly PlanEntry[]): string {
+  const count = (action: Action) =>
+    entries.filter((entry) => entry.action === action).length;
+  return `${count("run")} to run, ${count("restore")} to restore, ${
+    count("pending")
+  } pending (run only if an upstream's outputs change), ${
+    count("fresh")
+  } fresh`;
 }

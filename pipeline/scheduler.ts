@@ -3,15 +3,27 @@
  * restores what the store has, checks out and records what ran. After a failure no new instance
  * starts and running ones finish; Ctrl-C stops them all.
  *
+ * An instance's key holds its upstream outputs, so an instance below one that ran is decided
+ * again once that one is done, with its real key: when the upstream reproduced its outputs, the
+ * key is the one it had and nothing below reruns (early cutoff).
+ *
  * @module
  */
 import { join } from "node:path";
+import { type Decided, staleness } from "./decide.ts";
 import { StageFailedError } from "./errors.ts";
-import type { PipelineEvent, PlanEntry } from "./events.ts";
+import type { PipelineEvent } from "./events.ts";
 import type { ExecOutcome, Executor } from "./executor/mod.ts";
 import { upstreamClosure } from "./graph.ts";
 import { type LockEntry, type LockFile, writeLockFile } from "./lock.ts";
-import type { EngineOptions, Plan, PlannedInstance } from "./plan.ts";
+import {
+  type EngineOptions,
+  type KeyedInstance,
+  keyInstance,
+  type OutputHashes,
+  type Plan,
+  type PlannedInstance,
+} from "./plan.ts";
 import type { StaleReason } from "./reasons.ts";
 import type { Manifest, Store } from "./store/mod.ts";
 import type { UpstreamInfo } from "./types.ts";
@@ -35,7 +47,7 @@ export interface SchedulerOptions {
   lock: LockFile;
   emit: (event: PipelineEvent) => void;
   executor: Executor;
-  forced: Set<string>;
+  forced: ReadonlySet<string>;
   writeFile: EngineOptions["writeFile"];
   signal: AbortSignal;
   args?: readonly string[];
@@ -47,15 +59,14 @@ type State = "waiting" | "running" | "done" | "failed";
 export class Scheduler {
   #o: SchedulerOptions;
   #ranNow = new Set<string>();
-  #outputsChanged = new Set<string>();
   #seconds = new Map<string, number>();
-  #byName: Map<string, PlannedInstance>;
+  #outputs = new Map<string, OutputHashes>();
+  #keyed = new Map<string, KeyedInstance>();
   #lockWrites: Promise<void> = Promise.resolve();
 
   /** Creates the scheduler of one run. */
   constructor(options: SchedulerOptions) {
     this.#o = options;
-    this.#byName = new Map(options.plan.instances.map((i) => [i.name, i]));
     for (const [name, entry] of Object.entries(options.lock.instances)) {
       if (entry.seconds !== undefined) this.#seconds.set(name, entry.seconds);
     }
@@ -63,44 +74,60 @@ export class Scheduler {
 
   /** Settles every decided instance, filling `result`. */
   async run(
-    decisions: Map<string, PlanEntry>,
+    decided: readonly Decided[],
     result: ScheduleResult,
   ): Promise<void> {
+    const byName = new Map(decided.map((d) => [d.instance.name, d]));
     const state = new Map<string, State>();
-    for (const name of decisions.keys()) state.set(name, "waiting");
+    for (const name of byName.keys()) state.set(name, "waiting");
     const running = new Map<string, Promise<void>>();
     const ready = (instance: PlannedInstance) =>
       instance.deps.every((dep) =>
         !state.has(dep) || state.get(dep) === "done"
       );
     const stopping = () => this.#o.signal.aborted || result.failures.length > 0;
+    const order = this.#o.plan.instances.filter((i) => byName.has(i.name));
+    // Decided to run while every slot was busy: started when one frees up.
+    const toRunLater = new Map<
+      string,
+      { keyed: KeyedInstance; reasons: StaleReason[] }
+    >();
     while (true) {
-      for (const instance of this.#o.plan.instances) {
+      for (const instance of order) {
         if (stopping()) break;
         if (state.get(instance.name) !== "waiting" || !ready(instance)) {
           continue;
         }
-        const decision = decisions.get(instance.name) as PlanEntry;
-        const needsRun = await this.#tryCached(instance, decision, result);
-        if (needsRun === undefined) {
-          state.set(instance.name, "done");
-          continue;
+        let toRun = toRunLater.get(instance.name);
+        if (toRun === undefined) {
+          const decision = await this.#redecide(
+            byName.get(instance.name) as Decided,
+          );
+          const reasons = await this.#tryCached(decision, result);
+          if (reasons === undefined) {
+            state.set(instance.name, "done");
+            continue;
+          }
+          toRun = { keyed: decision.keyed as KeyedInstance, reasons };
         }
-        if (running.size >= this.#o.executor.slots) break;
+        if (running.size >= this.#o.executor.slots) {
+          toRunLater.set(instance.name, toRun);
+          break;
+        }
+        toRunLater.delete(instance.name);
         state.set(instance.name, "running");
         running.set(
           instance.name,
-          this.#execute(instance, needsRun, result).then((ok) => {
-            state.set(instance.name, ok ? "done" : "failed");
-            running.delete(instance.name);
-          }),
+          this.#execute(toRun.keyed, toRun.reasons, result)
+            .then((ok) => {
+              state.set(instance.name, ok ? "done" : "failed");
+              running.delete(instance.name);
+            }),
         );
       }
       if (running.size === 0) {
         const anyReady = !stopping() &&
-          this.#o.plan.instances.some((i) =>
-            state.get(i.name) === "waiting" && ready(i)
-          );
+          order.some((i) => state.get(i.name) === "waiting" && ready(i));
         if (!anyReady) return;
         continue;
       }
@@ -108,23 +135,53 @@ export class Scheduler {
     }
   }
 
+  /**
+   * The decision for an instance whose upstream is done: the planned one when its key was final
+   * then, else decided again with its real key (its upstream's outputs are known now).
+   */
+  async #redecide(planned: Decided): Promise<Decided> {
+    const { instance } = planned;
+    const keyed = keyInstance(instance, (dep) => this.#outputs.get(dep));
+    if (keyed === undefined) {
+      throw new Error(
+        `bug: ${instance.name} is ready but an upstream has no outputs`,
+      );
+    }
+    if (planned.keyed?.key === keyed.key && planned.pendingOn.length === 0) {
+      return { ...planned, keyed };
+    }
+    const found = await staleness(this.#o.plan, keyed, {
+      lock: this.#o.lock,
+      store: this.#o.store,
+    });
+    const forced = this.#o.forced.has(instance.name);
+    return {
+      instance,
+      keyed,
+      pendingOn: [],
+      decision: forced
+        ? "run"
+        : found.reasons.length === 0
+        ? "fresh"
+        : found.cachedResult
+        ? "restore"
+        : "run",
+      staleness: forced
+        ? { ...found, reasons: [{ kind: "forced" }, ...found.reasons] }
+        : found,
+    };
+  }
+
   /** Settles an instance without running it when possible; else returns its reasons to run. */
   async #tryCached(
-    instance: PlannedInstance,
-    decision: PlanEntry,
+    decided: Decided,
     result: ScheduleResult,
   ): Promise<StaleReason[] | undefined> {
     const emit = this.#o.emit;
-    // Keys are built from inputs, not output content. When an upstream had to be recomputed
-    // (corrupt or lost cache) and a non-deterministic stage (training) produced different
-    // bytes under the same key, results built on the old bytes are stale too.
-    const changedUpstream = instance.deps.filter((dep) =>
-      this.#outputsChanged.has(dep)
-    );
-    if (decision.action !== "run" && changedUpstream.length > 0) {
-      return changedUpstream.map((name) => ({ kind: "upstream-output", name }));
-    }
-    if (decision.action === "fresh") {
+    const instance = decided.keyed as KeyedInstance;
+    const { reasons } = decided.staleness;
+    if (decided.decision === "fresh") {
+      this.#settle(instance, decided.staleness.outputs ?? {});
       emit({
         type: "finish",
         instance: instance.name,
@@ -138,7 +195,7 @@ export class Scheduler {
     const forced = this.#o.forced.has(instance.name);
     // A stale instance is looked up in the remote store before it is computed.
     const useRemote = !forced && this.#o.store.remote !== undefined;
-    if (decision.action !== "restore" && !useRemote) return decision.reasons;
+    if (decided.decision !== "restore" && !useRemote) return reasons;
     const started = performance.now();
     const restored = await this.#o.store.restore(instance.key, {
       declared: instance.outputs,
@@ -155,9 +212,7 @@ export class Scheduler {
           message: `${restored.warning}; recomputing`,
         });
       }
-      return decision.action === "restore"
-        ? [restored.reason]
-        : decision.reasons;
+      return decided.decision === "restore" ? [restored.reason] : reasons;
     }
     await this.#record(instance, restored.manifest, restored.outputs);
     emit({
@@ -172,30 +227,23 @@ export class Scheduler {
   }
 
   async #execute(
-    instance: PlannedInstance,
+    instance: KeyedInstance,
     reasons: StaleReason[],
     result: ScheduleResult,
   ): Promise<boolean> {
     const emit = this.#o.emit;
     emit({ type: "start", instance: instance.name, reasons });
     const started = performance.now();
-    const previous = await this.#previousOutputs(instance);
     let outcome: ExecOutcome;
     try {
       outcome = await this.#o.executor.execute({
         instance,
-        inputs: Object.fromEntries(
-          instance.deps.map((dep) => [dep, this.#dirOf(dep)]),
-        ),
         upstream: this.#upstreamInfo(instance),
         recompute: this.#o.forced.has(instance.name),
         args: this.#o.args,
       }, this.#o.signal);
       if (outcome.outcome === "ran") {
         const manifest = outcome.manifest;
-        if (!sameOutputs(previous, manifest.outputs)) {
-          this.#outputsChanged.add(instance.name);
-        }
         // The lock entry is left alone until now: the old entry still describes the
         // workspace if the run failed or died, so status keeps naming the real reasons.
         const checkedOut = await this.#o.store.checkout(
@@ -239,18 +287,25 @@ export class Scheduler {
     }
   }
 
+  /** Marks an instance done with its outputs: the keys below it can be computed. */
+  #settle(instance: KeyedInstance, outputs: OutputHashes): void {
+    this.#keyed.set(instance.name, instance);
+    this.#outputs.set(instance.name, outputs);
+  }
+
   async #record(
-    instance: PlannedInstance,
+    instance: KeyedInstance,
     manifest: Manifest,
     checkedOut: LockEntry["outputs"],
   ): Promise<void> {
+    this.#settle(instance, manifest.outputs);
     const entry: LockEntry = {
       stage: instance.stage.name,
       item: instance.item ?? null,
       key: instance.key,
-      params: instance.params,
+      params: instance.record.params,
       code: instance.record.code,
-      upstream: instance.record.upstream,
+      inputs: instance.record.inputs,
       workspace: instance.workspace,
       outputs: checkedOut,
       seconds: manifest.seconds,
@@ -267,29 +322,15 @@ export class Scheduler {
     await write;
   }
 
-  /** Output hashes this key had before this run (lock entry, else manifest), if known. */
-  async #previousOutputs(
-    instance: PlannedInstance,
-  ): Promise<Record<string, { sha256: string }> | undefined> {
-    const entry = this.#o.lock.instances[instance.name];
-    if (entry !== undefined && entry.key === instance.key) return entry.outputs;
-    const read = await this.#o.store.readManifest(instance.key);
-    return read.state === "ok" ? read.manifest.outputs : undefined;
-  }
-
-  #dirOf(name: string): string {
-    const instance = this.#byName.get(name) as PlannedInstance;
-    return join(this.#o.plan.root, instance.workspace);
-  }
-
   #upstreamInfo(instance: PlannedInstance): Record<string, UpstreamInfo> {
     const names = upstreamClosure(this.#o.plan.instances, instance.deps);
     const out: Record<string, UpstreamInfo> = {};
     for (const other of this.#o.plan.instances) {
       if (!names.has(other.name)) continue;
+      const keyed = this.#keyed.get(other.name);
+      if (keyed === undefined) continue;
       out[other.name] = {
-        key: other.key,
-        dir: this.#dirOf(other.name),
+        key: keyed.key,
         seconds: this.#seconds.get(other.name) ?? 0,
         cached: !this.#ranNow.has(other.name),
         stage: other.stage.name,
@@ -298,14 +339,4 @@ export class Scheduler {
     }
     return out;
   }
-}
-
-function sameOutputs(
-  previous: Record<string, { sha256: string }> | undefined,
-  current: Record<string, { sha256: string }>,
-): boolean {
-  if (previous === undefined) return false;
-  const names = Object.keys(current);
-  return names.length === Object.keys(previous).length &&
-    names.every((name) => previous[name]?.sha256 === current[name].sha256);
 }

@@ -1,21 +1,30 @@
 /**
  * Runs one stage instance through the store: a fresh temp output dir, the per-key scratch dir,
- * `run(ctx)`, the upstream check, then the store saves the outputs and writes the manifest last.
- * The in-process executor and the `worker` subcommand both run stages here.
+ * its inputs (exactly the upstream outputs its key names, checked out and verified), `run(ctx)`,
+ * then, before anything is published, the checks that the key still describes what ran (the
+ * inputs and the code are unchanged), and the store saves the outputs and writes the manifest
+ * last. The in-process executor and the `worker` subcommand both run stages here.
  *
  * @module
  */
 import { InterruptedError } from "./errors.ts";
 import type { PipelineEvent } from "./events.ts";
-import type { PlannedInstance } from "./plan.ts";
-import type { Manifest, RunDirs, Store } from "./store/mod.ts";
+import type { FileStamp } from "./code_hash.ts";
+import { checkCodeUnchanged } from "./plan/code_stability.ts";
+import type { KeyedInstance } from "./plan.ts";
+import {
+  checkInputsUnchanged,
+  type Manifest,
+  MANIFEST_VERSION,
+  type RunDirs,
+  type Store,
+} from "./store/mod.ts";
 import type {
   Progress,
   ProgressOptions,
   StageContext,
   UpstreamInfo,
 } from "./types.ts";
-import { checkUpstream, type UpstreamRef } from "./upstream_check.ts";
 
 /** What a stage run needs besides its instance. */
 export interface StageRunOptions {
@@ -27,10 +36,14 @@ export interface StageRunOptions {
   mermaid: string;
   /** The user's command arguments. */
   args?: readonly string[];
-  /** Direct upstream name -> directory of its outputs. */
-  inputs: Record<string, string>;
-  /** Transitive upstream by name. */
+  /** Transitive upstream by name (keys; directories are filled in for direct ones). */
   upstream: Record<string, UpstreamInfo>;
+  /** Absolute project root. */
+  root: string;
+  /** How the code files looked when they were hashed (see `plan/code_stability.ts`). */
+  codeStamps: ReadonlyMap<string, FileStamp>;
+  /** When the code may first have been loaded (see `plan/code_stability.ts`). */
+  codeLoadedSince?: number;
   /** Aborted on Ctrl-C. */
   signal: AbortSignal;
   /** Seconds a stage gets to return after the signal. */
@@ -43,7 +56,7 @@ export interface StageRunOptions {
 
 /** Runs `instance` and saves its result; throws the stage's error (or an InterruptedError). */
 export async function runStage(
-  instance: PlannedInstance,
+  instance: KeyedInstance,
   options: StageRunOptions,
 ): Promise<Manifest> {
   const { store, emit, signal } = options;
@@ -52,13 +65,28 @@ export async function runStage(
   let success = false;
   try {
     await options.prepare?.(dirs);
+    const keys = Object.fromEntries(
+      instance.deps.map((dep) => [dep, options.upstream[dep]?.key ?? ""]),
+    );
+    const view = await store.linkInputs(
+      instance.record.inputs,
+      dirs.inputsDir,
+      { keys },
+    );
+    const upstream: Record<string, UpstreamInfo> = {};
+    for (const [name, info] of Object.entries(options.upstream)) {
+      const { dir: _notRead, ...rest } = info;
+      upstream[name] = name in view.dirs
+        ? { ...rest, dir: view.dirs[name] }
+        : rest;
+    }
     const ctx: StageContext<unknown> = {
       name: instance.name,
       params: structuredClone(instance.params),
       item: instance.item,
       allParams: options.allParams,
-      inputs: options.inputs,
-      upstream: options.upstream,
+      inputs: view.dirs,
+      upstream,
       mermaid: options.mermaid,
       args: options.args,
       outDir: dirs.outDir,
@@ -72,22 +100,28 @@ export async function runStage(
       signal,
       options.abortGraceSeconds * 1000,
     );
-    const refs: UpstreamRef[] = Object.entries(options.upstream).map((
-      [name, info],
-    ) => ({ name, key: info.key, dir: info.dir }));
     const manifest = await store.save(dirs.outDir, {
       declared: instance.outputs,
-      // Publish under this key only if the inputs were the upstream results the key names.
-      beforePublish: () => checkUpstream(store, refs),
+      // Publish under this key only if what ran is what the key names: the inputs it read and
+      // the code it loaded are still those the key was computed from.
+      beforePublish: async () => {
+        await checkInputsUnchanged(view);
+        await checkCodeUnchanged(Object.keys(instance.record.code.files), {
+          root: options.root,
+          stamps: options.codeStamps,
+          loadedSince: options.codeLoadedSince,
+        });
+      },
       manifest: {
-        version: 1,
+        version: MANIFEST_VERSION,
         key: instance.key,
         stage: instance.stage.name,
         instance: instance.name,
         item: instance.item ?? null,
-        params: instance.params,
+        params: instance.record.params,
         code: instance.record.code,
-        upstream: instance.record.upstream,
+        inputs: instance.record.inputs,
+        upstream: keys,
         seconds: (performance.now() - started) / 1000,
         finishedAt: new Date().toISOString(),
       },

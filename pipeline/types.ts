@@ -49,8 +49,11 @@ export interface ProgressOptions {
 export interface UpstreamInfo {
   /** The upstream instance's key. */
   key: string;
-  /** Absolute directory of its checked-out outputs. */
-  dir: string;
+  /**
+   * Absolute directory of the outputs this stage reads from it (verified copies of exactly the
+   * files its key names); only for DIRECT upstream instances, since only they are in its key.
+   */
+  dir?: string;
   /** Seconds its computation took when it ran (from its manifest). */
   seconds: number;
   /** Whether this run took it from the cache (true) rather than running it (false). */
@@ -141,6 +144,18 @@ export interface StageDeclaration<A, P> {
   metrics?: string;
   /** Module whose local import graph is this stage's code (use `import.meta.url`). */
   code: string;
+  /**
+   * Further modules an instance runs that no import in `code`'s graph names literally (a module
+   * loaded through a computed specifier, such as a training backend chosen by a param), from this
+   * instance's params. Their graphs join the instance's code in its key.
+   */
+  codeFor?(params: P): readonly (string | URL)[];
+  /**
+   * Which outputs of each upstream stage `run()` reads (upstream declaration name -> files);
+   * default all of them. Only these are in the key and only these are in the stage's input
+   * directories, so an upstream output the stage ignores (a timing record) does not rerun it.
+   */
+  reads?: Readonly<Record<string, readonly string[]>>;
   /**
    * Root-relative files the stage reads without importing them (small configs, hash lists).
    * They are hashed into the key like code, so status names them as `code changed (path)`.

@@ -10,6 +10,7 @@ import { statOrUndefined } from "./fs.ts";
 import { sha256File } from "./hash.ts";
 import { readLockFile } from "./lock.ts";
 import { openStore } from "./store/open.ts";
+import { keysFromStore } from "./stored_keys.ts";
 import type { PipelineDeclaration } from "./types.ts";
 
 /** One problem found by {@link verifyPipeline}. */
@@ -26,15 +27,33 @@ export interface VerifyProblem {
   detail?: string;
 }
 
-/** Re-hashes every checked-out output and store object of the current instances. */
+/** What {@link verifyPipeline} found. */
+export interface VerifyResult {
+  /** Files and manifests checked. */
+  checked: number;
+  /** Every problem. */
+  problems: VerifyProblem[];
+  /**
+   * Instances `pipeline.lock` names that were never computed or restored in this checkout (a
+   * fresh clone of a committed lock): nothing of theirs to check, and not a problem.
+   */
+  notRunHere: string[];
+}
+
+/**
+ * Re-hashes every checked-out output and store object of the current instances, and checks
+ * that each manifest belongs to its key and instance.
+ */
 export async function verifyPipeline<S extends PipelineDeclaration>(
   pipeline: S,
   options: EngineOptions,
-): Promise<{ checked: number; problems: VerifyProblem[] }> {
+): Promise<VerifyResult> {
   const plan = await planPipeline(pipeline, options);
   const store = openStore(plan.root);
   const lock = await readLockFile(plan.root);
   const problems: VerifyProblem[] = [];
+  /** Instances the lock names whose result was never computed or restored here. */
+  const notRunHere: string[] = [];
   let checked = 0;
   const check = async (
     instance: string,
@@ -50,9 +69,25 @@ export async function verifyPipeline<S extends PipelineDeclaration>(
       problems.push({ instance, output, where, problem: "corrupt" });
     }
   };
+  const stored = await keysFromStore(plan, async (instance) => {
+    const read = await store.readManifest(instance.key);
+    return read.state === "ok" ? read.manifest : undefined;
+  });
   for (const instance of plan.instances) {
     const entry = lock.instances[instance.name];
-    const checkedOut = entry !== undefined && entry.key === instance.key;
+    const walked = stored.get(instance.name);
+    if (walked === undefined) {
+      // Its upstream has no result here: it has no key yet (not run yet, or not any more).
+      if (entry !== undefined) notRunHere.push(instance.name);
+      continue;
+    }
+    const key = walked.keyed.key;
+    const checkedOut = entry !== undefined && entry.key === key;
+    const read = await store.readManifest(key);
+    if (read.state === "missing" && !checkedOut) {
+      if (entry !== undefined) notRunHere.push(instance.name);
+      continue;
+    }
     if (checkedOut) {
       for (const [output, record] of Object.entries(entry.outputs)) {
         await check(instance.name, output, "workspace", {
@@ -61,30 +96,39 @@ export async function verifyPipeline<S extends PipelineDeclaration>(
         });
       }
     }
-    const read = await store.readManifest(instance.key);
-    if (read.state === "invalid") {
+    if (read.state === "invalid" || read.state === "old-format") {
       checked++;
       problems.push({
         instance: instance.name,
-        output: `${instance.key}.json`,
+        output: `${key}.json`,
         where: "manifest",
         problem: "corrupt",
-        detail: read.reason,
+        detail: read.state === "invalid"
+          ? read.reason
+          : `made by an older key format (${read.version})`,
       });
       continue;
     }
     if (read.state === "missing") {
       // A checked-out result whose cache entry is gone cannot be restored again.
-      if (checkedOut) {
-        checked++;
-        problems.push({
-          instance: instance.name,
-          output: `${instance.key}.json`,
-          where: "manifest",
-          problem: "missing",
-        });
-      }
+      checked++;
+      problems.push({
+        instance: instance.name,
+        output: `${key}.json`,
+        where: "manifest",
+        problem: "missing",
+      });
       continue;
+    }
+    checked++;
+    if (read.manifest.instance !== instance.name) {
+      problems.push({
+        instance: instance.name,
+        output: `${key}.json`,
+        where: "manifest",
+        problem: "corrupt",
+        detail: `it is the result of ${read.manifest.instance}`,
+      });
     }
     checked += Object.keys(read.manifest.outputs).length;
     for (const bad of await store.checkObjects(read.manifest)) {
@@ -96,5 +140,5 @@ export async function verifyPipeline<S extends PipelineDeclaration>(
       });
     }
   }
-  return { checked, problems };
+  return { checked, problems, notRunHere };
 }

@@ -8,7 +8,6 @@
  *
  * @module
  */
-import { join } from "node:path";
 import { z } from "zod";
 import { UserError } from "./errors.ts";
 import type { PipelineEvent } from "./events.ts";
@@ -17,12 +16,22 @@ import { upstreamClosure } from "./graph.ts";
 import { changeReasons, type PreviousRecord } from "./key.ts";
 import {
   type EngineOptions,
+  type KeyedInstance,
+  keyInstance,
+  type OutputHashes,
+  type Plan,
   type PlannedInstance,
   planPipeline,
 } from "./plan.ts";
-import { formatReason, formatReasons } from "./reasons.ts";
+import { formatReason, formatReasons, type StaleReason } from "./reasons.ts";
 import { runStage } from "./stage_run.ts";
-import { CodeRecord, type Store } from "./store/mod.ts";
+import {
+  cacheReason,
+  CodeRecord,
+  type Manifest,
+  type Store,
+} from "./store/mod.ts";
+import { keysFromStore } from "./stored_keys.ts";
 import { openStore } from "./store/open.ts";
 import type { PipelineDeclaration, UpstreamInfo } from "./types.ts";
 
@@ -54,8 +63,14 @@ export async function runWorker<S extends PipelineDeclaration>(
     onWarning: (message) => emit({ type: "warning", message }),
   });
   const spec = parseJob(await store.getJob(key));
-  const instance = plan.instances.find((i) => i.key === key);
-  if (instance === undefined) throw refusal(key, spec, plan.instances);
+  const target = spec && plan.instances.find((i) => i.name === spec.instance);
+  if (spec === undefined || target === undefined) throw refusal(key, spec);
+  const { keyed: upstreamKeyed, instance } = await keyFromStore(
+    plan,
+    target,
+    { store, spec },
+  );
+  if (instance.key !== key) throw refusal(key, spec, instance);
   const found = options.recompute
     ? { state: "missing" as const }
     : await store.fetch(key, {
@@ -72,10 +87,26 @@ export async function runWorker<S extends PipelineDeclaration>(
     });
     return "cached";
   }
-  const names = upstreamClosure(plan.instances, instance.deps);
-  const upstreamInstances = plan.instances.filter((i) => names.has(i.name));
-  const inputs: Record<string, string> = {};
+  // The direct upstream results' objects, here (downloaded and re-hashed if remote).
+  for (const dep of instance.deps) {
+    const other = upstreamKeyed.get(dep) as KeyedInstance;
+    const fetched = await store.fetch(other.key, {
+      declared: other.outputs,
+      remote: true,
+      name: other.name,
+    });
+    if (fetched.state === "missing") throw notStored(other, fetched.reason);
+  }
   const upstream: Record<string, UpstreamInfo> = {};
+  for (const [name, other] of upstreamKeyed) {
+    upstream[name] = {
+      key: other.key,
+      seconds: spec.upstream[name]?.seconds ?? 0,
+      cached: spec.upstream[name]?.cached ?? true,
+      stage: other.stage.name,
+      item: other.item,
+    };
+  }
   let stopSync = () => {};
   let scratchDir: string | undefined;
   let success = false;
@@ -84,26 +115,15 @@ export async function runWorker<S extends PipelineDeclaration>(
       store,
       allParams: plan.params,
       mermaid: plan.mermaid,
-      args: spec?.args,
-      inputs,
+      args: spec.args,
       upstream,
+      root: plan.root,
+      codeStamps: plan.codeStamps,
+      codeLoadedSince: plan.codeLoadedSince,
       signal: options.signal,
       abortGraceSeconds: options.abortGraceSeconds ?? 10,
       emit,
       prepare: async (dirs) => {
-        for (const other of upstreamInstances) {
-          const dir = join(dirs.inputsDir, other.name);
-          const info = await checkoutUpstream(store, other, dir);
-          upstream[other.name] = {
-            key: other.key,
-            dir,
-            seconds: spec?.upstream[other.name]?.seconds ?? info.seconds,
-            cached: spec?.upstream[other.name]?.cached ?? true,
-            stage: other.stage.name,
-            item: other.item,
-          };
-          if (instance.deps.includes(other.name)) inputs[other.name] = dir;
-        }
         scratchDir = dirs.scratchDir;
         const resumed = await store.pullScratch(key, dirs.scratchDir);
         if (resumed > 0) {
@@ -132,27 +152,80 @@ export async function runWorker<S extends PipelineDeclaration>(
   return "ran";
 }
 
-async function checkoutUpstream(
-  store: Store,
-  instance: PlannedInstance,
-  dir: string,
-): Promise<{ seconds: number }> {
-  const restored = await store.restore(instance.key, {
-    declared: instance.outputs,
-    dir,
-    clean: true,
-    remote: true,
-    name: instance.name,
-  });
-  if (!restored.ok) {
-    throw new UserError(
-      `upstream ${instance.name} is not in the store (${
-        formatReason(restored.reason)
-      }); ` +
-        `the coordinator starts a worker only after its upstream is stored`,
-    );
+/**
+ * The key of `target` from the stored results of its upstream: each upstream instance's key is
+ * computed from the outputs of the results below it (read from the local store, else the
+ * remote), so a worker trusts no key it is told, only manifests that belong to their keys.
+ */
+async function keyFromStore(
+  plan: Plan,
+  target: PlannedInstance,
+  options: { store: Store; spec: JobSpecFile },
+): Promise<{ keyed: Map<string, KeyedInstance>; instance: KeyedInstance }> {
+  const { store, spec } = options;
+  const names = upstreamClosure(plan.instances, target.deps);
+  const stored = await keysFromStore(plan, async (instance) => {
+    const theirs = spec.upstream[instance.name]?.key;
+    if (theirs !== undefined && theirs !== instance.key) {
+      throw await upstreamRefusal(store, { spec, mine: instance, theirs });
+    }
+    let read = await store.readManifest(instance.key);
+    if (read.state !== "ok" && store.remote !== undefined) {
+      read = await store.remote.readManifest(instance.key);
+    }
+    if (read.state !== "ok") {
+      throw notStored(instance, cacheReason(read) ?? { kind: "not-in-cache" });
+    }
+    return read.manifest;
+  }, { names });
+  const outputs = new Map<string, OutputHashes>();
+  const keyed = new Map<string, KeyedInstance>();
+  for (const [name, { keyed: other, manifest }] of stored) {
+    keyed.set(name, other);
+    outputs.set(name, (manifest as Manifest).outputs);
   }
-  return { seconds: restored.manifest.seconds };
+  return {
+    keyed,
+    instance: keyInstance(target, (dep) => outputs.get(dep)) as KeyedInstance,
+  };
+}
+
+/**
+ * This machine keys an upstream instance otherwise than the coordinator did: the reasons come
+ * from the coordinator's stored result of it (its manifest holds its key record).
+ */
+async function upstreamRefusal(
+  store: Store,
+  options: { spec: JobSpecFile; mine: KeyedInstance; theirs: string },
+): Promise<UserError> {
+  const { spec, mine, theirs } = options;
+  let read = await store.readManifest(theirs);
+  if (read.state !== "ok" && store.remote !== undefined) {
+    read = await store.remote.readManifest(theirs);
+  }
+  const reasons = read.state === "ok"
+    ? formatReasons(changeReasons(read.manifest, mine.record))
+    : "";
+  return new UserError(
+    `worker: refusing ${spec.instance}: here its upstream ${mine.name} has key ${
+      mine.key.slice(0, 12)
+    }…, the coordinator's ${theirs.slice(0, 12)}… (${
+      reasons || "key format differs"
+    }). ${REFUSAL_HINT}`,
+  );
+}
+
+const REFUSAL_HINT =
+  "A node where backend auto resolves differently, or other code, computes another " +
+  "result; run it where the plan matches, or pin machine-dependent params with --set";
+
+function notStored(instance: KeyedInstance, reason: StaleReason): UserError {
+  return new UserError(
+    `upstream ${instance.name} is not in the store (${
+      formatReason(reason)
+    }); ` +
+      `the coordinator starts a worker only after its upstream is stored`,
+  );
 }
 
 /** Uploads changed checkpoints every `seconds` while the stage runs; returns the stop function. */
@@ -190,12 +263,12 @@ const JobSpecFile = z.object({
   /** What went into the coordinator's key; as far as the refusal's reasons need it. */
   record: z.object({
     params: z.unknown(),
-    upstream: z.record(z.string(), z.string()),
+    inputs: z.record(z.string(), z.record(z.string(), z.string())),
     code: CodeRecord,
   }),
   upstream: z.record(
     z.string(),
-    z.object({ seconds: z.number(), cached: z.boolean() }),
+    z.object({ seconds: z.number(), cached: z.boolean(), key: z.string() }),
   ),
   args: z.array(z.string()).optional(),
 });
@@ -216,10 +289,9 @@ function parseJob(text: string | undefined): JobSpecFile | undefined {
 function refusal(
   key: string,
   spec: JobSpecFile | undefined,
-  instances: readonly PlannedInstance[],
+  mine?: KeyedInstance,
 ): UserError {
   const short = key.slice(0, 12);
-  const mine = spec && instances.find((i) => i.name === spec.instance);
   if (spec === undefined || mine === undefined) {
     return new UserError(
       `worker: no instance of this pipeline has key ${short}… here; this machine plans ` +
@@ -232,7 +304,6 @@ function refusal(
       mine.key.slice(0, 12)
     }…, the coordinator asked for ${short}… (${
       formatReasons(reasons) || "key format differs"
-    }). A node where backend auto resolves differently, or other code, computes another ` +
-      `result; run it where the plan matches, or pin machine-dependent params with --set`,
+    }). ${REFUSAL_HINT}`,
   );
 }

@@ -6,6 +6,8 @@
  */
 import { defineStage, itemValue, upstreamInstance } from "../pipeline/mod.ts";
 import type { Params } from "./params.ts";
+import { PREPROCESSED_TEST_FILES } from "../data/preprocess.ts";
+import { MODEL_FILES } from "./train.ts";
 import {
   type Mode,
   trainParams,
@@ -29,6 +31,12 @@ export function evaluateStage(mode: Mode, options: TrainStageOptions) {
     // Swept with its train instance (same item): its own params do not change with alpha.
     matrix: (p: Params) => p.matrix,
     outputs: ["evaluation.json"],
+    // The test split and the model, nothing else: retraining that reproduces the weights (its
+    // history and run record carry timings) leaves the evaluation's key as it was.
+    reads: {
+      preprocess: PREPROCESSED_TEST_FILES,
+      [`train_${mode}`]: MODEL_FILES,
+    },
     code: import.meta.url,
     async run(ctx) {
       const { runEvaluation } = await import("./evaluate_run.ts");

@@ -10,5 +10,12 @@ import { detectAutoBackend } from "./auto_backend.ts";
 if (import.meta.main) {
   const root = new URL("..", import.meta.url).pathname;
   const pipeline = createPipeline({ autoBackend: await detectAutoBackend() });
-  Deno.exit(await runCli(pipeline, Deno.args, { root }));
+  // The stage modules were imported as this process started: code edited after that may not be
+  // what runs, so no result computed then is cached under the hashed code's key.
+  Deno.exit(
+    await runCli(pipeline, Deno.args, {
+      root,
+      codeLoadedSince: performance.timeOrigin,
+    }),
+  );
 }

@@ -11,10 +11,12 @@ import {
   type TrainStageOptions,
 } from "./train_params.ts";
 
-/** Files a train instance writes. */
+/** The trained model's files (models/mlp.ts's MODEL_JSON and WEIGHTS_BIN; a test checks). */
+export const MODEL_FILES = ["model.json", "weights.bin"] as const;
+
+/** Files a train instance writes: the model, then its history and run record (with timings). */
 export const TRAIN_OUTPUTS = [
-  "model.json",
-  "weights.bin",
+  ...MODEL_FILES,
   "history.json",
   "run.json",
 ] as const;

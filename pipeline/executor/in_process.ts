@@ -7,6 +7,7 @@ import { InterruptedError, permissionError } from "../errors.ts";
 import type { PipelineEvent } from "../events.ts";
 import { runStage } from "../stage_run.ts";
 import type { Store } from "../store/mod.ts";
+import type { FileStamp } from "../code_hash.ts";
 import type { ExecOutcome, ExecTask, Executor } from "./mod.ts";
 
 /** Options of {@link InProcessExecutor}. */
@@ -19,6 +20,12 @@ export interface InProcessOptions {
   mermaid: string;
   /** The user's command arguments. */
   args?: readonly string[];
+  /** Absolute project root. */
+  root: string;
+  /** How the code files looked when they were hashed. */
+  codeStamps: ReadonlyMap<string, FileStamp>;
+  /** When the code may first have been loaded. */
+  codeLoadedSince?: number;
   /** Seconds a stage gets to return after Ctrl-C. */
   abortGraceSeconds: number;
   /** Receives log, progress and warning events. */
@@ -41,7 +48,6 @@ export class InProcessExecutor implements Executor {
     try {
       const manifest = await runStage(task.instance, {
         ...this.#options,
-        inputs: task.inputs,
         upstream: task.upstream,
         signal,
       });

@@ -7,17 +7,15 @@
  *
  * @module
  */
-import type { PlannedInstance } from "../plan.ts";
+import type { KeyedInstance } from "../plan.ts";
 import type { Manifest } from "../store/mod.ts";
 import type { UpstreamInfo } from "../types.ts";
 
 /** One instance to compute. */
 export interface ExecTask {
   /** The instance with its key. */
-  instance: PlannedInstance;
-  /** Direct upstream name -> directory of its checked-out outputs (this machine). */
-  inputs: Record<string, string>;
-  /** Transitive upstream by name (keys, dirs, seconds, whether cached). */
+  instance: KeyedInstance;
+  /** Transitive upstream by name (keys, seconds, whether cached). */
   upstream: Record<string, UpstreamInfo>;
   /** Compute even if the store has a result (`--force`). */
   recompute: boolean;
@@ -48,7 +46,7 @@ export interface JobSpec {
   /** What went into the key (so a refusing worker can say what differs). */
   record: unknown;
   /** Upstream seconds and whether they were cached, by instance name. */
-  upstream: Record<string, { seconds: number; cached: boolean }>;
+  upstream: Record<string, { seconds: number; cached: boolean; key: string }>;
   /** The user's command arguments (the stage sees them as `ctx.args`). */
   args?: readonly string[];
 }

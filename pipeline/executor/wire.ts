@@ -133,7 +133,11 @@ export function jobSpec(task: ExecTask): string {
     upstream: Object.fromEntries(
       Object.entries(task.upstream).map((
         [name, info],
-      ) => [name, { seconds: info.seconds, cached: info.cached }]),
+      ) => [name, {
+        seconds: info.seconds,
+        cached: info.cached,
+        key: info.key,
+      }]),
     ),
     args: task.args,
   };

@@ -25,8 +25,11 @@ import {
   manifestText,
   type OutputRecord,
   parseManifest,
+  sealManifest,
 } from "./manifest.ts";
 import { checkoutObjects } from "./checkout.ts";
+import { type InputView, linkInputs } from "./inputs.ts";
+import type { InputHashes } from "../plan/key_record.ts";
 import { findGarbage } from "./local_gc.ts";
 import { ScratchFiles } from "./scratch.ts";
 import { pullResult } from "./pull.ts";
@@ -46,6 +49,11 @@ import type {
   SaveOptions,
   Store,
 } from "./mod.ts";
+
+/** Where planning remembers normalised code hashes (see `plan/code_memo.ts`) under `root`. */
+export function codeMemoPath(root: string): string {
+  return join(root, ".pipeline", "code", "normalised.json");
+}
 
 /** Options of {@link LocalStore}. */
 export interface LocalStoreOptions {
@@ -282,6 +290,9 @@ export class LocalStore implements Store {
     if (read.state === "missing") {
       return { ok: false, reason: { kind: "not-in-cache" } };
     }
+    if (read.state === "old-format") {
+      return { ok: false, reason: { kind: "key-format" } };
+    }
     if (read.state === "invalid") {
       await this.removeManifest(key);
       return {
@@ -325,6 +336,22 @@ export class LocalStore implements Store {
     return { ok: true, manifest: found.manifest, outputs };
   }
 
+  /** Checks verified inputs out into `dir` (see {@link Store.linkInputs}). */
+  linkInputs(
+    inputs: InputHashes,
+    dir: string,
+    options: { keys: Readonly<Record<string, string>> },
+  ): Promise<InputView> {
+    return linkInputs(inputs, dir, {
+      objectPath: (sha256) => this.objectPath(sha256),
+      discard: async ({ sha256, instance }) => {
+        await removeIfExists(this.objectPath(sha256));
+        const key = options.keys[instance];
+        if (key !== undefined) await this.removeManifest(key);
+      },
+    });
+  }
+
   /** Creates a run's temp output dir, scratch dir and inputs dir. */
   async startRun(name: string, key: string): Promise<RunDirs> {
     const outDir = await this.makeTempDir(name.replace("@", "-"));
@@ -345,7 +372,7 @@ export class LocalStore implements Store {
   async save(outDir: string, options: SaveOptions): Promise<Manifest> {
     const outputs = await this.putOutputs(outDir, options.declared);
     await options.beforePublish?.();
-    const manifest: Manifest = { ...options.manifest, outputs };
+    const manifest = sealManifest({ ...options.manifest, outputs });
     // The manifest is written last: without it nothing above counts as a result.
     await this.writeManifest(manifest);
     if (this.remote === undefined) return manifest;

@@ -5,7 +5,9 @@
  * @module
  */
 import { z } from "zod";
+import { canonicalJson, sha256TextSync } from "../hash.ts";
 import { ItemSchema } from "../items.ts";
+import { keyOf } from "../plan/key_record.ts";
 import type { StaleReason } from "../reasons.ts";
 
 const Sha256 = z.string().regex(/^[0-9a-f]{64}$/);
@@ -24,22 +26,45 @@ export const CodeRecord = z.strictObject({
   packages: z.record(z.string(), z.string()),
 });
 
-/** What a finished stage instance produced. Written last. */
+/** The manifest format this engine writes (1: keys made of upstream keys, before early cutoff). */
+export const MANIFEST_VERSION = 2;
+
+/**
+ * What a finished stage instance produced. Written last. It holds its whole key record (stage,
+ * item, params, code, inputs), so that reading it back can check it belongs to its key, and a
+ * digest of everything else, so that an edit (an output pointed at another object) is caught.
+ */
 export const Manifest = z.strictObject({
-  version: z.literal(1),
+  version: z.literal(MANIFEST_VERSION),
   key: Sha256,
   stage: z.string(),
   instance: z.string(),
   item: ItemSchema.nullable(),
   params: z.unknown(),
   code: CodeRecord,
+  /** Direct upstream instance -> output file -> SHA-256: the inputs in its key. */
+  inputs: z.record(z.string(), z.record(z.string(), Sha256)),
+  /** Direct upstream instance -> the key of the result it read (provenance; not in its key). */
   upstream: z.record(z.string(), Sha256),
   outputs: z.record(z.string(), OutputRecord),
   seconds: z.number().nonnegative(),
   finishedAt: z.string(),
+  /** SHA-256 of the canonical JSON of every other member. */
+  digest: Sha256,
 });
 /** A validated manifest. */
 export type Manifest = z.infer<typeof Manifest>;
+
+/** The digest a manifest must carry: SHA-256 of its other members' canonical JSON. */
+export function manifestDigest(manifest: Omit<Manifest, "digest">): string {
+  const { digest: _ignored, ...rest } = manifest as Manifest;
+  return sha256TextSync(canonicalJson(rest));
+}
+
+/** A manifest with its digest. */
+export function sealManifest(manifest: Omit<Manifest, "digest">): Manifest {
+  return { ...manifest, digest: manifestDigest(manifest) } as Manifest;
+}
 
 /** A checked-out output: the stored record plus the workspace file's mtime (ms). */
 export const CheckedOutRecord = z.strictObject({
@@ -53,6 +78,7 @@ export type CheckedOutRecord = z.infer<typeof CheckedOutRecord>;
 /** Result of reading a manifest. */
 export type ManifestRead =
   | { state: "missing" }
+  | { state: "old-format"; version: number }
   | { state: "invalid"; reason: string }
   | { state: "ok"; manifest: Manifest };
 
@@ -63,18 +89,27 @@ export function cacheReason(read: ManifestRead): StaleReason | undefined {
       return undefined;
     case "missing":
       return { kind: "not-in-cache" };
+    case "old-format":
+      return { kind: "key-format" };
     case "invalid":
       return { kind: "cache-entry-corrupt", detail: read.reason };
   }
 }
 
-/** Parses manifest text read for `key` (from disk or a remote). */
+/**
+ * Parses manifest text read for `key` (from disk or a remote) and checks that it belongs there:
+ * its digest matches its content, its key is `key`, and its key record hashes to that key.
+ */
 export function parseManifest(text: string, key: string): ManifestRead {
   let json: unknown;
   try {
     json = JSON.parse(text);
   } catch (error) {
     return { state: "invalid", reason: (error as Error).message };
+  }
+  const version = (json as { version?: unknown } | null)?.version;
+  if (typeof version === "number" && version < MANIFEST_VERSION) {
+    return { state: "old-format", version };
   }
   const parsed = Manifest.safeParse(json);
   if (!parsed.success) {
@@ -83,10 +118,32 @@ export function parseManifest(text: string, key: string): ManifestRead {
       reason: parsed.error.issues[0]?.message ?? "invalid",
     };
   }
-  if (parsed.data.key !== key) {
+  const manifest = parsed.data;
+  if (manifest.key !== key) {
     return { state: "invalid", reason: "key does not match file name" };
   }
-  return { state: "ok", manifest: parsed.data };
+  if (manifestDigest(manifest) !== manifest.digest) {
+    return {
+      state: "invalid",
+      reason:
+        "its content does not match its digest (edited after it was written)",
+    };
+  }
+  const recordKey = keyOf({
+    stage: manifest.stage,
+    item: manifest.item,
+    params: manifest.params,
+    code: manifest.code,
+    inputs: manifest.inputs,
+  });
+  if (recordKey !== key) {
+    return {
+      state: "invalid",
+      reason:
+        "its key record does not hash to its key (it belongs to another result)",
+    };
+  }
+  return { state: "ok", manifest };
 }
 
 /** Serialises a manifest the way every store writes it. */

@@ -17,15 +17,24 @@ import type {
 } from "./manifest.ts";
 import type { RunLock, RunLockOptions } from "./run_lock.ts";
 import type { StaleReason } from "../reasons.ts";
+import type { InputHashes } from "../plan/key_record.ts";
+import type { InputView } from "./inputs.ts";
 
 export {
   cacheReason,
   CheckedOutRecord,
   CodeRecord,
   Manifest,
+  MANIFEST_VERSION,
   type ManifestRead,
   OutputRecord,
+  sealManifest,
 } from "./manifest.ts";
+export {
+  checkInputsUnchanged,
+  CorruptInputError,
+  type InputView,
+} from "./inputs.ts";
 export {
   acquireRunLock,
   describeHolder,
@@ -79,8 +88,8 @@ export interface RunDirs {
 export interface SaveOptions {
   /** Declared outputs, read from `outDir`. */
   declared: readonly string[];
-  /** The manifest without its outputs. */
-  manifest: Omit<Manifest, "outputs">;
+  /** The manifest without its outputs and digest. */
+  manifest: Omit<Manifest, "outputs" | "digest">;
   /** Runs after the outputs are stored and before the manifest is written; throw to publish nothing. */
   beforePublish?: () => Promise<void>;
 }
@@ -130,6 +139,16 @@ export interface Store {
   ): Promise<FetchResult>;
   /** Checks out the result of `key` into a workspace; a corrupt entry is removed and reported. */
   restore(key: string, options: RestoreOptions): Promise<RestoreResult>;
+  /**
+   * Checks the upstream outputs `inputs` names out into `dir/<instance>/`, each re-hashed; a
+   * missing or corrupt object is removed with the result of `keys[instance]` that names it, and
+   * throws a `CorruptInputError` (see `inputs.ts`).
+   */
+  linkInputs(
+    inputs: InputHashes,
+    dir: string,
+    options: { keys: Readonly<Record<string, string>> },
+  ): Promise<InputView>;
   /** Creates the directories of one stage run. */
   startRun(name: string, key: string): Promise<RunDirs>;
   /** Removes a finished run's temp directories (and, with `success`, its scratch dir). */

@@ -35,7 +35,10 @@ export async function pullResult(
   options: PullOptions,
 ): Promise<PullResult> {
   const read = await remote.readManifest(key);
-  if (read.state === "missing") return { state: "missing" };
+  // A manifest of an older format cannot be found under a current key; absent either way.
+  if (read.state === "missing" || read.state === "old-format") {
+    return { state: "missing" };
+  }
   if (read.state === "invalid") {
     await remote.removeCorrupt(key, []);
     return {

@@ -4,14 +4,18 @@ import { formatReason } from "../../pipeline/reasons.ts";
 
 const code = { files: { "stages/a.ts": "h1" }, packages: { zod: "npm:zod@4" } };
 
+/** A record whose upstream instances each read one file with the given content hash. */
 function record(
   upstream: Record<string, string>,
   params: unknown = {},
 ): KeyRecord {
-  return { stage: "report", item: null, params, upstream, code };
+  const inputs = Object.fromEntries(
+    Object.entries(upstream).map(([name, sha]) => [name, { "out.json": sha }]),
+  );
+  return { stage: "report", item: null, params, inputs, code };
 }
 
-Deno.test("change reasons tell a changed upstream from one added or removed", () => {
+Deno.test("change reasons tell an upstream whose outputs changed from one added or removed", () => {
   assertEquals(
     changeReasons(
       record({ "train@0": "k0", "train@1": "k1" }),
@@ -48,7 +52,7 @@ Deno.test("a plan that drops a sweep's dozens of upstream instances says so in o
 Deno.test("change reasons name params, code files and dependencies with both sides", () => {
   const before = {
     params: { train: { epochs: 10, alpha: 0.05 }, gone: "x" },
-    upstream: {},
+    inputs: {},
     code: {
       files: { "models/mlp.ts": "h1", "stages/a.ts": "h2" },
       packages: { zod: "npm:zod@4.6.7", old: "npm:old@1" },
@@ -58,7 +62,7 @@ Deno.test("change reasons name params, code files and dependencies with both sid
     stage: "train",
     item: null,
     params: { train: { epochs: 2, alpha: 0.05 } },
-    upstream: {},
+    inputs: {},
     code: {
       files: { "models/mlp.ts": "h1b", "stages/a.ts": "h2" },
       packages: { zod: "npm:zod@4.7.0" },

@@ -142,7 +142,8 @@ Deno.test("CLI: run prints one line per instance and the summary; status text an
     [
       "fresh  source",
       "stale  train@0: params changed (alpha 0.05 -> 0.1)",
-      "stale  report: upstream changed (train@0)",
+      "pending report: runs if train@0's outputs change",
+      "1 stale, 1 pending (run only if an upstream's outputs change), 1 fresh",
       "",
     ].join("\n"),
   );
@@ -158,9 +159,9 @@ Deno.test("CLI: run prints one line per instance and the summary; status text an
     },
     {
       stage: "report",
-      state: "stale",
-      reasons: ["upstream changed (train@0)"],
-      why: [{ kind: "upstream", change: "changed", names: ["train@0"] }],
+      state: "pending",
+      reasons: ["runs if train@0's outputs change"],
+      why: [{ kind: "upstream-pending", names: ["train@0"] }],
     },
   ]);
   // `why` reads back through the schema, and its words are `reasons`.

@@ -197,7 +197,7 @@ Deno.test("worker refuses a key its own plan does not give, saying what differs"
     assertEquals(refused.code, 2, refused.out);
     assertMatch(
       refused.out,
-      /refusing work@a: here its key is [0-9a-f]{12}…, the coordinator asked for [0-9a-f]{12}… \(params changed \(scale 2 -> 3\); upstream changed \(prep\)\)/,
+      /refusing work@a: here its upstream prep has key [0-9a-f]{12}…, the coordinator's [0-9a-f]{12}… \(params changed \(scale 2 -> 3\)\)/,
     );
     assert(!/\n\s+at /.test(refused.out), refused.out);
     // With the coordinator's own params, the worker finds the result already stored.

@@ -50,16 +50,28 @@ const WORDS: [StaleReason, string][] = [
     "upstream removed (a, b, c and 4 more)",
   ],
   [
-    { kind: "upstream-output", name: "train@0" },
-    "upstream output changed (train@0)",
+    { kind: "upstream-pending", names: ["train_baseline@0"] },
+    "runs if train_baseline@0's outputs change",
+  ],
+  [
+    { kind: "upstream-pending", names: ["a@0", "b@0"] },
+    "runs if the outputs of a@0 and b@0 change",
+  ],
+  [
+    { kind: "upstream-pending", names: ["a", "b", "c", "d", "e"] },
+    "runs if the outputs of a, b, c and 2 more change",
   ],
   [{ kind: "not-in-cache" }, "not in cache"],
+  [{ kind: "not-run-yet" }, "not run yet"],
   [
     { kind: "in-remote", remote: "s3://team-cache/rdrop/" },
     "in the remote cache (s3://team-cache/rdrop/; run pulls it)",
   ],
   [{ kind: "not-checked-out" }, "not checked out (result in cache)"],
-  [{ kind: "engine-format" }, "key changed (engine format)"],
+  [
+    { kind: "key-format" },
+    "made by an older key format; will recompute",
+  ],
   [
     { kind: "workspace", from: ".pipeline/out/a", to: "results" },
     "workspace changed (.pipeline/out/a -> results)",

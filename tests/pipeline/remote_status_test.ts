@@ -1,7 +1,7 @@
 /**
  * `status` and `run --dry-run` with a remote store: results another machine published are
- * reported as in the remote (and the dry run says it would restore them), absent ones as not in
- * cache, and a remote that fails degrades to one `remote not checked (…)` warning.
+ * reported as in the remote (and the dry run says it would restore them), absent ones as not run
+ * yet, and a remote that fails degrades to one `remote not checked (…)` warning.
  */
 import { assert, assertEquals } from "../assert.ts";
 import { pipelineStatus, runCli } from "../../pipeline/mod.ts";
@@ -36,7 +36,7 @@ async function publishedRemote(params: unknown): Promise<MemoryRemote> {
   return remote;
 }
 
-Deno.test("status and dry run: results in the remote say so, absent ones say not in cache; the run pulls", async () => {
+Deno.test("status and dry run: results in the remote say so, absent ones say not run yet; the run pulls", async () => {
   const remote = await publishedRemote({ seeds: [0] });
   await using rig = await makeRig();
   await rig.write("params.json", JSON.stringify({ seeds: [0, 1] }));
@@ -48,8 +48,9 @@ Deno.test("status and dry run: results in the remote say so, absent ones say not
     [
       `stale  source: ${IN_REMOTE}`,
       `stale  train@0: ${IN_REMOTE}`,
-      "stale  train@1: not in cache",
-      "stale  report: not in cache",
+      "stale  train@1: not run yet",
+      "stale  report: not run yet",
+      "4 stale, 0 pending (run only if an upstream's outputs change), 0 fresh",
       "",
     ].join("\n"),
   );
@@ -66,8 +67,9 @@ Deno.test("status and dry run: results in the remote say so, absent ones say not
   assertEquals(plan, [
     `would restore source: ${IN_REMOTE}`,
     `would restore train@0: ${IN_REMOTE}`,
-    "would run train@1: not in cache",
-    "would run report: not in cache",
+    "would run train@1: not run yet",
+    "would run report: not run yet",
+    "2 to run, 2 to restore, 0 pending (run only if an upstream's outputs change), 0 fresh",
   ]);
   // What the dry run promised: the run pulls source and train@0 and computes the rest.
   const { pipeline } = demoPipeline(rig);
@@ -77,18 +79,32 @@ Deno.test("status and dry run: results in the remote say so, absent ones say not
   assertEquals([rig.count("train@1"), rig.count("report")], [1, 1]);
 });
 
-Deno.test("status with an empty remote: not in cache, one lookup per instance, at most 8 at once", async () => {
+Deno.test("status with a remote: one lookup per keyed instance missing locally, at most 8 at once", async () => {
   await using rig = await makeRig();
   const seeds = Array.from({ length: 20 }, (_, i) => i);
   await rig.write("params.json", JSON.stringify({ seeds }));
+  // Another clone published only the source: its outputs key the 20 trainings below it.
+  await using other = await makeRig();
+  await other.write("params.json", JSON.stringify({ seeds }));
   const remote = new MemoryRemote();
+  await runCollect(demoPipeline(other).pipeline, {
+    root: other.root,
+    remote,
+    targets: ["source"],
+  });
   remote.readDelay = () => new Promise((resolve) => setTimeout(resolve, 5));
+  remote.reads = 0; // the publishing run's own lookup
   const status = await cli(rig, ["status"], remote);
   assertEquals(status.code, 0, status.stderr);
   const lines = status.stdout.trim().split("\n");
-  assertEquals(lines.length, 22);
-  assert(lines.every((l) => l.endsWith(": not in cache")), status.stdout);
-  assertEquals(remote.reads, 22);
+  assertEquals(lines.length, 23);
+  assertEquals(lines[0], `stale  source: ${IN_REMOTE}`);
+  assert(
+    lines.slice(1, 22).every((l) => l.endsWith(": not run yet")),
+    status.stdout,
+  );
+  // The source, then its 20 trainings; the report has no key before they have outputs.
+  assertEquals(remote.reads, 21);
   assert(
     remote.maxInFlight > 1 && remote.maxInFlight <= 8,
     `${remote.maxInFlight} lookups in flight at once`,
@@ -99,11 +115,12 @@ Deno.test("a remote that fails: one 'remote not checked' warning, status and dry
   await using rig = await makeRig();
   await rig.write("params.json", JSON.stringify({ seeds: [0, 1, 2] }));
   const expected = [
-    "stale  source: not in cache",
-    "stale  train@0: not in cache",
-    "stale  train@1: not in cache",
-    "stale  train@2: not in cache",
-    "stale  report: not in cache",
+    "stale  source: not run yet",
+    "stale  train@0: not run yet",
+    "stale  train@1: not run yet",
+    "stale  train@2: not run yet",
+    "stale  report: not run yet",
+    "5 stale, 0 pending (run only if an upstream's outputs change), 0 fresh",
     "",
   ].join("\n");
   const failing = new MemoryRemote();
@@ -156,7 +173,7 @@ Deno.test("a remote that does not answer: the lookup gives up after its timeout"
   release();
   assertEquals(warnings, ["remote not checked (no answer within 0.05 s)"]);
   assert(
-    entries.every((e) => e.reasons.every((r) => r.kind === "not-in-cache")),
+    entries.every((e) => e.reasons.every((r) => r.kind === "not-run-yet")),
   );
 });
 
@@ -168,9 +185,10 @@ Deno.test("no remote configured: status unchanged, nothing looked up, no warning
   assertEquals(
     status.stdout,
     [
-      "stale  source: not in cache",
-      "stale  train@0: not in cache",
-      "stale  report: not in cache",
+      "stale  source: not run yet",
+      "stale  train@0: not run yet",
+      "stale  report: not run yet",
+      "3 stale, 0 pending (run only if an upstream's outputs change), 0 fresh",
       "",
     ].join("\n"),
   );

@@ -10,25 +10,16 @@ import { sha256Text } from "../../pipeline/hash.ts";
 import { LocalStore } from "../../pipeline/store/local.ts";
 import type { Manifest } from "../../pipeline/store/mod.ts";
 import { MemoryRemote } from "./memory_remote.ts";
+import { testManifest } from "./manifests.ts";
 import { parseS3Url } from "../../pipeline/store/s3.ts";
 import { UserError } from "../../pipeline/errors.ts";
 
-const KEY = "ab".repeat(32);
-
-function manifestFields(): Omit<Manifest, "outputs"> {
-  return {
-    version: 1,
-    key: KEY,
-    stage: "s",
-    instance: "s",
-    item: null,
-    params: {},
-    code: { files: {}, packages: {} },
-    upstream: {},
-    seconds: 1,
-    finishedAt: new Date(0).toISOString(),
-  };
+function manifestFields(): Omit<Manifest, "outputs" | "digest"> {
+  const { outputs: _none, digest: _sealed, ...fields } = testManifest();
+  return fields;
 }
+
+const KEY = manifestFields().key;
 
 async function withStore(
   fn: (store: LocalStore, remote: MemoryRemote, warnings: string[]) => Promise<

@@ -10,6 +10,12 @@ import {
 } from "../../pipeline/store/run_lock.ts";
 import { sha256Bytes, sha256File, sha256Text } from "../../pipeline/hash.ts";
 import { UserError } from "../../pipeline/errors.ts";
+import { testManifest } from "./manifests.ts";
+import {
+  manifestText,
+  parseManifest,
+  sealManifest as sealManifestForTest,
+} from "../../pipeline/store/manifest.ts";
 
 async function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
   const dir = await Deno.makeTempDir({ prefix: "pipeline-store-" });
@@ -92,27 +98,15 @@ Deno.test("manifests are zod-validated when read back; corrupt objects are found
     await Deno.mkdir(join(root, ".pipeline/runs"), { recursive: true });
     await Deno.writeTextFile(
       store.manifestPath(key),
-      JSON.stringify({ version: 1, key }),
+      JSON.stringify({ version: 2, key }),
     );
     assertEquals((await store.readManifest(key)).state, "invalid");
     const out = await store.makeTempDir("s");
     await Deno.writeTextFile(join(out, "x"), "content");
     const outputs = await store.putOutputs(out, ["x"]);
-    const manifest = {
-      version: 1 as const,
-      key,
-      stage: "s",
-      instance: "s",
-      item: null,
-      params: {},
-      code: { files: {}, packages: {} },
-      upstream: {},
-      outputs,
-      seconds: 1,
-      finishedAt: "now",
-    };
+    const manifest = testManifest({ outputs });
     await store.writeManifest(manifest);
-    const read = await store.readManifest(key);
+    const read = await store.readManifest(manifest.key);
     assertEquals(read.state, "ok");
     assertEquals(await store.corruptObjects(manifest), []);
     const object = store.objectPath(outputs.x.sha256);
@@ -205,16 +199,28 @@ Deno.test("waiting for the run lock stops when the signal aborts", async () => {
 
 Deno.test("an invalid pipeline.lock is a user error that says how to recover", async () => {
   await withDir(async (root) => {
-    assertEquals(await readLockFile(root), { version: 1, instances: {} });
+    assertEquals(await readLockFile(root), { version: 2, instances: {} });
     await Deno.writeTextFile(
       join(root, "pipeline.lock"),
-      JSON.stringify({ version: 1, instances: { a: {} } }),
+      JSON.stringify({ version: 2, instances: { a: {} } }),
     );
     const error = await assertRejects(() => readLockFile(root), UserError);
     assertMatch(
       error.message,
       /pipeline\.lock is invalid .*delete it and rerun/,
     );
+  });
+});
+
+Deno.test("a pipeline.lock of the first format is an older key format: its instances recompute, saying so", async () => {
+  await withDir(async (root) => {
+    await Deno.writeTextFile(
+      join(root, "pipeline.lock"),
+      JSON.stringify({ version: 1, instances: { a: {}, "b@0": {} } }),
+    );
+    const lock = await readLockFile(root);
+    assertEquals(lock.instances, {});
+    assertEquals([...lock.olderFormat ?? []], ["a", "b@0"]);
   });
 });
 
@@ -248,4 +254,45 @@ Deno.test("an output that is a symbolic link is refused, naming it", async () =>
       "output a.txt is a symbolic link",
     );
   });
+});
+
+Deno.test("a manifest reads back only where it belongs: its digest, its key and its key record", () => {
+  const rdrop = testManifest({
+    stage: "train_rdrop",
+    instance: "train_rdrop@0",
+    item: 0,
+    outputs: { "weights.bin": { sha256: "1".repeat(64), size: 8 } },
+  });
+  const baseline = testManifest({
+    stage: "train_baseline",
+    instance: "train_baseline@0",
+    item: 0,
+    outputs: { "weights.bin": { sha256: "2".repeat(64), size: 8 } },
+  });
+  assertEquals(parseManifest(manifestText(rdrop), rdrop.key).state, "ok");
+  // An output pointed at another valid object (the baseline's weights), digest left as it was.
+  const edited = {
+    ...rdrop,
+    outputs: { "weights.bin": baseline.outputs["weights.bin"] },
+  };
+  const read = parseManifest(JSON.stringify(edited), rdrop.key);
+  assert(read.state === "invalid");
+  assertMatch(read.reason, /does not match its digest/);
+  // Another result's whole manifest under this key: its key names another file.
+  const moved = parseManifest(manifestText(baseline), rdrop.key);
+  assert(moved.state === "invalid");
+  assertMatch(moved.reason, /key does not match file name/);
+  // Relabelled as this key, digest recomputed: its record still hashes to its own key.
+  const { digest: _old, ...rest } = { ...baseline, key: rdrop.key };
+  const relabelled = parseManifest(
+    manifestText(sealManifestForTest(rest)),
+    rdrop.key,
+  );
+  assert(relabelled.state === "invalid");
+  assertMatch(relabelled.reason, /does not hash to its key/);
+  // A manifest of the first format is an older format, not a corrupt entry.
+  assertEquals(
+    parseManifest(JSON.stringify({ version: 1, key: rdrop.key }), rdrop.key),
+    { state: "old-format", version: 1 },
+  );
 });

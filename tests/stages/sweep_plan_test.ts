@@ -1,5 +1,5 @@
 /**
- * The experiment's sweep wiring, planned (keys computed, nothing run): sweeps/alpha.json and
+ * The experiment's sweep wiring, planned (nothing run): sweeps/alpha.json and
  * `--set matrix...` give one R-Drop instance per (alpha, seed), while the baseline, preprocess
  * and download keep the keys they have without a sweep.
  */
@@ -7,6 +7,7 @@ import { assert, assertEquals, assertRejects } from "../assert.ts";
 import { planPipeline } from "../../pipeline/engine.ts";
 import { UserError } from "../../pipeline/errors.ts";
 import { parseOverride } from "../../pipeline/params.ts";
+import { keyOf } from "../../pipeline/plan/key_record.ts";
 import { createPipeline } from "../../stages/pipeline.ts";
 import type { Params } from "../../stages/params.ts";
 
@@ -19,7 +20,11 @@ async function keys(sets: string[], paramsFile?: string) {
     paramsFile,
     overrides: sets.map(parseOverride),
   });
-  return new Map(plan.instances.map((i) => [i.name, i.key]));
+  // Nothing has run, so no upstream outputs exist: what is compared is everything else in a
+  // key (stage, item, params, code), which is what a sweep may or may not change.
+  return new Map(
+    plan.instances.map((i) => [i.name, keyOf({ ...i.input, inputs: {} })]),
+  );
 }
 
 Deno.test("alpha sweep: one R-Drop instance per (alpha, seed); the baseline's keys do not change", async () => {
