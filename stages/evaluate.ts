@@ -7,9 +7,9 @@
 import { defineStage, itemValue, upstreamInstance } from "../pipeline/mod.ts";
 import type { Params } from "./params.ts";
 import { PREPROCESSED_TEST_FILES } from "../data/preprocess.ts";
-import { MODEL_FILES } from "./train.ts";
 import {
   type Mode,
+  MODEL_FILES,
   trainParams,
   type TrainStageOptions,
 } from "./train_params.ts";

@@ -7,12 +7,10 @@ import { defineStage, itemValue } from "../pipeline/mod.ts";
 import type { Params } from "./params.ts";
 import {
   type Mode,
+  MODEL_FILES,
   trainParams,
   type TrainStageOptions,
 } from "./train_params.ts";
-
-/** The trained model's files (models/mlp.ts's MODEL_JSON and WEIGHTS_BIN; a test checks). */
-export const MODEL_FILES = ["model.json", "weights.bin"] as const;
 
 /** Files a train instance writes: the model, then its history and run record (with timings). */
 export const TRAIN_OUTPUTS = [

@@ -6,6 +6,13 @@
  */
 import type { Params } from "./params.ts";
 
+/**
+ * The trained model's files, which an evaluation reads (models/mlp.ts's MODEL_JSON and
+ * WEIGHTS_BIN; a test checks). Here rather than in train.ts so that the evaluate declaration
+ * does not import the train declaration, and with it the training code, into its key.
+ */
+export const MODEL_FILES = ["model.json", "weights.bin"] as const;
+
 /** The two training modes of the experiment. */
 export type Mode = "baseline" | "rdrop";
 
