@@ -5,9 +5,10 @@
  * change) and must move for every edit that can. Hashing the bytes does the first badly; hashing
  * a token stream still sees quotes, trailing commas, optional parentheses and type annotations.
  * So each module is compiled the way it runs (TypeScript erased, type-only imports dropped, as
- * Deno does) and re-printed from its syntax tree by esbuild without whitespace or comments: two
- * sources that print the same are the same program. Identifiers are kept (no minification), so a
- * rename counts; esbuild's version is part of {@link NORMALISER} so that a new printer cannot make
+ * Deno does) and re-printed from its syntax tree by esbuild without whitespace or comments, its
+ * syntax minified by rewrites that keep what the program does (braces, parentheses, constant
+ * folding): two sources that print the same are the same program. Identifiers are kept (no
+ * renaming), so a rename counts; esbuild's version is part of {@link NORMALISER} so that a new printer cannot make
  * two different programs look alike.
  *
  * esbuild runs as WebAssembly in this process (no subprocess, no native binary) and is loaded only
@@ -19,7 +20,7 @@
 import { UserError } from "../errors.ts";
 
 /** The normaliser's identity: a memo made by another one is not reused. */
-export const NORMALISER = "esbuild-wasm@0.28.2/ts-minify-whitespace/1";
+export const NORMALISER = "esbuild-wasm@0.28.2/ts-minify-whitespace-syntax/1";
 
 type Esbuild = typeof import("esbuild-wasm/esm/browser.js");
 
@@ -60,6 +61,9 @@ export async function normaliseScript(
       target: "esnext",
       charset: "utf8",
       minifyWhitespace: true,
+      // Semantics-preserving rewrites (redundant braces and parentheses, `a + 1 + 1`), so that
+      // `deno fmt` adding braces around a statement that no longer fits a line counts for nothing.
+      minifySyntax: true,
       legalComments: "none",
       sourcefile: options.path,
     });
