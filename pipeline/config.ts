@@ -11,6 +11,7 @@ import { z } from "zod";
 import { UserError } from "./errors.ts";
 import { readTextOrUndefined } from "./fs.ts";
 import type { RemoteStore } from "./store/mod.ts";
+import { importLater } from "./lazy.ts";
 import type { S3Hooks } from "./store/s3.ts";
 
 /** File name of the site config, in the project root. */
@@ -93,7 +94,9 @@ export async function openRemote(
   const source = fromEnv !== undefined
     ? "PIPELINE_REMOTE"
     : `"remote" in ${CONFIG_FILE}`;
-  const { parseS3Url, S3RemoteStore } = await import("./store/s3.ts");
+  const { parseS3Url, S3RemoteStore } = await importLater<
+    typeof import("./store/s3.ts")
+  >("./store/s3.ts", import.meta.url);
   const { bucket, prefix } = parseS3Url(url, source);
   const accessKeyId = envVar("AWS_ACCESS_KEY_ID");
   const secretAccessKey = envVar("AWS_SECRET_ACCESS_KEY");

@@ -78,3 +78,4 @@ export type { KeyRecord } from "./key.ts";
 export type { CodeFingerprint } from "./code_hash.ts";
 export { canonicalJson, sha256Bytes, sha256File } from "./hash.ts";
 export { writeFileAtomic } from "./fs.ts";
+export { importLater } from "./lazy.ts";

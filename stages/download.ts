@@ -3,9 +3,12 @@
  *
  * @module
  */
-import { defineStage } from "../pipeline/mod.ts";
+import { defineStage, importLater } from "../pipeline/mod.ts";
 import type { Params } from "./params.ts";
 import { FASHION_MNIST_FILE_LIST } from "../data/fashion_mnist.ts";
+
+/** The downloader, loaded when the stage runs (and part of its key). */
+const FETCH = new URL("../data/fetch.ts", import.meta.url);
 
 /** Fetches the dataset from the first source that yields verified files. */
 export const download = defineStage({
@@ -22,9 +25,12 @@ export const download = defineStage({
   }),
   outputs: FASHION_MNIST_FILE_LIST.map((file) => file.name),
   code: import.meta.url,
+  codeFor: () => [FETCH],
   async run(ctx) {
     const settings = (ctx.allParams as Params).download;
-    const { fetchAllVerified } = await import("../data/fetch.ts");
+    const { fetchAllVerified } = await importLater<
+      typeof import("../data/fetch.ts")
+    >(FETCH);
     const bars = new Map<string, ReturnType<typeof ctx.progress>>();
     const results = await fetchAllVerified(FASHION_MNIST_FILE_LIST, {
       sources: settings.sources,

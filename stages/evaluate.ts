@@ -4,7 +4,12 @@
  *
  * @module
  */
-import { defineStage, itemValue, upstreamInstance } from "../pipeline/mod.ts";
+import {
+  defineStage,
+  importLater,
+  itemValue,
+  upstreamInstance,
+} from "../pipeline/mod.ts";
 import type { Params } from "./params.ts";
 import { PREPROCESSED_TEST_FILES } from "../data/preprocess.ts";
 import {
@@ -13,6 +18,9 @@ import {
   trainParams,
   type TrainStageOptions,
 } from "./train_params.ts";
+
+/** The evaluation's run body, loaded when an instance runs (and part of its key). */
+const EVALUATE_RUN = new URL("./evaluate_run.ts", import.meta.url);
 
 /** Declares `evaluate_<mode>`, one instance per seed (paired with `train_<mode>@seed`). */
 export function evaluateStage(mode: Mode, options: TrainStageOptions) {
@@ -38,8 +46,11 @@ export function evaluateStage(mode: Mode, options: TrainStageOptions) {
       [`train_${mode}`]: MODEL_FILES,
     },
     code: import.meta.url,
+    codeFor: () => [EVALUATE_RUN],
     async run(ctx) {
-      const { runEvaluation } = await import("./evaluate_run.ts");
+      const { runEvaluation } = await importLater<
+        typeof import("./evaluate_run.ts")
+      >(EVALUATE_RUN);
       await runEvaluation(ctx, {
         seed: Number(itemValue(ctx.item, "seed")),
         modelDir: upstreamInstance(ctx, `train_${mode}`, ctx.item).dir,

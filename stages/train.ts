@@ -3,7 +3,7 @@
  *
  * @module
  */
-import { defineStage, itemValue } from "../pipeline/mod.ts";
+import { defineStage, importLater, itemValue } from "../pipeline/mod.ts";
 import type { Params } from "./params.ts";
 import {
   type Mode,
@@ -18,6 +18,9 @@ export const TRAIN_OUTPUTS = [
   "history.json",
   "run.json",
 ] as const;
+
+/** The training's run body, loaded when an instance runs (and part of every training's key). */
+const TRAIN_RUN = new URL("./train_run.ts", import.meta.url);
 
 /** Declares `train_<mode>`, one instance per seed (and per swept combination that changes it). */
 export function trainStage(mode: Mode, options: TrainStageOptions) {
@@ -40,8 +43,11 @@ export function trainStage(mode: Mode, options: TrainStageOptions) {
     }),
     outputs: TRAIN_OUTPUTS,
     code: import.meta.url,
+    codeFor: () => [TRAIN_RUN],
     async run(ctx) {
-      const { runTraining } = await import("./train_run.ts");
+      const { runTraining } = await importLater<
+        typeof import("./train_run.ts")
+      >(TRAIN_RUN);
       await runTraining(ctx, { seed: Number(itemValue(ctx.item, "seed")) });
     },
   });

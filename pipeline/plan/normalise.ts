@@ -18,6 +18,7 @@
  * @module
  */
 import { UserError } from "../errors.ts";
+import { importLater } from "../lazy.ts";
 
 /** The normaliser's identity: a memo made by another one is not reused. */
 export const NORMALISER = "esbuild-wasm@0.28.2/ts-minify-whitespace-syntax/1";
@@ -28,8 +29,11 @@ let loading: Promise<Esbuild> | undefined;
 
 async function load(): Promise<Esbuild> {
   const [esbuild, { default: wasmModule }] = await Promise.all([
-    import("esbuild-wasm/esm/browser.js"),
-    import("./esbuild_wasm.js"),
+    importLater<Esbuild>("esbuild-wasm/esm/browser.js"),
+    importLater<{ default: WebAssembly.Module }>(
+      "./esbuild_wasm.js",
+      import.meta.url,
+    ),
   ]);
   await esbuild.initialize({ wasmModule, worker: false });
   return esbuild;
