@@ -1,3 +1,2 @@
 /** esbuild's WebAssembly module, compiled, for `initialize({ wasmModule })`. */
-declare const esbuildWasm: WebAssembly.Module;
-export default esbuildWasm;
+export function loadEsbuildWasm(): Promise<WebAssembly.Module>;

@@ -19,6 +19,7 @@
  */
 import { UserError } from "../errors.ts";
 import { importLater } from "../lazy.ts";
+import { loadEsbuildWasm } from "./esbuild_wasm.js";
 
 /** The normaliser's identity: a memo made by another one is not reused. */
 export const NORMALISER = "esbuild-wasm@0.28.2/ts-minify-whitespace-syntax/1";
@@ -28,12 +29,9 @@ type Esbuild = typeof import("esbuild-wasm/esm/browser.js");
 let loading: Promise<Esbuild> | undefined;
 
 async function load(): Promise<Esbuild> {
-  const [esbuild, { default: wasmModule }] = await Promise.all([
+  const [esbuild, wasmModule] = await Promise.all([
     importLater<Esbuild>("esbuild-wasm/esm/browser.js"),
-    importLater<{ default: WebAssembly.Module }>(
-      "./esbuild_wasm.js",
-      import.meta.url,
-    ),
+    loadEsbuildWasm(),
   ]);
   await esbuild.initialize({ wasmModule, worker: false });
   return esbuild;

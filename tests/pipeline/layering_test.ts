@@ -25,7 +25,6 @@ async function engineFiles(
 const PACKAGES: Record<string, string> = {
   "@aws-sdk/client-s3": "store/s3.ts",
   "esbuild-wasm/esm/browser.js": "plan/normalise.ts",
-  "esbuild-wasm/esbuild.wasm": "plan/esbuild_wasm.js",
 };
 
 Deno.test("the engine imports only itself, zod, node: built-ins, the S3 client (store/s3.ts) and esbuild (plan/normalise.ts)", async () => {
