@@ -19,6 +19,14 @@ export class BenchUsageError extends Error {
 export interface BenchArgs {
   /** `--webgpu`: the WebGPU comparison (tfjs-op step before, fused step after) instead. */
   webgpu: boolean;
+  /** `--edits`: what each kind of code edit reruns, an older commit's keys against these. */
+  edits: boolean;
+  /** The older commit of that comparison. */
+  editsBase: string;
+  /** `--startup`: wall time of the no-op run, `--help` and `status` on a full cache. */
+  startup: boolean;
+  /** Runs per command of that measurement. */
+  startupRuns: number;
   /** Steps of the tfjs-op WebGPU step in that comparison. */
   webgpuSteps: number;
   /** Steps of the fused WebGPU step in that comparison. */
@@ -55,6 +63,9 @@ export interface BenchArgs {
   help: boolean;
 }
 
+/** The commit before precise keys (the `--edits` comparison's default older code). */
+export const DEFAULT_EDITS_BASE = "76bc44e";
+
 /** The usage text (`--help`). */
 export const USAGE = `Usage: deno task bench [FLAGS]
 
@@ -82,6 +93,14 @@ Flags:
   --backends LIST       ours to time, from native,wasm,cpu,webgpu (default native,wasm)
   --webgpu              the WebGPU comparison instead: today's tfjs-op step (before) against
                         the fused step (after), samples/s and WebGPU calls per step
+  --edits               what each kind of code edit reruns instead (bench/edits.ts): a fixed
+                        list of edits on a tiny sweep with a full cache, --edits-base's
+                        keys against this tree's
+  --edits-base REF      the older commit of that comparison (default ${DEFAULT_EDITS_BASE},
+                        the last one before precise keys)
+  --startup             the startup times instead (bench/startup.ts): the no-op run,
+                        --help and status on a full cache, beside "deno eval 0"
+  --startup-runs N      runs per command of that measurement (default 15)
   --webgpu-steps N      steps of the tfjs-op WebGPU step (default 8; slow on llvmpipe)
   --fused-steps N       steps of the fused WebGPU step (default 300)
   --modes LIST          baseline,rdrop (default both)
@@ -141,6 +160,10 @@ export function parseBenchArgs(argv: string[], repoRoot: URL): BenchArgs {
         epochs: { type: "string", default: "1" },
         backends: { type: "string", default: "native,wasm" },
         webgpu: { type: "boolean", default: false },
+        edits: { type: "boolean", default: false },
+        "edits-base": { type: "string", default: DEFAULT_EDITS_BASE },
+        startup: { type: "boolean", default: false },
+        "startup-runs": { type: "string", default: "15" },
         "webgpu-steps": { type: "string", default: "8" },
         "fused-steps": { type: "string", default: "300" },
         modes: { type: "string", default: "baseline,rdrop" },
@@ -173,6 +196,10 @@ export function parseBenchArgs(argv: string[], repoRoot: URL): BenchArgs {
   const epochs = positiveInt("epochs", values.epochs);
   return {
     webgpu: values.webgpu,
+    edits: values.edits,
+    editsBase: values["edits-base"],
+    startup: values.startup,
+    startupRuns: positiveInt("startup-runs", values["startup-runs"]),
     webgpuSteps: positiveInt("webgpu-steps", values["webgpu-steps"]),
     fusedSteps: positiveInt("fused-steps", values["fused-steps"]),
     epochs,

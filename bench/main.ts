@@ -34,6 +34,8 @@ import {
 } from "./pipeline_job.ts";
 import { runTorch, runTorchTogether, type TorchResult } from "./torch.ts";
 import { benchWebGpu } from "./webgpu.ts";
+import { benchEdits, editTable } from "./edits.ts";
+import { benchStartup, startupTable } from "./startup.ts";
 
 export { BenchUsageError, parseBenchArgs, USAGE };
 
@@ -69,6 +71,24 @@ function load(): string {
 }
 
 async function run(args: BenchArgs): Promise<number> {
+  if (args.edits || args.startup) {
+    console.log(`machine: ${machine()}; load ${load()}`);
+    if (args.startup) {
+      const rows = await benchStartup({
+        runs: args.startupRuns,
+        log: (line) => console.log(line),
+      });
+      console.log(startupTable(rows, args.startupRuns));
+    }
+    if (args.edits) {
+      const result = await benchEdits({
+        base: args.editsBase,
+        log: (line) => console.log(line),
+      });
+      console.log(editTable(result));
+    }
+    return 0;
+  }
   const paths = fashionMnistPaths(args.dataDir);
   const data: TrainData = {
     train: await loadSplit(paths.trainImages, paths.trainLabels),

@@ -133,7 +133,7 @@ export async function runExpCli(
     stdout(`${EXP_HELP}\n`);
     return 0;
   }
-  const currentParams = await loadParams(
+  const loadedParams = await loadParams(
     pipeline.params,
     parsed.paramsFile ?? join(root, pipeline.paramsFile),
     {
@@ -142,6 +142,8 @@ export async function runExpCli(
       required: parsed.paramsFile !== undefined,
     },
   );
+  const currentParams = await pipeline.resolveParams?.(loadedParams) ??
+    loadedParams;
   let rows = await listExperiments(pipeline, root, { currentParams });
   if (parsed.command === "remove") {
     const store = new Store(root);

@@ -152,11 +152,12 @@ export async function planPipeline<S extends PipelineDeclaration>(
   const paramsFile = options.paramsFile === undefined
     ? join(root, pipeline.paramsFile)
     : resolve(options.paramsFile);
-  const params = await loadParams(pipeline.params, paramsFile, {
+  const loaded = await loadParams(pipeline.params, paramsFile, {
     overrides: options.overrides,
     displayName: options.paramsFile ?? pipeline.paramsFile,
     required: options.paramsFile !== undefined,
   });
+  const params = await pipeline.resolveParams?.(loaded) ?? loaded;
   const instances = expandInstances(stages, params);
   const exclude = ["pipeline/", engineDirRelative(root)].filter(
     (entry): entry is string => entry !== undefined,

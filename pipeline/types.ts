@@ -199,6 +199,12 @@ export interface PipelineDeclaration<S extends z.ZodType = z.ZodType> {
   paramsFile: string;
   /** The stages, in any order. */
   stages: readonly AnyStage<z.output<S>>[];
+  /**
+   * Settles what a param means on this machine before anything is planned (e.g. which backend
+   * `auto` is), so keys see the value that runs. Called once per command, only where params
+   * are loaded; it may probe hardware, so it should skip what the params do not ask for.
+   */
+  resolveParams?(params: z.output<S>): Promise<z.output<S>>;
   /** Lines printed after a successful run; `outputs` maps instance name -> output dir. */
   summary?(
     outputs: Record<string, string>,

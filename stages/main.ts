@@ -3,13 +3,14 @@
  *
  * @module
  */
+import { fileURLToPath } from "node:url";
 import { runCli } from "../pipeline/mod.ts";
 import { createPipeline } from "./pipeline.ts";
 import { detectAutoBackend } from "./auto_backend.ts";
 
 if (import.meta.main) {
-  const root = new URL("..", import.meta.url).pathname;
-  const pipeline = createPipeline({ autoBackend: await detectAutoBackend() });
+  const root = fileURLToPath(new URL("..", import.meta.url));
+  const pipeline = createPipeline({ detectAutoBackend });
   // The stage modules were imported as this process started: code edited after that may not be
   // what runs, so no result computed then is cached under the hashed code's key.
   Deno.exit(

@@ -5,35 +5,67 @@
  * @module
  */
 import { relative } from "node:path";
-import { definePipeline } from "../pipeline/mod.ts";
+import { definePipeline, importLater } from "../pipeline/mod.ts";
+import { z } from "zod";
+import { readJson } from "./json_files.ts";
 import { download } from "./download.ts";
 import { evaluateStage } from "./evaluate.ts";
 import { Params } from "./params.ts";
 import { preprocess } from "./preprocess.ts";
 import { report } from "./report_stage.ts";
 import { trainStage } from "./train.ts";
-import type { TrainStageOptions } from "./train_params.ts";
+import type { ResolvedBackend, TrainStageOptions } from "./train_params.ts";
+import { resolveAutoBackend } from "./auto_backend.ts";
+
+/**
+ * What `backend: auto` means: fixed (`autoBackend`, as tests and worker fixtures say), or
+ * probed by `detectAutoBackend` when a command's params ask for it.
+ */
+export type PipelineOptions = TrainStageOptions | {
+  /** Probes this machine (see auto_backend.ts); called at most once per command. */
+  detectAutoBackend: () => Promise<ResolvedBackend>;
+};
 
 /** Builds the pipeline for a machine whose `backend: auto` resolves as `options` says. */
-export function createPipeline(options: TrainStageOptions) {
+export function createPipeline(options: PipelineOptions) {
+  const detect = "detectAutoBackend" in options
+    ? options.detectAutoBackend
+    : undefined;
+  const stageOptions: TrainStageOptions = "autoBackend" in options
+    ? { autoBackend: options.autoBackend }
+    : {};
   return definePipeline({
     params: Params,
     paramsFile: "params.json",
+    ...(detect === undefined
+      ? {}
+      : { resolveParams: (p: Params) => resolveAutoBackend(p, detect) }),
     stages: [
       download,
       preprocess,
-      trainStage("baseline", options),
-      trainStage("rdrop", options),
-      evaluateStage("baseline", options),
-      evaluateStage("rdrop", options),
+      trainStage("baseline", stageOptions),
+      trainStage("rdrop", stageOptions),
+      evaluateStage("baseline", stageOptions),
+      evaluateStage("rdrop", stageOptions),
       report,
     ],
     async summary(outputs) {
-      const { headline, Metrics, SweepMetrics, sweepHeadline } = await import(
-        "./report/mod.ts"
-      );
-      const { z } = await import("zod");
-      const { readJson } = await import("./json_files.ts");
+      // Computed imports: a literal one would make Deno load vega before every command.
+      const [{ headline, sweepHeadline }, { Metrics }, { SweepMetrics }] =
+        await Promise.all([
+          importLater<typeof import("./report/headline.ts")>(
+            "./report/headline.ts",
+            import.meta.url,
+          ),
+          importLater<typeof import("./report/metrics.ts")>(
+            "./report/metrics.ts",
+            import.meta.url,
+          ),
+          importLater<typeof import("./report/sweep.ts")>(
+            "./report/sweep.ts",
+            import.meta.url,
+          ),
+        ]);
       const dir = outputs.report;
       if (!dir) return [];
       const path = `${dir}/metrics.json`;

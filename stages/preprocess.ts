@@ -3,9 +3,16 @@
  *
  * @module
  */
-import { defineStage } from "../pipeline/mod.ts";
+import { defineStage, importLater } from "../pipeline/mod.ts";
 import type { Params } from "./params.ts";
 import { PREPROCESSED_FILES } from "../data/preprocess.ts";
+import { fashionMnistPaths } from "../data/fashion_mnist.ts";
+
+/**
+ * The parser, loaded when the stage runs; the module itself, not the data/ barrel, whose
+ * downloader would be in this stage's key without ever running here.
+ */
+const PREPROCESS_RUN = new URL("../data/preprocess.ts", import.meta.url);
 
 /** Parses and scales the downloaded files, keeping the first `limit` examples of each split. */
 export const preprocess = defineStage({
@@ -17,11 +24,11 @@ export const preprocess = defineStage({
   matrix: (p: Params) => p.matrix,
   outputs: PREPROCESSED_FILES,
   code: import.meta.url,
+  codeFor: () => [PREPROCESS_RUN],
   async run(ctx) {
-    const { fashionMnistPaths, preprocessIdxFiles, writePreprocessed } =
-      await import(
-        "../data/mod.ts"
-      );
+    const { preprocessIdxFiles, writePreprocessed } = await importLater<
+      typeof import("../data/preprocess.ts")
+    >(PREPROCESS_RUN);
     const data = await preprocessIdxFiles(
       fashionMnistPaths(ctx.inputs.download),
       {

@@ -4,9 +4,15 @@
  *
  * @module
  */
-import { defineStage } from "../pipeline/mod.ts";
+import { defineStage, importLater } from "../pipeline/mod.ts";
 import type { Params } from "./params.ts";
-import { REPORT_FILES } from "./report/mod.ts";
+import { REPORT_FILES } from "./report/files.ts";
+
+/** The report's run body (gathering its input, rendering), loaded only when it runs. */
+const REPORT_RUN = [
+  new URL("./report_input.ts", import.meta.url),
+  new URL("./report/mod.ts", import.meta.url),
+];
 
 /** Collects all runs and renders the report into `results/`. */
 export const report = defineStage({
@@ -25,9 +31,13 @@ export const report = defineStage({
   metrics: REPORT_FILES.summary,
   workspace: "results",
   code: import.meta.url,
+  codeFor: () => REPORT_RUN,
   async run(ctx) {
-    const { collectReportInput } = await import("./report_input.ts");
-    const { renderReport, writeReportFiles } = await import("./report/mod.ts");
+    const [{ collectReportInput }, { renderReport, writeReportFiles }] =
+      await Promise.all([
+        importLater<typeof import("./report_input.ts")>(REPORT_RUN[0]),
+        importLater<typeof import("./report/mod.ts")>(REPORT_RUN[1]),
+      ]);
     const rendered = await renderReport(await collectReportInput(ctx));
     await writeReportFiles(ctx.outDir, rendered.files);
   },

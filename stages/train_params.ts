@@ -21,8 +21,11 @@ export type ResolvedBackend = "native" | "webgpu" | "wasm" | "cpu";
 
 /** Options of the train and evaluate stage factories. */
 export interface TrainStageOptions {
-  /** What `backend: auto` resolves to on this machine (probed once by the CLI). */
-  autoBackend: ResolvedBackend;
+  /**
+   * What `backend: auto` resolves to on this machine; absent where params are resolved before
+   * planning (the CLI's pipeline replaces `auto` by what it probed, see auto_backend.ts).
+   */
+  autoBackend?: ResolvedBackend;
 }
 
 /** The params of one train instance, as its key sees them. */
@@ -61,6 +64,11 @@ export function trainParams(
 ): TrainInstanceParams {
   const { alpha, klReduction, backend, blasThreads, ...shared } = p.train;
   const resolved = backend === "auto" ? options.autoBackend : backend;
+  if (resolved === undefined) {
+    throw new Error(
+      "backend auto reached a stage unresolved (resolveParams did not run)",
+    );
+  }
   return {
     ...shared,
     mode,

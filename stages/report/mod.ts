@@ -12,14 +12,14 @@ import { writeTextFileAtomic } from "../../data/atomic.ts";
 import { renderSvg } from "./charts.ts";
 import { confusionSpec, learningCurveSpec, perClassSpec } from "./charts.ts";
 import { ReportError } from "./errors.ts";
+import { REPORT_FILES } from "./files.ts";
 import { type ReportInput, shortIssues, validateInput } from "./input.ts";
 import { type ChartFiles, renderMarkdown } from "./markdown.ts";
 import { computeMetrics, Metrics } from "./metrics.ts";
-import { pct, pp } from "./format.ts";
 import { ReportRun } from "./input.ts";
 import { computeSweep, type SweepMetrics, sweptAlphas } from "./sweep.ts";
 import { alphaCurvesSpec, alphaSpec } from "./sweep_charts.ts";
-import { protocolNote, sweepSection, verdictLines } from "./sweep_markdown.ts";
+import { protocolNote, sweepSection } from "./sweep_markdown.ts";
 import { z } from "zod";
 import { matrixAxes } from "../../pipeline/mod.ts";
 
@@ -64,18 +64,8 @@ export {
   REFERENCE_SETTING,
 } from "./consistency.ts";
 
-/** File names of the report's files, relative to the report directory. */
-export const REPORT_FILES = {
-  markdown: "report.md",
-  metrics: "metrics.json",
-  accuracy: "accuracy.svg",
-  trainLoss: "train_loss.svg",
-  perClass: "per_class.svg",
-  confusion: "confusion.svg",
-  alpha: "alpha.svg",
-  alphaCurves: "alpha_curves.svg",
-  summary: "summary.json",
-} as const;
+export { REPORT_FILES } from "./files.ts";
+export { headline, sweepHeadline } from "./headline.ts";
 
 /** What {@link renderReport} produces. */
 export interface RenderedReport {
@@ -251,62 +241,6 @@ function selectedInput(
 
 function emptySvg(text: string): string {
   return `<svg xmlns="http://www.w3.org/2000/svg" width="320" height="40"><text x="8" y="24" font-family="sans-serif" font-size="12">${text}</text></svg>\n`;
-}
-
-/** Terminal lines of a sweep: the selected alpha and the three verdicts. */
-export function sweepHeadline(sweep: SweepMetrics): string {
-  return [
-    `Sweep: ${sweep.rows.length} alphas, selected alpha ${sweep.selectedAlpha} on ${sweep.selectedBy}`,
-    ...verdictLines(sweep),
-  ].join("\n");
-}
-
-/**
- * Two or three lines for the terminal after a run: the accuracies, the difference and
- * what it means, and a warning when the runs mix settings.
- */
-export function headline(metrics: Metrics): string {
-  const parts = metrics.models.map((m) => {
-    const name = m.model === "rdrop" ? "R-Drop" : "baseline";
-    const acc = m.testAccuracy.std === null
-      ? pct(m.testAccuracy.mean)
-      : `${(m.testAccuracy.mean * 100).toFixed(2)} ± ${
-        (m.testAccuracy.std * 100).toFixed(2)
-      } %`;
-    return `${name} ${acc}`;
-  });
-  const c = metrics.comparison;
-  const other = metrics.published.settingDifferences.length > 0
-    ? ", other setting"
-    : "";
-  const published = `published ${pp(metrics.published.difference)}${other}`;
-  if (c) parts.push(`R-Drop − baseline ${pp(c.meanDifference)} (${published})`);
-  const lines = [`Test accuracy: ${parts.join(" · ")}`];
-  if (c?.interval) {
-    const what = {
-      helped: "R-Drop helped",
-      hurt: "R-Drop hurt",
-      unclear: "no clear difference",
-      "single-run": "",
-    }[c.verdict];
-    lines.push(
-      `${c.pairedSeeds.length} seeds, 95 % paired t-interval [${
-        pp(c.interval.low)
-      }, ` +
-        `${pp(c.interval.high)}]: ${what}`,
-    );
-  } else if (c) {
-    lines.push(
-      "1 seed: a single run cannot show significance (try --set 'seeds=[0,1,2,3,4]')",
-    );
-  }
-  if (metrics.warnings.length > 0) {
-    lines.push(
-      `Warning: the runs differ in more than the seed (${metrics.warnings.length} ` +
-        "difference(s)); see the report's warning box.",
-    );
-  }
-  return lines.join("\n");
 }
 
 /**
