@@ -12,20 +12,20 @@ import {
   decideInstances,
   remoteNotChecked,
   selectInstances,
-} from "./decide.ts";
+} from "./plan/decide.ts";
 import type { PipelineEvent, PlanEntry } from "./events.ts";
 import type { Executor } from "./executor/mod.ts";
 import { InProcessExecutor } from "./executor/in_process.ts";
 import { Scheduler } from "./scheduler.ts";
-import { downstreamClosure, matchTarget } from "./graph.ts";
+import { downstreamClosure, matchTarget } from "./plan/graph.ts";
 import { type LockFile, readLockFile, writeLockFile } from "./lock.ts";
 import type { WriteFile } from "./fs.ts";
-import { type EngineOptions, type Plan, planPipeline } from "./plan.ts";
+import { type EngineOptions, type Plan, planPipeline } from "./plan/mod.ts";
 import type { RunLock, RunLockInfo, Store } from "./store/mod.ts";
 import { openStore } from "./store/open.ts";
 import type { PipelineDeclaration } from "./types.ts";
 
-export { pipelineStatus, type StatusEntry } from "./decide.ts";
+export { pipelineStatus, type StatusEntry } from "./plan/decide.ts";
 export {
   type EngineOptions,
   type KeyedInstance,
@@ -33,7 +33,7 @@ export {
   type PlannedInstance,
   planPipeline,
   rootPath,
-} from "./plan.ts";
+} from "./plan/mod.ts";
 
 /** Makes the executor of a run, once the plan and store exist. */
 export type ExecutorFactory = (context: {

@@ -5,7 +5,7 @@
  * @module
  */
 import type { ProgressState } from "./progress.ts";
-import type { StaleReason } from "./reasons.ts";
+import type { StaleReason } from "./plan/reasons.ts";
 
 /**
  * What the engine decided for one instance; `pending`: it runs only if an upstream that runs

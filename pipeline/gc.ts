@@ -10,7 +10,7 @@ import { type EngineOptions, planPipeline } from "./engine.ts";
 import { experimentKeys } from "./exp.ts";
 import { readLockFile } from "./lock.ts";
 import { openStore } from "./store/open.ts";
-import { keysFromStore } from "./stored_keys.ts";
+import { keysFromStore } from "./plan/stored_keys.ts";
 import type { GarbageItem, RunLockInfo } from "./store/mod.ts";
 import type { PipelineDeclaration } from "./types.ts";
 

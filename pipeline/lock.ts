@@ -6,14 +6,14 @@
  */
 import { join } from "node:path";
 import { z } from "zod";
-import { ItemSchema } from "./items.ts";
+import { ItemSchema } from "./plan/items.ts";
 import { UserError } from "./errors.ts";
 import {
   readTextOrUndefined,
   writeFileAtomic,
   type WriteOptions,
 } from "./fs.ts";
-import { canonicalJson } from "./hash.ts";
+import { canonicalJson } from "./plan/hash.ts";
 import { CheckedOutRecord, CodeRecord } from "./store/manifest.ts";
 
 /** One instance in `pipeline.lock`. */

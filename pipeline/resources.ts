@@ -3,7 +3,7 @@
  *
  * @module
  */
-import type { Plan } from "./plan.ts";
+import type { Plan } from "./plan/mod.ts";
 import type { AnyStage, StageResources } from "./types.ts";
 
 /** A stage's resources under `params` (none declared: nothing beyond one core). */

@@ -10,11 +10,11 @@
  * @module
  */
 import { join } from "node:path";
-import { type Decided, staleness } from "./decide.ts";
+import { type Decided, staleness } from "./plan/decide.ts";
 import { StageFailedError } from "./errors.ts";
 import type { PipelineEvent } from "./events.ts";
 import type { ExecOutcome, Executor } from "./executor/mod.ts";
-import { upstreamClosure } from "./graph.ts";
+import { upstreamClosure } from "./plan/graph.ts";
 import { type LockEntry, type LockFile, writeLockFile } from "./lock.ts";
 import {
   type EngineOptions,
@@ -23,8 +23,8 @@ import {
   type OutputHashes,
   type Plan,
   type PlannedInstance,
-} from "./plan.ts";
-import type { StaleReason } from "./reasons.ts";
+} from "./plan/mod.ts";
+import type { StaleReason } from "./plan/reasons.ts";
 import type { Manifest, Store } from "./store/mod.ts";
 import type { UpstreamInfo } from "./types.ts";
 

@@ -9,9 +9,9 @@
  */
 import { InterruptedError } from "./errors.ts";
 import type { PipelineEvent } from "./events.ts";
-import type { FileStamp } from "./code_hash.ts";
+import type { FileStamp } from "./plan/code_hash.ts";
 import { checkCodeUnchanged } from "./plan/code_stability.ts";
-import type { KeyedInstance } from "./plan.ts";
+import type { KeyedInstance } from "./plan/mod.ts";
 import {
   checkInputsUnchanged,
   type Manifest,

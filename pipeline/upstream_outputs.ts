@@ -5,7 +5,7 @@
  * @module
  */
 import { UserError } from "./errors.ts";
-import { canonicalJson } from "./hash.ts";
+import { canonicalJson } from "./plan/hash.ts";
 import type { Item, StageContext, UpstreamInfo } from "./types.ts";
 
 /** One direct upstream instance as a stage sees it. */

@@ -7,10 +7,10 @@
 import { join } from "node:path";
 import { type EngineOptions, planPipeline } from "./engine.ts";
 import { statOrUndefined } from "./fs.ts";
-import { sha256File } from "./hash.ts";
+import { sha256File } from "./plan/hash.ts";
 import { readLockFile } from "./lock.ts";
 import { openStore } from "./store/open.ts";
-import { keysFromStore } from "./stored_keys.ts";
+import { keysFromStore } from "./plan/stored_keys.ts";
 import type { PipelineDeclaration } from "./types.ts";
 
 /** One problem found by {@link verifyPipeline}. */

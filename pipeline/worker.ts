@@ -12,8 +12,8 @@ import { z } from "zod";
 import { UserError } from "./errors.ts";
 import type { PipelineEvent } from "./events.ts";
 import type { JobSpec } from "./executor/mod.ts";
-import { upstreamClosure } from "./graph.ts";
-import { changeReasons, type PreviousRecord } from "./key.ts";
+import { upstreamClosure } from "./plan/graph.ts";
+import { changeReasons, type PreviousRecord } from "./plan/key.ts";
 import {
   type EngineOptions,
   type KeyedInstance,
@@ -22,8 +22,12 @@ import {
   type Plan,
   type PlannedInstance,
   planPipeline,
-} from "./plan.ts";
-import { formatReason, formatReasons, type StaleReason } from "./reasons.ts";
+} from "./plan/mod.ts";
+import {
+  formatReason,
+  formatReasons,
+  type StaleReason,
+} from "./plan/reasons.ts";
 import { runStage } from "./stage_run.ts";
 import {
   cacheReason,
@@ -31,7 +35,7 @@ import {
   type Manifest,
   type Store,
 } from "./store/mod.ts";
-import { keysFromStore } from "./stored_keys.ts";
+import { keysFromStore } from "./plan/stored_keys.ts";
 import { openStore } from "./store/open.ts";
 import type { PipelineDeclaration, UpstreamInfo } from "./types.ts";
 

@@ -7,7 +7,7 @@
  */
 import { join } from "node:path";
 import { statOrUndefined } from "./fs.ts";
-import { sha256File } from "./hash.ts";
+import { sha256File } from "./plan/hash.ts";
 import type { CheckedOutRecord } from "./store/mod.ts";
 
 /** What {@link checkOutputs} found. */

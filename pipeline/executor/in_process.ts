@@ -7,7 +7,7 @@ import { InterruptedError, permissionError } from "../errors.ts";
 import type { PipelineEvent } from "../events.ts";
 import { runStage } from "../stage_run.ts";
 import type { Store } from "../store/mod.ts";
-import type { FileStamp } from "../code_hash.ts";
+import type { FileStamp } from "../plan/code_hash.ts";
 import type { ExecOutcome, ExecTask, Executor } from "./mod.ts";
 
 /** Options of {@link InProcessExecutor}. */

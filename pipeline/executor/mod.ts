@@ -7,7 +7,7 @@
  *
  * @module
  */
-import type { KeyedInstance } from "../plan.ts";
+import type { KeyedInstance } from "../plan/mod.ts";
 import type { Manifest } from "../store/mod.ts";
 import type { UpstreamInfo } from "../types.ts";
 

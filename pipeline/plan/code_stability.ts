@@ -15,7 +15,7 @@
 import { join } from "node:path";
 import { UserError } from "../errors.ts";
 import { statOrUndefined } from "../fs.ts";
-import type { FileStamp } from "../code_hash.ts";
+import type { FileStamp } from "./code_hash.ts";
 
 /** Code of a key changed while it ran: its result is not cached. */
 export class CodeChangedError extends UserError {

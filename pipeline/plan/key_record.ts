@@ -10,7 +10,7 @@
  *
  * @module
  */
-import { canonicalJson, sha256TextSync } from "../hash.ts";
+import { canonicalJson, sha256TextSync } from "./hash.ts";
 import type { Item } from "../types.ts";
 
 /** Bumped when the meaning of a key record changes. */

@@ -9,7 +9,7 @@
 import { join } from "node:path";
 import { UserError } from "../errors.ts";
 import { statOrUndefined } from "../fs.ts";
-import { sha256File } from "../hash.ts";
+import { sha256File } from "../plan/hash.ts";
 import type { InputHashes } from "../plan/key_record.ts";
 import { checkoutObjects } from "./checkout.ts";
 

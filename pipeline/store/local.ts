@@ -15,9 +15,9 @@ import {
   type WriteFile,
   writeFileAtomic,
 } from "../fs.ts";
-import { sha256File } from "../hash.ts";
+import { sha256File } from "../plan/hash.ts";
 import { UserError } from "../errors.ts";
-import type { StaleReason } from "../reasons.ts";
+import type { StaleReason } from "../plan/reasons.ts";
 import {
   type CheckedOutRecord,
   type Manifest,

@@ -5,10 +5,10 @@
  * @module
  */
 import { z } from "zod";
-import { canonicalJson, sha256TextSync } from "../hash.ts";
-import { ItemSchema } from "../items.ts";
+import { canonicalJson, sha256TextSync } from "../plan/hash.ts";
+import { ItemSchema } from "../plan/items.ts";
 import { keyOf } from "../plan/key_record.ts";
-import type { StaleReason } from "../reasons.ts";
+import type { StaleReason } from "../plan/reasons.ts";
 
 const Sha256 = z.string().regex(/^[0-9a-f]{64}$/);
 

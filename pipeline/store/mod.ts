@@ -16,7 +16,7 @@ import type {
   OutputRecord,
 } from "./manifest.ts";
 import type { RunLock, RunLockOptions } from "./run_lock.ts";
-import type { StaleReason } from "../reasons.ts";
+import type { StaleReason } from "../plan/reasons.ts";
 import type { InputHashes } from "../plan/key_record.ts";
 import type { InputView } from "./inputs.ts";
 

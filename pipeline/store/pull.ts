@@ -7,7 +7,7 @@
  */
 import { join } from "node:path";
 import { removeIfExists } from "../fs.ts";
-import { sha256File } from "../hash.ts";
+import { sha256File } from "../plan/hash.ts";
 import type { Manifest, OutputRecord } from "./manifest.ts";
 import type { RemoteStore } from "./mod.ts";
 

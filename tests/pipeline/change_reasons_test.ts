@@ -1,6 +1,6 @@
 import { assertEquals } from "../assert.ts";
-import { changeReasons, type KeyRecord } from "../../pipeline/key.ts";
-import { formatReason } from "../../pipeline/reasons.ts";
+import { changeReasons, type KeyRecord } from "../../pipeline/plan/key.ts";
+import { formatReason } from "../../pipeline/plan/reasons.ts";
 
 const code = { files: { "stages/a.ts": "h1" }, packages: { zod: "npm:zod@4" } };
 

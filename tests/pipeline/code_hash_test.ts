@@ -5,7 +5,7 @@ import {
   CodeHasher,
   resolveSpecifier,
   scanImports,
-} from "../../pipeline/code_hash.ts";
+} from "../../pipeline/plan/code_hash.ts";
 
 Deno.test("scanImports finds static, re-export, side-effect and dynamic imports", () => {
   const source = `
@@ -80,7 +80,7 @@ Deno.test("CodeHasher follows local imports, skips excluded and outside files, r
   try {
     await write(
       "stages/s.ts",
-      'import "../models/m.ts";\nimport "../pipeline/mod.ts";\nimport "zod";\n',
+      'import "../models/m.ts";\nimport "./mod.ts";\nimport "zod";\n',
     );
     await write("models/m.ts", 'import "./n.ts";\nimport "../stages/s.ts";\n'); // cycle is fine
     await write("models/n.ts", "export const n = 1;\n");

@@ -147,7 +147,7 @@ Deno.test("code changes name the file; engine files are not part of the key", as
   await rig.write("pipeline/helper.ts", "export const engine = 1;\n");
   await rig.write(
     "stages/train.ts",
-    'import { layers } from "../models/mlp.ts";\nimport "../pipeline/helper.ts";\nexport const t = layers;\n',
+    'import { layers } from "../models/mlp.ts";\nimport "./helper.ts";\nexport const t = layers;\n',
   );
   const { pipeline } = demoPipeline(rig);
   await runPipeline(pipeline, { root: rig.root });

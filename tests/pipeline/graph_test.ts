@@ -5,7 +5,7 @@ import {
   toMermaid,
   toText,
   validateDeclarations,
-} from "../../pipeline/graph.ts";
+} from "../../pipeline/plan/graph.ts";
 import { UserError } from "../../pipeline/errors.ts";
 import type { AnyStage } from "../../pipeline/types.ts";
 import { assertShellSafeHints } from "../shell_hints.ts";

@@ -1,6 +1,6 @@
 import { fileURLToPath } from "node:url";
 import { assertEquals } from "../assert.ts";
-import { scanImports, stripComments } from "../../pipeline/code_hash.ts";
+import { scanImports, stripComments } from "../../pipeline/plan/code_hash.ts";
 
 const ENGINE = new URL("../../pipeline/", import.meta.url);
 
@@ -44,12 +44,12 @@ Deno.test("the engine imports only itself, zod, node: built-ins, the S3 client (
   assertEquals(bad, []);
 });
 
-Deno.test("the engine never prints: only cli.ts touches stdout/stderr, through the renderer", async () => {
+Deno.test("the engine never prints: only the CLI (cli/mod.ts) touches stdout/stderr, through the renderer", async () => {
   const printing: string[] = [];
   for (const { name, source } of await engineFiles()) {
     const code = stripComments(source);
     if (/\bconsole\./.test(code)) printing.push(`${name}: console`);
-    if (name !== "cli.ts" && /\bDeno\.std(out|err)\b/.test(code)) {
+    if (name !== "cli/mod.ts" && /\bDeno\.std(out|err)\b/.test(code)) {
       printing.push(`${name}: Deno.std*`);
     }
   }

@@ -1,14 +1,14 @@
 import { z } from "zod";
 import { assertEquals, assertMatch, assertThrows } from "../assert.ts";
-import { expandInstances } from "../../pipeline/graph.ts";
+import { expandInstances } from "../../pipeline/plan/graph.ts";
 import { UserError } from "../../pipeline/errors.ts";
 import {
   combinations,
   itemLabel,
   matrixAxes,
   matrixIssues,
-} from "../../pipeline/matrix.ts";
-import { itemValue } from "../../pipeline/items.ts";
+} from "../../pipeline/plan/matrix.ts";
+import { itemValue } from "../../pipeline/plan/items.ts";
 import type { AnyStage } from "../../pipeline/types.ts";
 
 type P = {
@@ -189,7 +189,7 @@ Deno.test("matrix: a one-value axis sets the value without fanning out", () => {
 });
 
 Deno.test("matchTarget: a swept instance by name; a wrong one names the closest instance", async () => {
-  const { matchTarget } = await import("../../pipeline/graph.ts");
+  const { matchTarget } = await import("../../pipeline/plan/graph.ts");
   const swept = expand({ train: { alpha: [0.01, 0.05] } });
   assertEquals(matchTarget(swept, "train_rdrop@alpha=0.05,seed=1"), [
     "train_rdrop@alpha=0.05,seed=1",

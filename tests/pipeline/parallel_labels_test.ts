@@ -1,6 +1,6 @@
 import { assertEquals } from "../assert.ts";
 import type { PipelineEvent } from "../../pipeline/events.ts";
-import { labelParallel } from "../../pipeline/parallel_labels.ts";
+import { labelParallel } from "../../pipeline/cli/parallel_labels.ts";
 
 function progress(instance: string): PipelineEvent {
   return {

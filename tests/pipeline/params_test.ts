@@ -7,7 +7,7 @@ import {
   loadParams,
   parseOverride,
   setPath,
-} from "../../pipeline/params.ts";
+} from "../../pipeline/plan/params.ts";
 import { UserError } from "../../pipeline/errors.ts";
 
 const schema = z.strictObject({

@@ -10,9 +10,9 @@ import {
   shouldPrintPlain,
   wrapParts,
 } from "../../pipeline/progress.ts";
-import { briefReasons, TerminalRenderer } from "../../pipeline/render.ts";
+import { briefReasons, TerminalRenderer } from "../../pipeline/cli/render.ts";
 import type { PipelineEvent } from "../../pipeline/events.ts";
-import { labelParallel } from "../../pipeline/parallel_labels.ts";
+import { labelParallel } from "../../pipeline/cli/parallel_labels.ts";
 
 Deno.test("formatBytes and formatDuration", () => {
   assertEquals(formatBytes(512), "512 B");

@@ -3,7 +3,7 @@ import {
   formatReason,
   formatReasons,
   StaleReason,
-} from "../../pipeline/reasons.ts";
+} from "../../pipeline/plan/reasons.ts";
 
 /** One reason of every kind and its words, exactly as status printed them before reasons were typed. */
 const WORDS: [StaleReason, string][] = [

@@ -6,7 +6,7 @@
 import { join } from "node:path";
 import { assert, assertEquals, assertMatch, assertRejects } from "../assert.ts";
 import { openRemote, SiteConfig } from "../../pipeline/config.ts";
-import { sha256Text } from "../../pipeline/hash.ts";
+import { sha256Text } from "../../pipeline/plan/hash.ts";
 import { LocalStore } from "../../pipeline/store/local.ts";
 import type { Manifest } from "../../pipeline/store/mod.ts";
 import { MemoryRemote } from "./memory_remote.ts";

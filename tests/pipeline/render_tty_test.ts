@@ -4,8 +4,8 @@
  */
 import { assert, assertEquals, assertMatch } from "../assert.ts";
 import type { PipelineEvent } from "../../pipeline/events.ts";
-import { labelParallel } from "../../pipeline/parallel_labels.ts";
-import { TerminalRenderer } from "../../pipeline/render.ts";
+import { labelParallel } from "../../pipeline/cli/parallel_labels.ts";
+import { TerminalRenderer } from "../../pipeline/cli/render.ts";
 import { VirtualTerminal } from "./vterm.ts";
 
 /** A TTY renderer of a fake size on a fake clock, drawing on a virtual terminal. */

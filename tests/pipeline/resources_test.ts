@@ -1,6 +1,6 @@
 import { assertEquals } from "../assert.ts";
 import { defaultJobs, resourcesOf } from "../../pipeline/resources.ts";
-import type { Plan } from "../../pipeline/plan.ts";
+import type { Plan } from "../../pipeline/plan/mod.ts";
 import type { AnyStage } from "../../pipeline/types.ts";
 
 const stage = (

@@ -8,7 +8,11 @@ import {
   RunLockBusyError,
   type RunLockInfo,
 } from "../../pipeline/store/run_lock.ts";
-import { sha256Bytes, sha256File, sha256Text } from "../../pipeline/hash.ts";
+import {
+  sha256Bytes,
+  sha256File,
+  sha256Text,
+} from "../../pipeline/plan/hash.ts";
 import { UserError } from "../../pipeline/errors.ts";
 import { testManifest } from "./manifests.ts";
 import {

@@ -7,7 +7,7 @@ import {
   setFlag,
   shellQuote,
 } from "../../pipeline/suggest.ts";
-import { keysAt, loadParams } from "../../pipeline/params.ts";
+import { keysAt, loadParams } from "../../pipeline/plan/params.ts";
 import { UserError } from "../../pipeline/errors.ts";
 
 Deno.test("editDistance counts inserts, deletes, substitutions and swaps", () => {

@@ -1,6 +1,6 @@
 import { join } from "node:path";
 import { assertEquals } from "../assert.ts";
-import { sha256File } from "../../pipeline/hash.ts";
+import { sha256File } from "../../pipeline/plan/hash.ts";
 import { changedOutputs } from "../../pipeline/workspace.ts";
 
 async function recordOf(path: string) {

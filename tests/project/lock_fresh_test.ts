@@ -9,7 +9,7 @@
 import { join } from "node:path";
 import { assert, assertEquals } from "../assert.ts";
 import { z } from "zod";
-import { formatReason, StaleReason } from "../../pipeline/reasons.ts";
+import { formatReason, StaleReason } from "../../pipeline/plan/reasons.ts";
 import { committed, runTask, scratchProject } from "./_scratch.ts";
 
 /** The params of the committed example (README's headline table). */

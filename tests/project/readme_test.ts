@@ -5,7 +5,7 @@
  */
 import { join } from "node:path";
 import { assert, assertEquals } from "../assert.ts";
-import { flattenParams } from "../../pipeline/params.ts";
+import { flattenParams } from "../../pipeline/plan/params.ts";
 import { Params } from "../../stages/params.ts";
 import { readTask } from "../pipeline/task_command.ts";
 import { ROOT, runTask, scratchProject } from "./_scratch.ts";

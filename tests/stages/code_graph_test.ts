@@ -8,7 +8,7 @@ import { fileURLToPath } from "node:url";
 import { relative } from "node:path";
 import { assertEquals } from "../assert.ts";
 import { planPipeline } from "../../pipeline/engine.ts";
-import { parseOverride } from "../../pipeline/params.ts";
+import { parseOverride } from "../../pipeline/plan/params.ts";
 import { createPipeline } from "../../stages/pipeline.ts";
 import type { ResolvedBackend } from "../../stages/train_params.ts";
 

@@ -6,7 +6,7 @@
 import { assert, assertEquals, assertRejects } from "../assert.ts";
 import { planPipeline } from "../../pipeline/engine.ts";
 import { UserError } from "../../pipeline/errors.ts";
-import { parseOverride } from "../../pipeline/params.ts";
+import { parseOverride } from "../../pipeline/plan/params.ts";
 import { keyOf } from "../../pipeline/plan/key_record.ts";
 import { createPipeline } from "../../stages/pipeline.ts";
 import type { Params } from "../../stages/params.ts";

@@ -3,9 +3,9 @@
  *
  * @module
  */
-import { UserError } from "./errors.ts";
-import type { ExecutorName } from "./cli_scale.ts";
-import { type ParamOverride, parseOverride } from "./params.ts";
+import { UserError } from "../errors.ts";
+import type { ExecutorName } from "./scale.ts";
+import { type ParamOverride, parseOverride } from "../plan/params.ts";
 
 /** The `--help` text. */
 export const HELP = `Usage: deno task pipeline [COMMAND] [STAGE...] [FLAGS]

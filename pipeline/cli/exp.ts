@@ -6,7 +6,7 @@
  * @module
  */
 import { join } from "node:path";
-import { UserError } from "./errors.ts";
+import { UserError } from "../errors.ts";
 import {
   diffRows,
   type ExpRow,
@@ -14,11 +14,15 @@ import {
   listExperiments,
   sortRows,
   whereRows,
-} from "./exp.ts";
-import { loadParams, type ParamOverride, parseOverride } from "./params.ts";
-import { formatDuration } from "./progress.ts";
-import { LocalStore as Store } from "./store/local.ts";
-import type { PipelineDeclaration } from "./types.ts";
+} from "../exp.ts";
+import {
+  loadParams,
+  type ParamOverride,
+  parseOverride,
+} from "../plan/params.ts";
+import { formatDuration } from "../progress.ts";
+import { LocalStore as Store } from "../store/local.ts";
+import type { PipelineDeclaration } from "../types.ts";
 
 /** The `exp --help` text. */
 export const EXP_HELP = `Usage: deno task pipeline exp COMMAND [FLAGS]

@@ -5,27 +5,27 @@
  *
  * @module
  */
-import { openRemote, readSiteConfig, type SiteConfig } from "./config.ts";
-import type { ExecutorFactory } from "./engine.ts";
-import { UserError } from "./errors.ts";
-import type { PipelineEvent } from "./events.ts";
-import { ProcessExecutor } from "./executor/processes.ts";
-import { SlurmExecutor } from "./executor/slurm.ts";
-import { wireSender } from "./executor/wire.ts";
+import { openRemote, readSiteConfig, type SiteConfig } from "../config.ts";
+import type { ExecutorFactory } from "../engine.ts";
+import { UserError } from "../errors.ts";
+import type { PipelineEvent } from "../events.ts";
+import { ProcessExecutor } from "../executor/processes.ts";
+import { SlurmExecutor } from "../executor/slurm.ts";
+import { wireSender } from "../executor/wire.ts";
 import {
   type WorkerCommand,
   workerCommand,
   type WorkerCommandOptions,
-} from "./executor/worker_command.ts";
-import { type EngineOptions, planPipeline } from "./plan.ts";
-import type { RemoteStore } from "./store/mod.ts";
-import { openStore } from "./store/open.ts";
-import type { S3Hooks } from "./store/s3.ts";
-import type { AnyStage, PipelineDeclaration } from "./types.ts";
-import { defaultJobs, resourcesOf } from "./resources.ts";
-import { InProcessExecutor } from "./executor/in_process.ts";
-import { runWorker } from "./worker.ts";
-import { keysFromStore } from "./stored_keys.ts";
+} from "../executor/worker_command.ts";
+import { type EngineOptions, planPipeline } from "../plan/mod.ts";
+import type { RemoteStore } from "../store/mod.ts";
+import { openStore } from "../store/open.ts";
+import type { S3Hooks } from "../store/s3.ts";
+import type { AnyStage, PipelineDeclaration } from "../types.ts";
+import { defaultJobs, resourcesOf } from "../resources.ts";
+import { InProcessExecutor } from "../executor/in_process.ts";
+import { runWorker } from "../worker.ts";
+import { keysFromStore } from "../plan/stored_keys.ts";
 
 /** Which executor runs stale instances. */
 export type ExecutorName = "local" | "slurm";

@@ -5,10 +5,10 @@
  *
  * @module
  */
-import { errorMessage, isUserError } from "./errors.ts";
-import type { Action, PipelineEvent, PlanEntry } from "./events.ts";
+import { errorMessage, isUserError } from "../errors.ts";
+import type { Action, PipelineEvent, PlanEntry } from "../events.ts";
 import { LiveRegion } from "./live_region.ts";
-import { formatReasons, type StaleReason } from "./reasons.ts";
+import { formatReasons, type StaleReason } from "../plan/reasons.ts";
 import {
   formatProgress,
   progressDoneParts,
@@ -17,7 +17,7 @@ import {
   shouldPrintPlain,
   truncate,
   wrapParts,
-} from "./progress.ts";
+} from "../progress.ts";
 
 /** Options of {@link TerminalRenderer}. */
 export interface RendererOptions {

@@ -12,10 +12,10 @@
  * @module
  */
 import { join } from "node:path";
-import { errorMessage } from "./errors.ts";
+import { errorMessage } from "../errors.ts";
 import { matchTarget, upstreamClosure } from "./graph.ts";
 import { changeReasons } from "./key.ts";
-import { type LockFile, readLockFile } from "./lock.ts";
+import { type LockFile, readLockFile } from "../lock.ts";
 import {
   type EngineOptions,
   type KeyedInstance,
@@ -24,17 +24,17 @@ import {
   type Plan,
   type PlannedInstance,
   planPipeline,
-} from "./plan.ts";
+} from "./mod.ts";
 import type { StaleReason } from "./reasons.ts";
-import { checkOutputs } from "./workspace.ts";
+import { checkOutputs } from "../workspace.ts";
 import {
   cacheReason,
   type ManifestRead,
   type RemoteStore,
   type Store,
-} from "./store/mod.ts";
-import { openStore } from "./store/open.ts";
-import type { PipelineDeclaration } from "./types.ts";
+} from "../store/mod.ts";
+import { openStore } from "../store/open.ts";
+import type { PipelineDeclaration } from "../types.ts";
 
 /** What a run would do with an instance. */
 export type Decision = "fresh" | "restore" | "run" | "pending";

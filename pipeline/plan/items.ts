@@ -5,9 +5,9 @@
  * @module
  */
 import { z } from "zod";
-import { UserError } from "./errors.ts";
-import { setFlag } from "./suggest.ts";
-import type { AnyStage, Item, JsonValue } from "./types.ts";
+import { UserError } from "../errors.ts";
+import { setFlag } from "../suggest.ts";
+import type { AnyStage, Item, JsonValue } from "../types.ts";
 
 /** Schema of an {@link Item} as manifests and the lock file store it. */
 export const ItemSchema: z.ZodType<Item> = z.union([

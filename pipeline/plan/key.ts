@@ -9,7 +9,7 @@ import {
   type CodeFingerprint,
   type InputHashes,
   type KeyRecord,
-} from "./plan/key_record.ts";
+} from "./key_record.ts";
 import { paramChanges } from "./params.ts";
 import type { StaleReason } from "./reasons.ts";
 
@@ -20,7 +20,7 @@ export {
   KEY_FORMAT,
   keyOf,
   type KeyRecord,
-} from "./plan/key_record.ts";
+} from "./key_record.ts";
 
 /** What the lock file remembers of an instance's last run, as far as reasons need it. */
 export interface PreviousRecord {

@@ -9,8 +9,8 @@
 import { isAbsolute, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { CodeHasher, type FileStamp } from "./code_hash.ts";
-import type { PipelineEvent } from "./events.ts";
-import type { WriteFile } from "./fs.ts";
+import type { PipelineEvent } from "../events.ts";
+import type { WriteFile } from "../fs.ts";
 import {
   expandInstances,
   type Instance,
@@ -22,11 +22,11 @@ import {
   type InstanceRecord,
   keyOf,
   type KeyRecord,
-} from "./plan/key_record.ts";
-import { codeMemoPath } from "./store/local.ts";
+} from "./key_record.ts";
+import { codeMemoPath } from "../store/local.ts";
 import { loadParams, type ParamOverride } from "./params.ts";
-import type { RemoteStore } from "./store/mod.ts";
-import type { AnyStage, PipelineDeclaration } from "./types.ts";
+import type { RemoteStore } from "../store/mod.ts";
+import type { AnyStage, PipelineDeclaration } from "../types.ts";
 
 /** Options shared by every engine entry point. */
 export interface EngineOptions {

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import type { PipelineEvent } from "./events.ts";
+import type { PipelineEvent } from "../events.ts";
 
 /** Wraps `handle` so that log and progress events name their instance when several run. */
 export function labelParallel(

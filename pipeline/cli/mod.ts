@@ -15,40 +15,39 @@ import {
   rootPath,
   runPipeline,
   type StatusEntry,
-} from "./engine.ts";
-import {
-  chooseExecutor,
-  openSite,
-  transferCli,
-  workerCli,
-} from "./cli_scale.ts";
-import { openRemote, readSiteConfig } from "./config.ts";
-import { checkRemoteForLookups, remoteNotChecked } from "./decide.ts";
+} from "../engine.ts";
+import { chooseExecutor, openSite, transferCli, workerCli } from "./scale.ts";
+import { openRemote, readSiteConfig } from "../config.ts";
+import { checkRemoteForLookups, remoteNotChecked } from "../plan/decide.ts";
 import { labelParallel } from "./parallel_labels.ts";
-import { runExpCli } from "./exp_cli.ts";
-import type { WorkerCommandOptions } from "./executor/worker_command.ts";
-import type { S3Hooks } from "./store/s3.ts";
+import { runExpCli } from "./exp.ts";
+import type { WorkerCommandOptions } from "../executor/worker_command.ts";
+import type { S3Hooks } from "../store/s3.ts";
 import {
   DiskFullError,
   isUserError,
   permissionError,
   UserError,
-} from "./errors.ts";
-import { collectGarbage, type GcResult } from "./gc.ts";
-import { verifyPipeline } from "./verify.ts";
-import { toText } from "./graph.ts";
-import { formatBytes } from "./progress.ts";
-import { formatReason, formatReasons, type StaleReason } from "./reasons.ts";
+} from "../errors.ts";
+import { collectGarbage, type GcResult } from "../gc.ts";
+import { verifyPipeline } from "../verify.ts";
+import { toText } from "../plan/graph.ts";
+import { formatBytes } from "../progress.ts";
+import {
+  formatReason,
+  formatReasons,
+  type StaleReason,
+} from "../plan/reasons.ts";
 import { TerminalRenderer } from "./render.ts";
-import type { PipelineDeclaration } from "./types.ts";
-import { type CliArgs, HELP, parseCliArgs } from "./cli_args.ts";
+import type { PipelineDeclaration } from "../types.ts";
+import { type CliArgs, HELP, parseCliArgs } from "./args.ts";
 
-export { type CliArgs, type Command, HELP, parseCliArgs } from "./cli_args.ts";
+export { type CliArgs, type Command, HELP, parseCliArgs } from "./args.ts";
 import {
   describeHolder,
   type RemoteStore,
   RunLockBusyError,
-} from "./store/mod.ts";
+} from "../store/mod.ts";
 
 /** Options of {@link runCli}. */
 export interface CliOptions {

@@ -5,9 +5,9 @@
  * @module
  */
 import type { z } from "zod";
-import { permissionError, UserError } from "./errors.ts";
-import { readTextOrUndefined } from "./fs.ts";
-import { closest } from "./suggest.ts";
+import { permissionError, UserError } from "../errors.ts";
+import { readTextOrUndefined } from "../fs.ts";
+import { closest } from "../suggest.ts";
 import { formatParamValue } from "./reasons.ts";
 
 /** One `--set key.path=value` override, parsed. */

@@ -18,13 +18,13 @@ import {
   fileURLToPath as fromFileUrl,
   pathToFileURL as toFileUrl,
 } from "node:url";
-import { UserError } from "./errors.ts";
-import type { CodeFingerprint } from "./plan/key_record.ts";
+import { UserError } from "../errors.ts";
+import type { CodeFingerprint } from "./key_record.ts";
 import { sha256Bytes, sha256Text } from "./hash.ts";
-import { CodeMemo } from "./plan/code_memo.ts";
-import { NORMALISER, normaliseScript } from "./plan/normalise.ts";
+import { CodeMemo } from "./code_memo.ts";
+import { NORMALISER, normaliseScript } from "./normalise.ts";
 
-export type { CodeFingerprint } from "./plan/key_record.ts";
+export type { CodeFingerprint } from "./key_record.ts";
 
 /**
  * Blanks out comments while keeping string literals and line structure, so that a commented-out
@@ -65,7 +65,7 @@ export function stripComments(source: string): string {
   return out;
 }
 
-// `\s*` rather than `\s+`: normalised code has no space in `import{a}from"./a.ts"`.
+// `\s*` rather than `\s+`: normalised code has no space in `import{a}from"../a.ts"`.
 const STATIC_IMPORT =
   /(?:^|[;\n}])\s*(?:import|export)\s*(?:type\s+)?(?:[\w$*{}\s,]+?\s*from\s*)?["']([^"'\n]+)["']/g;
 const DYNAMIC_IMPORT = /\bimport\s*\(\s*["']([^"'\n]+)["']\s*[,)]/g;

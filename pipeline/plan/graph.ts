@@ -4,10 +4,10 @@
  *
  * @module
  */
-import { UserError } from "./errors.ts";
+import { UserError } from "../errors.ts";
 import { canonicalJson } from "./hash.ts";
 import { resolveItems, unknownItemMessage } from "./items.ts";
-import { didYouMean } from "./suggest.ts";
+import { didYouMean } from "../suggest.ts";
 import {
   applyCombination,
   combinations,
@@ -16,7 +16,7 @@ import {
   type MatrixAxis,
   stageAxes,
 } from "./matrix.ts";
-import type { AnyStage, Item, ItemRecord, JsonValue } from "./types.ts";
+import type { AnyStage, Item, ItemRecord, JsonValue } from "../types.ts";
 
 /** One runnable instance of a declaration. */
 export interface Instance {

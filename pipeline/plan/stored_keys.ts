@@ -11,8 +11,8 @@ import {
   keyInstance,
   type OutputHashes,
   type Plan,
-} from "./plan.ts";
-import type { Manifest } from "./store/mod.ts";
+} from "./mod.ts";
+import type { Manifest } from "../store/mod.ts";
 
 /** One instance of the walk. */
 export interface StoredKey {

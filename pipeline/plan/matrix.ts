@@ -11,11 +11,11 @@
  * @module
  */
 import type { z } from "zod";
-import { UserError } from "./errors.ts";
+import { UserError } from "../errors.ts";
 import { canonicalJson } from "./hash.ts";
 import { flattenParams, keysAt, setPath } from "./params.ts";
-import { closest } from "./suggest.ts";
-import type { AnyStage, ItemRecord, JsonValue } from "./types.ts";
+import { closest } from "../suggest.ts";
+import type { AnyStage, ItemRecord, JsonValue } from "../types.ts";
 
 /** One swept param: its dotted path and the values to try, in the order given. */
 export interface MatrixAxis {
