@@ -213,7 +213,11 @@ export async function runPipeline<S extends PipelineDeclaration>(
       args: options.args,
     });
     await scheduler.run(decided, result);
-    if (result.interrupted.length > 0 || options.signal?.aborted) {
+    // Instances stopped because of a failure (the remote down) make a failed run, not an interrupted one.
+    if (
+      options.signal?.aborted ||
+      (result.interrupted.length > 0 && result.failures.length === 0)
+    ) {
       if (result.interrupted.length === 0) {
         emit({ type: "interrupted", instance: undefined });
       }

@@ -25,7 +25,7 @@ import {
   type PlannedInstance,
 } from "./plan/mod.ts";
 import type { StaleReason } from "./plan/reasons.ts";
-import type { Manifest, Store } from "./store/mod.ts";
+import { type Manifest, remoteUnavailableIn, type Store } from "./store/mod.ts";
 import type { UpstreamInfo } from "./types.ts";
 
 /** What the scheduler adds to a run's result. */
@@ -63,6 +63,8 @@ export class Scheduler {
   #outputs = new Map<string, OutputHashes>();
   #keyed = new Map<string, KeyedInstance>();
   #lockWrites: Promise<void> = Promise.resolve();
+  /** Stops running instances on a fault the run cannot go on with (the user's Ctrl-C is `signal`). */
+  #stop = new AbortController();
 
   /** Creates the scheduler of one run. */
   constructor(options: SchedulerOptions) {
@@ -72,20 +74,77 @@ export class Scheduler {
     }
   }
 
-  /** Settles every decided instance, filling `result`. */
+  /**
+   * Settles every decided instance, filling `result`. Whatever ends it (a failure, an error of
+   * its own), no instance is left running, and results kept here but not published are named.
+   */
   async run(
     decided: readonly Decided[],
     result: ScheduleResult,
   ): Promise<void> {
+    await this.#publishPending();
+    const running = new Map<string, Promise<void>>();
+    try {
+      await this.#loop(decided, result, running);
+    } finally {
+      if (running.size > 0) {
+        this.#stop.abort();
+        await Promise.allSettled(running.values());
+      }
+      await this.#reportUnpublished();
+    }
+  }
+
+  /** Results an earlier run kept while the remote was down: published now that it answers. */
+  async #publishPending(): Promise<void> {
+    if (this.#o.store.remote === undefined) return;
+    const published = await this.#o.store.publishPending().catch((error) => {
+      this.#o.emit({
+        type: "warning",
+        message: `results kept while the remote was down were not published: ${
+          (error as Error).message
+        }`,
+      });
+      return [] as string[];
+    });
+    for (const name of published) {
+      this.#o.emit({
+        type: "log",
+        instance: name,
+        line:
+          `${name}: published to ${this.#o.store.remote.url} (computed while it was down)`,
+      });
+    }
+  }
+
+  async #reportUnpublished(): Promise<void> {
+    const remote = this.#o.store.remote;
+    if (remote === undefined) return;
+    const left = await this.#o.store.unpublished().catch(() => []);
+    if (left.length === 0) return;
+    this.#o.emit({
+      type: "warning",
+      message:
+        `not published to ${remote.url} (kept in ${this.#o.store.location}): ${
+          left.map((e) => e.instance).join(", ")
+        }; \`deno task pipeline push\` publishes them once the remote answers (so does the next run)`,
+    });
+  }
+
+  async #loop(
+    decided: readonly Decided[],
+    result: ScheduleResult,
+    running: Map<string, Promise<void>>,
+  ): Promise<void> {
+    const signal = AbortSignal.any([this.#o.signal, this.#stop.signal]);
     const byName = new Map(decided.map((d) => [d.instance.name, d]));
     const state = new Map<string, State>();
     for (const name of byName.keys()) state.set(name, "waiting");
-    const running = new Map<string, Promise<void>>();
     const ready = (instance: PlannedInstance) =>
       instance.deps.every((dep) =>
         !state.has(dep) || state.get(dep) === "done"
       );
-    const stopping = () => this.#o.signal.aborted || result.failures.length > 0;
+    const stopping = () => signal.aborted || result.failures.length > 0;
     const order = this.#o.plan.instances.filter((i) => byName.has(i.name));
     // Decided to run while every slot was busy: started when one frees up.
     const toRunLater = new Map<
@@ -100,10 +159,20 @@ export class Scheduler {
         }
         let toRun = toRunLater.get(instance.name);
         if (toRun === undefined) {
-          const decision = await this.#redecide(
-            byName.get(instance.name) as Decided,
-          );
-          const reasons = await this.#tryCached(decision, result);
+          let reasons: StaleReason[] | undefined;
+          let decision: Decided;
+          try {
+            decision = await this.#redecide(
+              byName.get(instance.name) as Decided,
+            );
+            reasons = await this.#tryCached(decision, result);
+          } catch (error) {
+            // A lookup that failed (the remote is unreachable after its retries): this instance
+            // fails, with the error's one line, and the run stops as after any failure.
+            state.set(instance.name, "failed");
+            this.#fail(instance.name, error, result, 0);
+            continue;
+          }
           if (reasons === undefined) {
             state.set(instance.name, "done");
             continue;
@@ -118,7 +187,7 @@ export class Scheduler {
         state.set(instance.name, "running");
         running.set(
           instance.name,
-          this.#execute(toRun.keyed, toRun.reasons, result)
+          this.#execute(toRun.keyed, toRun.reasons, { result, signal })
             .then((ok) => {
               state.set(instance.name, ok ? "done" : "failed");
               running.delete(instance.name);
@@ -229,7 +298,7 @@ export class Scheduler {
   async #execute(
     instance: KeyedInstance,
     reasons: StaleReason[],
-    result: ScheduleResult,
+    { result, signal }: { result: ScheduleResult; signal: AbortSignal },
   ): Promise<boolean> {
     const emit = this.#o.emit;
     emit({ type: "start", instance: instance.name, reasons });
@@ -241,7 +310,7 @@ export class Scheduler {
         upstream: this.#upstreamInfo(instance),
         recompute: this.#o.forced.has(instance.name),
         args: this.#o.args,
-      }, this.#o.signal);
+      }, signal);
       if (outcome.outcome === "ran") {
         const manifest = outcome.manifest;
         // The lock entry is left alone until now: the old entry still describes the
@@ -273,17 +342,32 @@ export class Scheduler {
         emit({ type: "interrupted", instance: instance.name });
         return false;
       case "failed":
-        result.failures.push({
-          stage: instance.name,
-          error: new StageFailedError(instance.name, outcome.error),
-        });
-        emit({
-          type: "failed",
-          instance: instance.name,
-          error: outcome.error,
-          seconds,
-        });
+        this.#fail(instance.name, outcome.error, result, seconds);
         return false;
+    }
+  }
+
+  /**
+   * Records a failure. When the remote is unreachable and the executor's instances deliver their
+   * results through it (Slurm jobs), the running ones are stopped too: none could deliver.
+   */
+  #fail(
+    name: string,
+    error: unknown,
+    result: ScheduleResult,
+    seconds: number,
+  ): void {
+    result.failures.push({
+      stage: name,
+      error: new StageFailedError(name, error),
+    });
+    this.#o.emit({ type: "failed", instance: name, error, seconds });
+    if (
+      this.#o.executor.needsRemote === true &&
+      (remoteUnavailableIn(error) !== undefined ||
+        this.#o.store.remoteDown !== undefined)
+    ) {
+      this.#stop.abort();
     }
   }
 

@@ -17,7 +17,7 @@ import {
   workerCommand,
   type WorkerCommandOptions,
 } from "../executor/worker_command.ts";
-import { type EngineOptions, planPipeline } from "../plan/mod.ts";
+import { type EngineOptions, planPipeline, rootPath } from "../plan/mod.ts";
 import type { RemoteStore } from "../store/mod.ts";
 import { openStore } from "../store/open.ts";
 import type { S3Hooks } from "../store/s3.ts";
@@ -183,8 +183,8 @@ export async function transferCli<S extends PipelineDeclaration>(
     hooks?: S3Hooks;
   },
 ): Promise<number> {
-  const plan = await planPipeline(pipeline, options.engine);
-  const site = await openSite(plan.root, {
+  // Credentials and the bucket are checked before planning writes anything (the code memo).
+  const site = await openSite(rootPath(options.engine.root), {
     publish: direction === "push",
     hooks: options.hooks,
   });
@@ -193,6 +193,7 @@ export async function transferCli<S extends PipelineDeclaration>(
       `${direction} needs a remote store: set PIPELINE_REMOTE=s3://bucket/prefix (or "remote" in pipeline.config.json)`,
     );
   }
+  const plan = await planPipeline(pipeline, options.engine);
   const store = openStore(plan.root, {
     remote: site.remote,
     onWarning: (message) => options.stdout(`warning: ${message}\n`),

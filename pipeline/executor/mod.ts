@@ -33,6 +33,11 @@ export type ExecOutcome =
 export interface Executor {
   /** How many instances may run at once. */
   readonly slots: number;
+  /**
+   * Its instances deliver results through the remote store (Slurm jobs): when the remote is
+   * unreachable the run stops them instead of letting them finish.
+   */
+  readonly needsRemote?: boolean;
   /** Computes one instance; resolves when its result is stored or it failed. Never rejects. */
   execute(task: ExecTask, signal: AbortSignal): Promise<ExecOutcome>;
 }

@@ -46,6 +46,8 @@ export interface SlurmOptions {
 export class SlurmExecutor implements Executor {
   /** The cluster's scheduler decides what runs; the coordinator submits whatever is ready. */
   readonly slots = 1000;
+  /** Jobs take their job spec and deliver their result through the remote store. */
+  readonly needsRemote = true;
   #o: SlurmOptions;
 
   /** Creates the executor; the remote store must be configured. */
@@ -76,7 +78,14 @@ export class SlurmExecutor implements Executor {
       });
       const gone = await this.#waitUntilGone(jobId, instance.name, signal);
       if (!gone) {
-        await run("scancel", [jobId]).catch(() => {});
+        const cancelled = await run("scancel", [jobId]).then(
+          () => `cancelled slurm job ${jobId}`,
+          (error) =>
+            `could not cancel slurm job ${jobId} (${
+              (error as Error).message
+            }): scancel ${jobId}`,
+        );
+        emit({ type: "log", instance: instance.name, line: cancelled });
         return { outcome: "interrupted" };
       }
       const found = await store.fetch(instance.key, {

@@ -34,6 +34,11 @@ import { findGarbage } from "./local_gc.ts";
 import { ScratchFiles } from "./scratch.ts";
 import { pullResult } from "./pull.ts";
 import {
+  type RemoteUnavailableError,
+  remoteUnavailableIn,
+} from "./remote_retry.ts";
+import { type UnpublishedEntry, UnpublishedList } from "./unpublished.ts";
+import {
   acquireRunLock,
   type RunLock,
   type RunLockOptions,
@@ -75,6 +80,8 @@ export class LocalStore implements Store {
   #writeFile: WriteFile | undefined;
   #scratch: ScratchFiles;
   #onWarning: (message: string) => void;
+  #unpublished: UnpublishedList;
+  #down: RemoteUnavailableError | undefined;
 
   /** Opens (lazily creates) the store under `<root>/.pipeline`. */
   constructor(root: string, options: LocalStoreOptions = {}) {
@@ -84,6 +91,33 @@ export class LocalStore implements Store {
     this.#writeFile = options.writeFile;
     this.#onWarning = options.onWarning ?? (() => {});
     this.#scratch = new ScratchFiles(join(this.dir, "jobs"), this.remote);
+    this.#unpublished = new UnpublishedList(join(this.dir, "unpublished"));
+  }
+
+  /** Why the remote stopped answering in this process; undefined while it answers. */
+  get remoteDown(): RemoteUnavailableError | undefined {
+    return this.#down;
+  }
+
+  /**
+   * Runs a call to the remote. Once one gave up (the remote is unreachable after its retries),
+   * later ones fail at once with the same error: each would wait as long again.
+   */
+  async #remoteCall<T>(call: () => Promise<T>): Promise<T> {
+    if (this.#down !== undefined) throw this.#down;
+    try {
+      return await call();
+    } catch (error) {
+      const down = remoteUnavailableIn(error);
+      if (down !== undefined && this.#down === undefined) {
+        this.#down = down;
+        this.#onWarning(
+          `${down.message}; results are computed and kept here, and published when it answers ` +
+            `again (the next run or \`push\` does it)`,
+        );
+      }
+      throw error;
+    }
   }
 
   /** Where the store lives. */
@@ -255,11 +289,20 @@ export class LocalStore implements Store {
     if (this.remote === undefined || options.remote === false) {
       return { state: "missing", reason: local.reason, warning: local.warning };
     }
-    const pulled = await pullResult(this.remote, key, {
-      declared: options.declared,
-      tempDir: () => this.makeTempDir("pull"),
-      adopt: (path, record) => this.adoptObject(path, record),
-      has: (record) => this.#hasObject(record),
+    const remote = this.remote;
+    const pulled = await this.#remoteCall(() =>
+      pullResult(remote, key, {
+        declared: options.declared,
+        tempDir: () => this.makeTempDir("pull"),
+        adopt: (path, record) => this.adoptObject(path, record),
+        has: (record) => this.#hasObject(record),
+      })
+    ).catch((error) => {
+      // Unreachable (said once by #remoteCall): a miss here, computed and published later.
+      if (remoteUnavailableIn(error) !== undefined) {
+        return { state: "missing" as const, warning: undefined };
+      }
+      throw error;
     });
     if (pulled.state !== "ok") {
       const warning = [local.warning, pulled.warning].filter(Boolean).join(
@@ -376,7 +419,20 @@ export class LocalStore implements Store {
     // The manifest is written last: without it nothing above counts as a result.
     await this.writeManifest(manifest);
     if (this.remote === undefined) return manifest;
-    if (await this.publish(manifest) === "published") return manifest;
+    // Listed before publishing: a worker killed in between leaves it listed for the next run.
+    await this.#unpublished.add({
+      instance: manifest.instance,
+      key: manifest.key,
+    });
+    let published: "published" | "present";
+    try {
+      published = await this.publish(manifest);
+    } catch (error) {
+      // Kept here and listed; the run names it and the next run or `push` publishes it.
+      if (remoteUnavailableIn(error) !== undefined) return manifest;
+      throw error;
+    }
+    if (published === "published") return manifest;
     return await this.#adopt(manifest, options.declared);
   }
 
@@ -385,7 +441,9 @@ export class LocalStore implements Store {
     ours: Manifest,
     declared: readonly string[],
   ): Promise<Manifest> {
-    const theirs = await (this.remote as RemoteStore).readManifest(ours.key);
+    const theirs = await this.#remoteCall(() =>
+      (this.remote as RemoteStore).readManifest(ours.key)
+    );
     if (theirs.state !== "ok") return ours;
     const same = Object.entries(ours.outputs).every(([output, record]) =>
       theirs.manifest.outputs[output]?.sha256 === record.sha256
@@ -411,11 +469,45 @@ export class LocalStore implements Store {
         "no remote store is configured; set PIPELINE_REMOTE=s3://bucket/prefix",
       );
     }
-    for (const record of Object.values(manifest.outputs)) {
-      await remote.upload(record, this.objectPath(record.sha256));
-    }
-    const created = await remote.createManifest(manifest);
+    const created = await this.#remoteCall(async () => {
+      for (const record of Object.values(manifest.outputs)) {
+        await remote.upload(record, this.objectPath(record.sha256));
+      }
+      return await remote.createManifest(manifest);
+    });
+    await this.#unpublished.remove(manifest.key);
     return created === "created" ? "published" : "present";
+  }
+
+  /** Results stored here whose publication has not happened (see `unpublished.ts`). */
+  unpublished(): Promise<UnpublishedEntry[]> {
+    return this.#unpublished.entries();
+  }
+
+  /**
+   * Publishes the listed results (computed while the remote was down); returns the instances
+   * published. Stops at the first unreachable call (what is left stays listed).
+   */
+  async publishPending(): Promise<string[]> {
+    if (this.remote === undefined) return [];
+    const published: string[] = [];
+    for (const entry of await this.#unpublished.entries()) {
+      const read = await this.readManifest(entry.key);
+      if (read.state !== "ok") {
+        // No longer here (gc, found corrupt): nothing to publish.
+        await this.#unpublished.remove(entry.key);
+        continue;
+      }
+      try {
+        if (await this.publish(read.manifest) === "published") {
+          published.push(entry.instance);
+        }
+      } catch (error) {
+        if (remoteUnavailableIn(error) !== undefined) break;
+        throw error;
+      }
+    }
+    return published;
   }
 
   /** Checks out outputs into `dir` (hard links to the objects where possible, else copies). */
@@ -439,7 +531,7 @@ export class LocalStore implements Store {
 
   /** Writes `.pipeline/jobs/<key>.json` (and the remote copy). */
   putJob(key: string, text: string): Promise<void> {
-    return this.#scratch.putJob(key, text);
+    return this.#remoteCall(() => this.#scratch.putJob(key, text));
   }
 
   /** Reads the job of `key`, locally or from the remote. */

@@ -19,6 +19,8 @@ import type { RunLock, RunLockOptions } from "./run_lock.ts";
 import type { StaleReason } from "../plan/reasons.ts";
 import type { InputHashes } from "../plan/key_record.ts";
 import type { InputView } from "./inputs.ts";
+import type { RemoteUnavailableError } from "./remote_retry.ts";
+import type { UnpublishedEntry } from "./unpublished.ts";
 
 export {
   cacheReason,
@@ -30,6 +32,8 @@ export {
   OutputRecord,
   sealManifest,
 } from "./manifest.ts";
+export { RemoteUnavailableError, remoteUnavailableIn } from "./remote_retry.ts";
+export type { UnpublishedEntry } from "./unpublished.ts";
 export {
   checkInputsUnchanged,
   CorruptInputError,
@@ -186,6 +190,12 @@ export interface Store {
   pushScratch(key: string, dir: string): Promise<number>;
   /** Forgets the remote scratch of `key` once its result is stored. */
   dropRemoteScratch(key: string): Promise<void>;
+  /** Why the remote stopped answering in this process (after retries); undefined while it answers. */
+  readonly remoteDown: RemoteUnavailableError | undefined;
+  /** Results stored here but not published to the remote (it was down, or a worker died). */
+  unpublished(): Promise<UnpublishedEntry[]>;
+  /** Publishes what {@link unpublished} lists; returns the instances published. */
+  publishPending(): Promise<string[]>;
 }
 
 /** A shared store on another machine (S3): objects by SHA-256, manifests by key. */

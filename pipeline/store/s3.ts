@@ -12,7 +12,9 @@ import {
   DeleteObjectCommand,
   GetObjectCommand,
   HeadObjectCommand,
+  type HeadObjectCommandOutput,
   ListObjectsV2Command,
+  type ListObjectsV2CommandOutput,
   PutObjectCommand,
   S3Client,
   type S3ClientConfig,
@@ -27,6 +29,13 @@ import {
   parseManifest,
 } from "./manifest.ts";
 import type { RemoteStore } from "./mod.ts";
+import {
+  DEFAULT_RETRY,
+  RemoteUnavailableError,
+  type RetryPolicy,
+  retryPolicyFromEnv,
+  withRetries,
+} from "./remote_retry.ts";
 
 /** Where a remote lives and how to reach it (from `PIPELINE_REMOTE`/config and AWS variables). */
 export interface S3Location {
@@ -46,10 +55,12 @@ export interface S3Location {
   };
 }
 
-/** Test hooks (fault injection). */
+/** Test hooks (fault injection) and the retry policy. */
 export interface S3Hooks {
   /** Called after a result's objects are uploaded, before its manifest is created. */
   beforeManifest?: (manifest: Manifest) => Promise<void> | void;
+  /** Timeouts and retries of every call (default: `AWS_MAX_ATTEMPTS` or {@link DEFAULT_RETRY}). */
+  retry?: RetryPolicy;
 }
 
 /** Parses `s3://bucket/prefix`; a UserError names `source` when it is malformed. */
@@ -81,6 +92,7 @@ export class S3RemoteStore implements RemoteStore {
   #hooks: S3Hooks;
   #checked: Promise<void> | undefined;
   #probed: Promise<void> | undefined;
+  #retry: RetryPolicy;
 
   /** Creates a client for `location` (nothing is contacted until {@link check}). */
   constructor(location: S3Location, hooks: S3Hooks = {}) {
@@ -92,8 +104,10 @@ export class S3RemoteStore implements RemoteStore {
       // Checksums are sent explicitly (SHA-256 of each object); no others are added.
       requestChecksumCalculation: "WHEN_REQUIRED",
       responseChecksumValidation: "WHEN_REQUIRED",
-      maxAttempts: 3,
+      // Retries are this store's (see remote_retry.ts): each attempt bounded, one message at the end.
+      maxAttempts: 1,
     };
+    this.#retry = hooks.retry ?? policyFromEnv();
     if (location.endpoint !== undefined) {
       config.endpoint = location.endpoint;
       config.forcePathStyle = true;
@@ -117,14 +131,20 @@ export class S3RemoteStore implements RemoteStore {
   async #checkAccess(): Promise<void> {
     try {
       // A listing, not HeadBucket: its error body names the problem (HEAD has no body).
-      await this.#client.send(
-        new ListObjectsV2Command({
-          Bucket: this.#loc.bucket,
-          Prefix: `${this.#loc.prefix}runs/`,
-          MaxKeys: 1,
-        }),
+      await this.#send(
+        (abortSignal) =>
+          this.#client.send(
+            new ListObjectsV2Command({
+              Bucket: this.#loc.bucket,
+              Prefix: `${this.#loc.prefix}runs/`,
+              MaxKeys: 1,
+            }),
+            { abortSignal },
+          ),
+        "listing the bucket",
       );
     } catch (error) {
+      if (error instanceof RemoteUnavailableError) throw error;
       throw this.#accessError(error);
     }
   }
@@ -186,13 +206,18 @@ export class S3RemoteStore implements RemoteStore {
   async #probeConditionalWrites(): Promise<void> {
     const key = `${this.#loc.prefix}probe/${crypto.randomUUID()}`;
     const put = () =>
-      this.#client.send(
-        new PutObjectCommand({
-          Bucket: this.#loc.bucket,
-          Key: key,
-          Body: new TextEncoder().encode("probe"),
-          IfNoneMatch: "*",
-        }),
+      this.#send(
+        (abortSignal) =>
+          this.#client.send(
+            new PutObjectCommand({
+              Bucket: this.#loc.bucket,
+              Key: key,
+              Body: new TextEncoder().encode("probe"),
+              IfNoneMatch: "*",
+            }),
+            { abortSignal },
+          ),
+        "writing a probe object",
       );
     try {
       await put();
@@ -223,7 +248,10 @@ export class S3RemoteStore implements RemoteStore {
 
   /** Downloads `objects/<sha>` into `path`. */
   async download(record: OutputRecord, path: string): Promise<void> {
-    const data = await this.#get(this.#objectKey(record.sha256));
+    const data = await this.#get(
+      this.#objectKey(record.sha256),
+      record.size,
+    );
     if (data === undefined) throw new Error("object missing");
     await Deno.writeFile(path, data);
   }
@@ -234,16 +262,22 @@ export class S3RemoteStore implements RemoteStore {
     const size = await this.#size(key);
     if (size === record.size) return;
     const body = await Deno.readFile(path);
-    await this.#client.send(
-      new PutObjectCommand({
-        Bucket: this.#loc.bucket,
-        Key: key,
-        Body: body,
-        // The server re-hashes the body and rejects it if these do not match (servers that
-        // predate SHA-256 checksums, like radosgw 16, still check Content-MD5).
-        ChecksumSHA256: hexToBase64(record.sha256),
-        ContentMD5: createHash("md5").update(body).digest("base64"),
-      }),
+    await this.#send(
+      (abortSignal) =>
+        this.#client.send(
+          new PutObjectCommand({
+            Bucket: this.#loc.bucket,
+            Key: key,
+            Body: body,
+            // The server re-hashes the body and rejects it if these do not match (servers that
+            // predate SHA-256 checksums, like radosgw 16, still check Content-MD5).
+            ChecksumSHA256: hexToBase64(record.sha256),
+            ContentMD5: createHash("md5").update(body).digest("base64"),
+          }),
+          { abortSignal },
+        ),
+      `uploading object ${record.sha256.slice(0, 12)}…`,
+      transferMs(body.length),
     );
   }
 
@@ -251,14 +285,19 @@ export class S3RemoteStore implements RemoteStore {
   async createManifest(manifest: Manifest): Promise<"created" | "exists"> {
     await this.#hooks.beforeManifest?.(manifest);
     try {
-      await this.#client.send(
-        new PutObjectCommand({
-          Bucket: this.#loc.bucket,
-          Key: this.#manifestKey(manifest.key),
-          Body: new TextEncoder().encode(manifestText(manifest)),
-          ContentType: "application/json",
-          IfNoneMatch: "*",
-        }),
+      await this.#send(
+        (abortSignal) =>
+          this.#client.send(
+            new PutObjectCommand({
+              Bucket: this.#loc.bucket,
+              Key: this.#manifestKey(manifest.key),
+              Body: new TextEncoder().encode(manifestText(manifest)),
+              ContentType: "application/json",
+              IfNoneMatch: "*",
+            }),
+            { abortSignal },
+          ),
+        `publishing the manifest of ${manifest.instance}`,
       );
       return "created";
     } catch (error) {
@@ -280,12 +319,18 @@ export class S3RemoteStore implements RemoteStore {
 
   /** Writes `scratch/<key>/<name>`. */
   async putScratch(key: string, name: string, data: Uint8Array): Promise<void> {
-    await this.#client.send(
-      new PutObjectCommand({
-        Bucket: this.#loc.bucket,
-        Key: this.#scratchKey(key, name),
-        Body: data,
-      }),
+    await this.#send(
+      (abortSignal) =>
+        this.#client.send(
+          new PutObjectCommand({
+            Bucket: this.#loc.bucket,
+            Key: this.#scratchKey(key, name),
+            Body: data,
+          }),
+          { abortSignal },
+        ),
+      `writing scratch file ${name} of ${key.slice(0, 12)}…`,
+      transferMs(data.length),
     );
   }
 
@@ -300,12 +345,17 @@ export class S3RemoteStore implements RemoteStore {
     const out: string[] = [];
     let token: string | undefined;
     do {
-      const page = await this.#client.send(
-        new ListObjectsV2Command({
-          Bucket: this.#loc.bucket,
-          Prefix: prefix,
-          ContinuationToken: token,
-        }),
+      const page: ListObjectsV2CommandOutput = await this.#send(
+        (abortSignal) =>
+          this.#client.send(
+            new ListObjectsV2Command({
+              Bucket: this.#loc.bucket,
+              Prefix: prefix,
+              ContinuationToken: token,
+            }),
+            { abortSignal },
+          ),
+        `listing the scratch files of ${key.slice(0, 12)}…`,
       );
       for (const item of page.Contents ?? []) {
         if (item.Key !== undefined) out.push(item.Key.slice(prefix.length));
@@ -322,6 +372,20 @@ export class S3RemoteStore implements RemoteStore {
     }
   }
 
+  /** Runs one call with a timeout per attempt and retries (see remote_retry.ts). */
+  #send<T>(
+    call: (abortSignal: AbortSignal) => Promise<T>,
+    what: string,
+    extraMs = 0,
+  ): Promise<T> {
+    return withRetries(call, {
+      policy: this.#retry,
+      extraMs,
+      what,
+      where: { url: this.url, endpoint: this.#loc.endpoint ?? "AWS" },
+    });
+  }
+
   #objectKey(sha256: string): string {
     return `${this.#loc.prefix}objects/${sha256.slice(0, 2)}/${
       sha256.slice(2)
@@ -336,12 +400,20 @@ export class S3RemoteStore implements RemoteStore {
     return `${this.#loc.prefix}scratch/${key}/${name}`;
   }
 
-  async #get(key: string): Promise<Uint8Array | undefined> {
+  async #get(key: string, size = 0): Promise<Uint8Array | undefined> {
     try {
-      const response = await this.#client.send(
-        new GetObjectCommand({ Bucket: this.#loc.bucket, Key: key }),
+      // The body is read inside the attempt: a server that stops mid-body is retried too.
+      return await this.#send(
+        async (abortSignal) => {
+          const response = await this.#client.send(
+            new GetObjectCommand({ Bucket: this.#loc.bucket, Key: key }),
+            { abortSignal },
+          );
+          return await response.Body?.transformToByteArray();
+        },
+        `reading ${key}`,
+        transferMs(size),
       );
-      return await response.Body?.transformToByteArray();
     } catch (error) {
       if (isNotFound(error)) return undefined;
       throw error;
@@ -355,8 +427,13 @@ export class S3RemoteStore implements RemoteStore {
 
   async #size(key: string): Promise<number | undefined> {
     try {
-      const head = await this.#client.send(
-        new HeadObjectCommand({ Bucket: this.#loc.bucket, Key: key }),
+      const head: HeadObjectCommandOutput = await this.#send(
+        (abortSignal) =>
+          this.#client.send(
+            new HeadObjectCommand({ Bucket: this.#loc.bucket, Key: key }),
+            { abortSignal },
+          ),
+        `checking ${key}`,
       );
       return head.ContentLength;
     } catch (error) {
@@ -366,9 +443,28 @@ export class S3RemoteStore implements RemoteStore {
   }
 
   async #delete(key: string): Promise<void> {
-    await this.#client.send(
-      new DeleteObjectCommand({ Bucket: this.#loc.bucket, Key: key }),
+    await this.#send(
+      (abortSignal) =>
+        this.#client.send(
+          new DeleteObjectCommand({ Bucket: this.#loc.bucket, Key: key }),
+          { abortSignal },
+        ),
+      `deleting ${key}`,
     );
+  }
+}
+
+/** Extra time a transfer of `bytes` may take: one second per MB (a slow link, not a dead one). */
+function transferMs(bytes: number): number {
+  return Math.ceil(bytes / 1_000_000) * 1000;
+}
+
+/** The retry policy from `AWS_MAX_ATTEMPTS`, when this process may read it. */
+function policyFromEnv(): RetryPolicy {
+  try {
+    return retryPolicyFromEnv((name) => Deno.env.get(name));
+  } catch {
+    return DEFAULT_RETRY;
   }
 }
 

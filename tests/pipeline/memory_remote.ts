@@ -22,6 +22,8 @@ export class MemoryRemote implements RemoteStore {
   checkError: Error | undefined;
   /** Set: every manifest read rejects with it. */
   readError: Error | undefined;
+  /** Set: every upload and manifest write rejects with it (the server went down). */
+  writeError: Error | undefined;
   /** Set: each manifest read waits for it first (a slow or silent server). */
   readDelay: (() => Promise<void>) | undefined;
   /** Manifest reads so far, and the most in flight at once. */
@@ -54,6 +56,7 @@ export class MemoryRemote implements RemoteStore {
     await Deno.writeFile(path, data);
   }
   async upload(record: OutputRecord, path: string) {
+    if (this.writeError !== undefined) throw this.writeError;
     if (this.objects.get(record.sha256)?.length === record.size) {
       this.log.push(`skip ${record.sha256.slice(0, 6)}`);
       return;
