@@ -41,7 +41,13 @@ export const CHART_CONFIG = {
 } as const;
 
 /** The per-epoch quantities a learning curve can show. */
-export type CurveField = "testAccuracy" | "trainLoss";
+export type CurveField = "accuracy" | "trainLoss";
+
+/** history.json's name of each curve field (its accuracy is on the run's curve split). */
+const HISTORY_FIELD = {
+  accuracy: "testAccuracy",
+  trainLoss: "trainLoss",
+} as const;
 
 /**
  * Learning curve for one per-epoch quantity: a thick line with points for the mean over
@@ -52,13 +58,13 @@ export function learningCurveSpec(
   options: { field: CurveField; curves: Metrics["curves"] },
 ): ChartSpec {
   const { field, curves } = options;
-  const isAccuracy = field === "testAccuracy";
+  const isAccuracy = field === "accuracy";
   const perSeed = runs.flatMap((r) =>
     r.history.epochs.map((e) => ({
       model: MODEL_LABEL[r.model],
       seed: r.seed,
       epoch: e.epoch,
-      value: e[field],
+      value: e[HISTORY_FIELD[field]],
     }))
   );
   const means = curves.map((c) => ({

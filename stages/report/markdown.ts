@@ -6,12 +6,17 @@
  */
 import { MODEL_LABEL } from "./charts.ts";
 import { cell, numStat, pct, pctStat, pp, signed, table } from "./format.ts";
-import type { Comparison, Metrics, ModelSummary } from "./metrics.ts";
+import type {
+  Comparison,
+  CurveSplit,
+  Metrics,
+  ModelSummary,
+} from "./metrics.ts";
 import { provenanceSection } from "./provenance.ts";
 
 /** File names of the charts, relative to report.md. */
 export interface ChartFiles {
-  /** Test accuracy per epoch. */
+  /** Accuracy per epoch, on the split the curves were measured on. */
   accuracy: string;
   /** Training loss per epoch. */
   trainLoss: string;
@@ -193,9 +198,18 @@ function seedsSection(c: Comparison | null): string | null {
     pp(s.difference),
   ]);
   const lines = [
-    "## Seeds (paired difference)",
+    "## Seeds (paired test difference)",
     "",
-    table(["Seed", "Baseline", "R-Drop", "R-Drop − baseline"], rows, "rrrr"),
+    table(
+      [
+        "Seed",
+        "Baseline test acc.",
+        "R-Drop test acc.",
+        "R-Drop − baseline (test)",
+      ],
+      rows,
+      "rrrr",
+    ),
     "",
   ];
   if (c.interval) {
@@ -212,33 +226,49 @@ function seedsSection(c: Comparison | null): string | null {
   return lines.join("\n");
 }
 
+/** "validation" / "test": how the report names a split in running text. */
+export function splitName(split: CurveSplit): string {
+  return split === "validation" ? "validation" : "test";
+}
+
+/** "Validation" / "Test": a split's name at the start of a title. */
+export function splitTitle(split: CurveSplit): string {
+  return split === "validation" ? "Validation" : "Test";
+}
+
 function curvesSection(metrics: Metrics, charts: ChartFiles): string {
   const epochs = [...new Set(metrics.curves.map((c) => c.epoch))].sort((a, b) =>
     a - b
   );
+  const split = splitName(metrics.curveSplit);
   const models = metrics.models.map((m) => m.model);
   const header = ["Epoch"];
-  for (const m of models) header.push(`${MODEL_LABEL[m]} test acc.`);
+  for (const m of models) header.push(`${MODEL_LABEL[m]} ${split} acc.`);
   for (const m of models) header.push(`${MODEL_LABEL[m]} train loss`);
   const rows = epochs.map((e) => {
     const row = [String(e)];
     const at = (m: string) =>
       metrics.curves.find((c) => c.model === m && c.epoch === e);
-    for (const m of models) row.push(at(m) ? pct(at(m)!.testAccuracy) : "–");
+    for (const m of models) row.push(at(m) ? pct(at(m)!.accuracy) : "–");
     for (const m of models) row.push(at(m) ? at(m)!.trainLoss.toFixed(4) : "–");
     return row;
   });
+  const where = metrics.curveSplit === "validation"
+    ? "measured on the validation split (training examples held out from training), not on test"
+    : "measured on the test split (no validation split was held out)";
   return [
     "## Learning curves",
     "",
-    `![Test accuracy per epoch](${charts.accuracy})`,
+    `![${
+      splitTitle(metrics.curveSplit)
+    } accuracy per epoch](${charts.accuracy})`,
     "",
     `![Training loss per epoch](${charts.trainLoss})`,
     "",
     table(header, rows, "r".repeat(header.length)),
     "",
-    "Per-epoch means over seeds. R-Drop's training loss includes the alpha-weighted KL " +
-    "term, so it is not directly comparable with the baseline's cross-entropy.",
+    `Per-epoch means over seeds; accuracy ${where}. R-Drop's training loss includes the ` +
+    "alpha-weighted KL term, so it is not directly comparable with the baseline's cross-entropy.",
   ].join("\n");
 }
 
@@ -252,12 +282,18 @@ function perClassSection(metrics: Metrics, charts: ChartFiles): string {
     c.baseline === null || c.rdrop === null ? "–" : pp(c.rdrop - c.baseline, 1),
   ]);
   return [
-    "## Per-class accuracy",
+    "## Per-class test accuracy",
     "",
     `![Per-class test accuracy](${charts.perClass})`,
     "",
     table(
-      ["#", "Class", "Baseline", "R-Drop", "R-Drop − baseline"],
+      [
+        "#",
+        "Class",
+        "Baseline test acc.",
+        "R-Drop test acc.",
+        "R-Drop − baseline (test)",
+      ],
       rows,
       "rlrrr",
     ),
@@ -279,7 +315,7 @@ function confusionSection(metrics: Metrics, charts: ChartFiles): string {
     "",
     `![Confusion matrices](${charts.confusion})`,
     "",
-    "Counts summed over each model's seeds; rows are the true class, columns the " +
+    "Counts on the test split, summed over each model's seeds; rows are the true class, columns the " +
     "predicted class (numbered as in the per-class table), the diagonal in bold.",
   ];
   for (const m of ["baseline", "rdrop"] as const) {

@@ -155,7 +155,7 @@ export async function renderReport(
       "\n",
     [charts.accuracy]: await renderSvg(
       learningCurveSpec(runs, {
-        field: "testAccuracy",
+        field: "accuracy",
         curves: metrics.curves,
       }),
     ) + "\n",

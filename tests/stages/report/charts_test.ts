@@ -21,7 +21,7 @@ function metricsFor(seeds: number[]) {
 Deno.test("learning curve: per-seed layer only when a model ran several seeds", () => {
   const one = metricsFor([0]);
   const spec1 = learningCurveSpec(one.runs, {
-    field: "testAccuracy",
+    field: "accuracy",
     curves: one.metrics.curves,
   });
   assertEquals((spec1.layer as unknown[]).length, 1);
@@ -62,7 +62,7 @@ Deno.test("renderSvg renders headless SVG with titles and labels, deterministica
     assertStringIncludes(perClass, name);
   }
   const curve = learningCurveSpec(runs, {
-    field: "testAccuracy",
+    field: "accuracy",
     curves: metrics.curves,
   });
   const svg1 = await renderSvg(curve);

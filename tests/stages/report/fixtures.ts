@@ -30,7 +30,10 @@ export interface RunOptions {
   epochs?: number;
   alpha?: number;
   backend?: string;
-  /** Validation examples held out; the last epoch's curve accuracy is then this value. */
+  /**
+   * Validation examples held out; the curves are then validation accuracies, the last
+   * epoch's being `accuracy`.
+   */
   validation?: { examples: number; accuracy: number };
 }
 
@@ -73,12 +76,14 @@ export function makeRun(
       seed,
       curveSplit: options.validation ? "validation" : "test",
       validationExamples: options.validation?.examples ?? 0,
+      // With a validation split every curve point is a validation accuracy, rising to the
+      // given value at the last epoch.
       epochs: options.validation
-        ? history.map((e, i) =>
-          i === history.length - 1
-            ? { ...e, testAccuracy: options.validation!.accuracy }
-            : e
-        )
+        ? history.map((e, i) => ({
+          ...e,
+          testAccuracy: options.validation!.accuracy -
+            0.005 * (history.length - 1 - i),
+        }))
         : history,
     },
     run: {
