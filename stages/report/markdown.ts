@@ -12,6 +12,7 @@ import type {
   Metrics,
   ModelSummary,
 } from "./metrics.ts";
+import { pipelineSection } from "./pipeline_markdown.ts";
 import { provenanceSection } from "./provenance.ts";
 
 /** File names of the charts, relative to report.md. */
@@ -24,10 +25,6 @@ export interface ChartFiles {
   perClass: string;
   /** Confusion matrix heatmaps. */
   confusion: string;
-}
-
-function seedList(seeds: readonly number[]): string {
-  return seeds.join(", ");
 }
 
 function seconds(s: { mean: number; std: number | null }): string {
@@ -371,35 +368,6 @@ function runsSection(metrics: Metrics): string {
   ].join("\n");
 }
 
-function pipelineSection(metrics: Metrics, mermaid: string): string {
-  const rows = metrics.stages.map((s) => [
-    cell(s.name),
-    `${s.seconds.toFixed(s.seconds < 1 ? 2 : 1)} s`,
-    s.cached ? "cache" : "ran",
-  ]);
-  const ran = metrics.stages.filter((s) => !s.cached).length;
-  const total = metrics.stages.reduce((a, s) => a + s.seconds, 0);
-  // A fence inside the body would end the block early; the DAG text never needs one.
-  let body = mermaid.trim().replaceAll("```", "'''");
-  // Accept a bare edge list too: Mermaid needs the diagram type on the first line.
-  if (!/^(flowchart|graph)\b/.test(body)) body = `flowchart TD\n${body}`;
-  return [
-    "## Pipeline",
-    "",
-    "```mermaid",
-    body,
-    "```",
-    "",
-    table(["Stage", "Time", "Result"], rows, "lrl"),
-    "",
-    `${ran} of ${metrics.stages.length} stages ran in this invocation and ` +
-    `${
-      metrics.stages.length - ran
-    } came from the cache (a cached stage shows the time of ` +
-    `the run that produced it); ${total.toFixed(1)} s of stage time in all.`,
-  ].join("\n");
-}
-
 /** Flattens params to dotted paths; arrays and empty objects stay one JSON value. */
 export function flattenParams(
   value: unknown,
@@ -452,17 +420,23 @@ function warningBlock(warnings: readonly string[]): string | null {
   ].join("\n");
 }
 
-/** Renders report.md from the metrics, the DAG's Mermaid body and the chart file names. */
+/**
+ * Renders report.md from the metrics, the DAG's Mermaid body, the chart file names and the
+ * line saying how many trainings the report covers.
+ */
 export function renderMarkdown(
   metrics: Metrics,
-  options: { mermaid: string; charts: ChartFiles; sweep?: string },
+  options: {
+    mermaid: string;
+    charts: ChartFiles;
+    sweep?: string;
+    /** What the report covers, e.g. "35 trainings: 6 alphas + baseline × 5 seeds (0–4)". */
+    trainings: string;
+  },
 ): string {
-  const runCount = metrics.models.map((m) =>
-    `${MODEL_LABEL[m.model]} seeds ${seedList(m.seeds)}`
-  ).join("; ");
   const sections = [
     "# R-Drop reproduction report",
-    `Generated ${metrics.generatedAt} · ${metrics.runs.length} runs (${runCount}).`,
+    `Generated ${metrics.generatedAt} · ${options.trainings}.`,
     metrics.provenance
       ? provenanceSection(metrics.provenance, metrics.generatedAt)
       : null,
@@ -474,7 +448,7 @@ export function renderMarkdown(
     perClassSection(metrics, options.charts),
     confusionSection(metrics, options.charts),
     runsSection(metrics),
-    pipelineSection(metrics, options.mermaid),
+    pipelineSection(metrics.stages, options.mermaid),
     paramsSection(metrics.params),
     environmentSection(metrics),
   ];

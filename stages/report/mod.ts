@@ -20,6 +20,7 @@ import { ReportRun } from "./input.ts";
 import { computeSweep, type SweepMetrics, sweptAlphas } from "./sweep.ts";
 import { alphaCurvesSpec, alphaSpec } from "./sweep_charts.ts";
 import { protocolNote, sweepSection, verdictLines } from "./sweep_markdown.ts";
+import { trainingsLine } from "./trainings.ts";
 import { z } from "zod";
 import { matrixAxes } from "../../pipeline/mod.ts";
 
@@ -137,6 +138,8 @@ export async function renderReport(
   const files: Record<string, string> = {
     [REPORT_FILES.markdown]: renderMarkdown(metrics, {
       mermaid: validated.mermaid,
+      // All trainings, every alpha's: the detailed sections cover the selected one.
+      trainings: trainingsLine(allRuns.success ? allRuns.data : validated.runs),
       charts,
       sweep: swept
         ? sweepSection(sweep, {

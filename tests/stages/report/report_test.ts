@@ -203,7 +203,7 @@ Deno.test("per-class table, confusion matrices, DAG, stages, params, environment
   assertStringIncludes(md, "| download | 0.01 s | cache |");
   assertStringIncludes(
     md,
-    "2 of 4 stages ran in this invocation and 2 came from the cache",
+    "2 of 4 stage instances ran in this invocation and 2 came from the cache",
   );
   assertStringIncludes(md, "| `train.alpha` | `0.05` |");
   assertStringIncludes(md, "| Deno | 2.9.6 |");
