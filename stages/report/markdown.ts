@@ -12,6 +12,7 @@ import type {
   Metrics,
   ModelSummary,
 } from "./metrics.ts";
+import { paperFilesSection } from "./exports.ts";
 import { pipelineSection } from "./pipeline_markdown.ts";
 import { provenanceSection } from "./provenance.ts";
 
@@ -432,6 +433,8 @@ export function renderMarkdown(
     sweep?: string;
     /** What the report covers, e.g. "35 trainings: 6 alphas + baseline × 5 seeds (0–4)". */
     trainings: string;
+    /** Tables (CSV, LaTeX) and untitled figures written for a paper, relative to report.md. */
+    paperFiles?: readonly string[];
   },
 ): string {
   const sections = [
@@ -448,6 +451,7 @@ export function renderMarkdown(
     perClassSection(metrics, options.charts),
     confusionSection(metrics, options.charts),
     runsSection(metrics),
+    options.paperFiles ? paperFilesSection(options.paperFiles) : null,
     pipelineSection(metrics.stages, options.mermaid),
     paramsSection(metrics.params),
     environmentSection(metrics),

@@ -129,7 +129,10 @@ function csvAccuracies(csv: string, name: string): Printed[] {
   const out: Printed[] = [];
   for (const row of rows) {
     row.forEach((cell, col) => {
-      if (/_pct$/.test(head[col]) && /acc/.test(head[col]) && cell !== "") {
+      // An accuracy column (not its sd): test_acc_mean_pct, val_acc_pct.
+      if (
+        /acc.*_pct$/.test(head[col]) && !/_sd_/.test(head[col]) && cell !== ""
+      ) {
         out.push({
           value: Number(cell),
           context: head[col].replace(/_/g, " "),

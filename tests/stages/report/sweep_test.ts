@@ -141,7 +141,7 @@ Deno.test("report of a sweep: table per alpha, selected marked, detailed report 
   assertEquals(rendered.metrics.runs.length, 20);
   assert(!md.includes("alpha differs between rdrop runs"));
   assertEquals(rendered.sweep?.selectedAlpha, 0.1);
-  assertStringIncludes(rendered.files["alpha.svg"], "alpha (log scale)");
+  assertStringIncludes(rendered.files["alpha.svg"], "R-Drop alpha");
   assertEquals(
     JSON.parse(rendered.files["metrics.json"]).sweep.selectedAlpha,
     0.1,
