@@ -32,7 +32,7 @@ export function alphaColors(count: number): string[] {
   const viridis = vega.scheme("viridis") as (t: number) => string;
   return Array.from(
     { length: count },
-    (_, i) => hex(viridis(count === 1 ? 0.5 : 0.2 + (0.6 * i) / (count - 1))),
+    (_, i) => hex(viridis(count === 1 ? 0.5 : 0.3 + (0.55 * i) / (count - 1))),
   );
 }
 
