@@ -47,8 +47,9 @@ function latexInterval(i: { low: number; high: number } | null): string {
     : `[${latexSigned(i.low * 100)}, ${latexSigned(i.high * 100)}]`;
 }
 
+/** "R-Drop (alpha=0.01)": plain ASCII, so a spreadsheet reads it in any encoding. */
 function rdropLabel(alpha: number): string {
-  return `R-Drop (α=${alpha})`;
+  return `R-Drop (alpha=${alpha})`;
 }
 
 /**
@@ -102,7 +103,7 @@ export function headlineTable(metrics: Metrics): ExportedTable {
     ],
   );
   const models = metrics.models.map((m) => [
-    latexText(label(m.model)),
+    latexText(label(m.model)).replace("alpha=", "$\\alpha$="),
     String(m.seeds.length),
     latexStat(m.testAccuracy),
     latexStat(m.testLoss, 1, 4),

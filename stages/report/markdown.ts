@@ -92,9 +92,11 @@ export function verdictSentence(metrics: Metrics): string {
     `(${pp(published)}) lies ${inside ? "inside" : "outside"} this interval.`;
 }
 
-function summaryRow(m: ModelSummary): string[] {
+function summaryRow(m: ModelSummary, alpha: number | undefined): string[] {
   return [
-    MODEL_LABEL[m.model],
+    m.model === "rdrop" && alpha !== undefined
+      ? `R-Drop (α=${alpha})`
+      : MODEL_LABEL[m.model],
     String(m.seeds.length),
     pctStat(m.testAccuracy),
     numStat(m.testLoss),
@@ -122,7 +124,9 @@ function publishedSource(p: { source: string; url?: string }): string {
 }
 
 function summarySection(metrics: Metrics): string {
-  const rows = metrics.models.map(summaryRow);
+  // Which alpha the R-Drop row is: with a sweep, the selected one.
+  const alpha = metrics.runs.find((r) => r.model === "rdrop")?.alpha;
+  const rows = metrics.models.map((m) => summaryRow(m, alpha));
   const c = metrics.comparison;
   if (c) {
     rows.push([

@@ -70,7 +70,7 @@ Deno.test("CSV tables carry the report's numbers, one column per quantity", asyn
   assertEquals(headline[1][2], (base.testAccuracy.mean * 100).toFixed(2));
   const c = rendered.metrics.comparison!;
   const rdrop = headline.find((r) => r[0].startsWith("R-Drop"))!;
-  assertEquals(rdrop[0], `R-Drop (α=${rendered.sweep!.selectedAlpha})`);
+  assertEquals(rdrop[0], `R-Drop (alpha=${rendered.sweep!.selectedAlpha})`);
   assertEquals(
     rdrop[headline[0].indexOf("test_acc_diff_ci95_low_pp")],
     (c.interval!.low * 100).toFixed(2),

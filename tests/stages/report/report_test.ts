@@ -116,7 +116,7 @@ Deno.test("1 seed: says a single run cannot show significance, no interval", asy
   const { files, metrics } = await renderReport(makeInput(runs));
   const md = files["report.md"];
   assertStringIncludes(md, "| Baseline | 1 | 84.20 % |");
-  assertStringIncludes(md, "| R-Drop | 1 | 85.30 % |");
+  assertStringIncludes(md, "| R-Drop (α=0.05) | 1 | 85.30 % |");
   assertStringIncludes(md, "**+1.10 pp**");
   assertStringIncludes(md, "A single run cannot show significance");
   assert(!md.includes("t-interval"), "no interval with one seed");
