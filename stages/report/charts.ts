@@ -81,9 +81,16 @@ export function withoutTitle(spec: ChartSpec): ChartSpec {
 /** Mean and 95 % t-interval of the mean of each group of values (the mean alone for one). */
 export function meanInterval(
   values: readonly number[],
+  options: { accuracy?: boolean } = {},
 ): { mean: number; low: number; high: number } {
   const d = describe(values);
-  return { mean: d.mean, low: d.low ?? d.mean, high: d.high ?? d.mean };
+  const low = d.low ?? d.mean;
+  const high = d.high ?? d.mean;
+  // An accuracy's interval is cut to [0, 1]: with two seeds t is 12.7 and the band would
+  // otherwise reach far below 0 % and above 100 %.
+  return options.accuracy
+    ? { mean: d.mean, low: Math.max(0, low), high: Math.min(1, high) }
+    : { mean: d.mean, low, high };
 }
 
 /**
@@ -103,7 +110,7 @@ export function learningCurveSpec(
         e[HISTORY_FIELD[field]]
       )
     );
-    const { low, high } = meanInterval(values);
+    const { low, high } = meanInterval(values, { accuracy: isAccuracy });
     return {
       model: MODEL_LABEL[c.model],
       epoch: c.epoch,
@@ -207,7 +214,7 @@ export function perClassSpec(
       const perSeed = runs.filter((r) => r.model === m).map((r) =>
         r.evaluation.perClassAccuracy[c.index]
       ).filter((v): v is number => v !== null && v !== undefined);
-      const { low, high } = meanInterval(perSeed);
+      const { low, high } = meanInterval(perSeed, { accuracy: true });
       return [{
         class: c.name,
         model: MODEL_LABEL[m],

@@ -76,8 +76,8 @@ export function alphaSpec(sweep: SweepMetrics): ChartSpec {
         group: g.group,
         split,
         mean: stat.mean,
-        low: stat.low ?? stat.mean,
-        high: stat.high ?? stat.mean,
+        low: Math.max(0, stat.low ?? stat.mean),
+        high: Math.min(1, stat.high ?? stat.mean),
         selected: g.selected && split === sweep.selectedBy,
       }];
     })
@@ -208,6 +208,7 @@ export function alphaCurvesSpec(
     return Array.from({ length: epochs }, (_, i) => {
       const { mean, low, high } = meanInterval(
         group.map((r) => r.history.epochs[i].testAccuracy),
+        { accuracy: true },
       );
       return {
         curve: label,
