@@ -1,12 +1,13 @@
 /**
- * report: `results/report.md`, `results/metrics.json` and the charts, from every train and
- * evaluate instance.
+ * report: `results/report.md`, `results/metrics.json`, the charts, and for a paper the tables
+ * (`results/tables/*.csv|tex`) and untitled figures (`results/figures/`), from every train
+ * and evaluate instance.
  *
  * @module
  */
 import { defineStage, importLater } from "../pipeline/mod.ts";
 import type { Params } from "./params.ts";
-import { REPORT_FILES } from "./report/files.ts";
+import { REPORT_FILES, reportFilesFor } from "./report/files.ts";
 
 /** The report's run body (gathering its input, rendering), loaded only when it runs. */
 const REPORT_RUN = [
@@ -27,6 +28,8 @@ export const report = defineStage({
   // The report prints the whole params table, so all of it is this stage's input.
   params: (p: Params) => p,
   outputs: Object.values(REPORT_FILES),
+  // A run without an alpha sweep draws no sweep charts and writes no per-alpha table.
+  outputsFor: (p: Params) => reportFilesFor(p),
   // What `exp show` lists for every report in the cache.
   metrics: REPORT_FILES.summary,
   workspace: "results",

@@ -3,8 +3,8 @@
  *
  * Specs are plain data built by pure functions (testable without rendering). Rendering
  * uses `vega.View` with renderer "none" and `toSVG()`: no canvas or DOM exists under
- * Deno, and vega then estimates text widths from character counts, which is good enough
- * for axis labels and legends.
+ * Deno, so text is measured with the chart font's advance widths (text_width.ts) rather
+ * than vega's 0.8 em per character, which left a blank strip right of every chart.
  *
  * @module
  */
@@ -12,6 +12,8 @@ import * as vega from "vega";
 import * as vl from "vega-lite";
 import type { ReportRun } from "./input.ts";
 import type { Metrics } from "./metrics.ts";
+import { describe } from "./sweep.ts";
+import { withFontMetrics, wrapLines } from "./text_width.ts";
 
 /**
  * A Vega-Lite top-level spec as plain JSON. Typed loosely because vega-lite's own types
@@ -41,32 +43,83 @@ export const CHART_CONFIG = {
 } as const;
 
 /** The per-epoch quantities a learning curve can show. */
-export type CurveField = "testAccuracy" | "trainLoss";
+export type CurveField = "accuracy" | "trainLoss";
+
+/** history.json's name of each curve field (its accuracy is on the run's curve split). */
+const HISTORY_FIELD = {
+  accuracy: "testAccuracy",
+  trainLoss: "trainLoss",
+} as const;
+
+/** Chart plot width in pixels; subtitles wrap to it. */
+export const PLOT_WIDTH = 520;
+
+/**
+ * A title with its subtitle lines wrapped to `width`, so that the title never widens
+ * the chart beyond its plot and legend.
+ */
+export function chartTitle(
+  text: string,
+  subtitle: readonly string[],
+  width = PLOT_WIDTH,
+): { text: string; subtitle: string[] } {
+  return {
+    text,
+    subtitle: wrapLines(subtitle, {
+      fontSize: CHART_CONFIG.title.subtitleFontSize,
+      maxWidth: width,
+    }),
+  };
+}
+
+/** The same chart without its in-figure title and subtitle, for a paper's caption. */
+export function withoutTitle(spec: ChartSpec): ChartSpec {
+  const { title: _title, ...rest } = spec;
+  return rest;
+}
+
+/** Mean and 95 % t-interval of the mean of each group of values (the mean alone for one). */
+export function meanInterval(
+  values: readonly number[],
+  options: { accuracy?: boolean } = {},
+): { mean: number; low: number; high: number } {
+  const d = describe(values);
+  const low = d.low ?? d.mean;
+  const high = d.high ?? d.mean;
+  // An accuracy's interval is cut to [0, 1]: with two seeds t is 12.7 and the band would
+  // otherwise reach far below 0 % and above 100 %.
+  return options.accuracy
+    ? { mean: d.mean, low: Math.max(0, low), high: Math.min(1, high) }
+    : { mean: d.mean, low, high };
+}
 
 /**
  * Learning curve for one per-epoch quantity: a thick line with points for the mean over
- * seeds per model, and thin faint lines for each seed when a model ran more than one.
+ * seeds per model and, when a model ran several seeds, a band for the 95 % t-interval of
+ * that mean.
  */
 export function learningCurveSpec(
   runs: readonly ReportRun[],
   options: { field: CurveField; curves: Metrics["curves"] },
 ): ChartSpec {
   const { field, curves } = options;
-  const isAccuracy = field === "testAccuracy";
-  const perSeed = runs.flatMap((r) =>
-    r.history.epochs.map((e) => ({
-      model: MODEL_LABEL[r.model],
-      seed: r.seed,
-      epoch: e.epoch,
-      value: e[field],
-    }))
-  );
-  const means = curves.map((c) => ({
-    model: MODEL_LABEL[c.model],
-    epoch: c.epoch,
-    value: c[field],
-    seeds: c.seeds,
-  }));
+  const isAccuracy = field === "accuracy";
+  const means = curves.map((c) => {
+    const values = runs.filter((r) => r.model === c.model).flatMap((r) =>
+      r.history.epochs.filter((e) => e.epoch === c.epoch).map((e) =>
+        e[HISTORY_FIELD[field]]
+      )
+    );
+    const { low, high } = meanInterval(values, { accuracy: isAccuracy });
+    return {
+      model: MODEL_LABEL[c.model],
+      epoch: c.epoch,
+      value: field === "accuracy" ? c.accuracy : c.trainLoss,
+      low,
+      high,
+      seeds: c.seeds,
+    };
+  });
   const multiSeed = ["baseline", "rdrop"].some((m) =>
     runs.filter((r) => r.model === m).length > 1
   );
@@ -94,19 +147,22 @@ export function learningCurveSpec(
     type: "nominal",
     title: "model",
     scale: COLOR_SCALE,
-    // The faint per-seed layer would otherwise make the legend symbols faint too.
-    legend: { symbolOpacity: 1, symbolStrokeWidth: 3 },
+    // The faint band would otherwise make the legend symbols faint too.
+    legend: { symbolOpacity: 1, symbolType: "stroke", symbolStrokeWidth: 3 },
   } as const;
   const layers: Array<Record<string, unknown>> = [];
   if (multiSeed) {
     layers.push({
-      data: { values: perSeed },
-      mark: { type: "line", strokeWidth: 1, opacity: 0.35 },
-      encoding: { x, y, color, detail: { field: "seed", type: "nominal" } },
+      mark: { type: "area", opacity: 0.18 },
+      encoding: {
+        x,
+        y: { ...y, field: "low" },
+        y2: { field: "high" },
+        color,
+      },
     });
   }
   layers.push({
-    data: { values: means },
     mark: { type: "line", strokeWidth: 2.5, point: { size: 40 } },
     encoding: {
       x,
@@ -116,10 +172,8 @@ export function learningCurveSpec(
     },
   });
   const seedsText = multiSeed
-    ? "mean over seeds (thick), single seeds (thin)"
+    ? "mean over seeds, band: its 95 % t-interval"
     : "one seed";
-  // Subtitle lines are separate entries: vega does not wrap, and one long line would
-  // widen the whole chart.
   const subtitle = isAccuracy
     ? [
       `${
@@ -132,68 +186,107 @@ export function learningCurveSpec(
     ];
   return {
     $schema: "https://vega.github.io/schema/vega-lite/v6.json",
-    title: {
-      text: isAccuracy
+    title: chartTitle(
+      isAccuracy
         ? `${split === "test" ? "Test" : "Validation"} accuracy per epoch`
         : "Training loss per epoch",
       subtitle,
-    },
-    width: 520,
+    ),
+    width: PLOT_WIDTH,
     height: 300,
     config: CHART_CONFIG,
+    data: { values: means },
     layer: layers,
   };
 }
 
-/** Per-class test accuracy of both models as a dot plot (small differences stay visible). */
-export function perClassSpec(metrics: Metrics): ChartSpec {
+/**
+ * Per-class test accuracy of both models as a dot plot (small differences stay visible),
+ * with the 95 % t-interval of each mean when a model ran several seeds.
+ */
+export function perClassSpec(
+  metrics: Metrics,
+  runs: readonly ReportRun[],
+): ChartSpec {
   const values = metrics.perClass.flatMap((c) =>
-    (["baseline", "rdrop"] as const).flatMap((m) =>
-      c[m] === null
-        ? []
-        : [{ class: c.name, model: MODEL_LABEL[m], accuracy: c[m] }]
-    )
+    (["baseline", "rdrop"] as const).flatMap((m) => {
+      if (c[m] === null) return [];
+      const perSeed = runs.filter((r) => r.model === m).map((r) =>
+        r.evaluation.perClassAccuracy[c.index]
+      ).filter((v): v is number => v !== null && v !== undefined);
+      const { low, high } = meanInterval(perSeed, { accuracy: true });
+      return [{
+        class: c.name,
+        model: MODEL_LABEL[m],
+        accuracy: c[m],
+        low,
+        high,
+      }];
+    })
   );
+  const multiSeed = metrics.models.some((m) => m.seeds.length > 1);
+  const y = {
+    field: "class",
+    type: "nominal",
+    title: null,
+    sort: metrics.classNames,
+  } as const;
+  // Offsetting the models within a class row keeps equal values from hiding each other.
+  const yOffset = {
+    field: "model",
+    type: "nominal",
+    sort: COLOR_SCALE.domain,
+    scale: { paddingOuter: 0.6 },
+  } as const;
+  const x = {
+    field: "accuracy",
+    type: "quantitative",
+    title: "test accuracy",
+    scale: { zero: false },
+    // Whole percents, one tick each at most: a narrow range would repeat labels.
+    axis: { format: ".0%", tickMinStep: 0.01 },
+  } as const;
+  const color = {
+    field: "model",
+    type: "nominal",
+    title: "model",
+    scale: COLOR_SCALE,
+  } as const;
+  const layers: Array<Record<string, unknown>> = [];
+  if (multiSeed) {
+    layers.push({
+      mark: { type: "rule", strokeWidth: 1.5 },
+      encoding: {
+        y,
+        yOffset,
+        x: { ...x, field: "low" },
+        x2: { field: "high" },
+        color,
+      },
+    });
+  }
+  layers.push({
+    mark: { type: "point", filled: true, size: 90, opacity: 0.9 },
+    encoding: {
+      y,
+      yOffset,
+      x,
+      color,
+      shape: { field: "model", type: "nominal", title: "model" },
+    },
+  });
   return {
     $schema: "https://vega.github.io/schema/vega-lite/v6.json",
-    title: {
-      text: "Per-class test accuracy",
-      subtitle: "Mean over each model's seeds.",
-    },
+    title: chartTitle("Per-class test accuracy", [
+      multiSeed
+        ? "Mean over each model's seeds; bars: its 95 % t-interval."
+        : "One seed per model.",
+    ], 440),
     width: 440,
     height: { step: 13 },
     config: CHART_CONFIG,
     data: { values },
-    mark: { type: "point", filled: true, size: 90, opacity: 0.9 },
-    encoding: {
-      y: {
-        field: "class",
-        type: "nominal",
-        title: null,
-        sort: metrics.classNames,
-      },
-      // Offsetting the models within a class row keeps equal values from hiding each other.
-      yOffset: {
-        field: "model",
-        type: "nominal",
-        sort: COLOR_SCALE.domain,
-        scale: { paddingOuter: 0.6 },
-      },
-      x: {
-        field: "accuracy",
-        type: "quantitative",
-        title: "test accuracy",
-        scale: { zero: false },
-        axis: { format: ".0%" },
-      },
-      color: {
-        field: "model",
-        type: "nominal",
-        title: "model",
-        scale: COLOR_SCALE,
-      },
-      shape: { field: "model", type: "nominal", title: "model" },
-    },
+    layer: layers,
   };
 }
 
@@ -225,7 +318,7 @@ export function confusionSpec(metrics: Metrics): ChartSpec {
     title: {
       text: "Confusion matrices",
       subtitle: [
-        "Rows: true class; colour: share of the row; numbers: counts summed over seeds.",
+        "Test split. Rows: true class; colour: share of the row; numbers: counts summed over seeds.",
       ],
     },
     config: CHART_CONFIG,
@@ -300,7 +393,7 @@ export async function renderSvg(spec: ChartSpec): Promise<string> {
     (vega as unknown as { resetSVGDefIds?: () => void }).resetSVGDefIds;
   try {
     reset?.();
-    return await view.toSVG();
+    return await withFontMetrics(() => view.toSVG());
   } finally {
     view.finalize();
   }

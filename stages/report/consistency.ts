@@ -27,6 +27,11 @@ function describeGroups(
 /** Settings that must be equal across all runs, with how to read each from a run. */
 const SHARED_SETTINGS: Array<[string, (r: ReportRun) => string]> = [
   ["epochs", (r) => String(r.history.epochs.length)],
+  // The curves are labelled with one split; a mix would mislabel some of them.
+  [
+    "curve split",
+    (r) => `${r.history.curveSplit} (${r.history.validationExamples} held out)`,
+  ],
   ["backend", (r) => r.run.backend],
   ["requested backend", (r) => r.run.requestedBackend],
   ["test examples", (r) => String(r.evaluation.examples)],

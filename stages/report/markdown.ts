@@ -6,12 +6,19 @@
  */
 import { MODEL_LABEL } from "./charts.ts";
 import { cell, numStat, pct, pctStat, pp, signed, table } from "./format.ts";
-import type { Comparison, Metrics, ModelSummary } from "./metrics.ts";
+import type {
+  Comparison,
+  CurveSplit,
+  Metrics,
+  ModelSummary,
+} from "./metrics.ts";
+import { paperFilesSection } from "./exports.ts";
+import { pipelineSection } from "./pipeline_markdown.ts";
 import { provenanceSection } from "./provenance.ts";
 
 /** File names of the charts, relative to report.md. */
 export interface ChartFiles {
-  /** Test accuracy per epoch. */
+  /** Accuracy per epoch, on the split the curves were measured on. */
   accuracy: string;
   /** Training loss per epoch. */
   trainLoss: string;
@@ -19,10 +26,6 @@ export interface ChartFiles {
   perClass: string;
   /** Confusion matrix heatmaps. */
   confusion: string;
-}
-
-function seedList(seeds: readonly number[]): string {
-  return seeds.join(", ");
 }
 
 function seconds(s: { mean: number; std: number | null }): string {
@@ -89,9 +92,11 @@ export function verdictSentence(metrics: Metrics): string {
     `(${pp(published)}) lies ${inside ? "inside" : "outside"} this interval.`;
 }
 
-function summaryRow(m: ModelSummary): string[] {
+function summaryRow(m: ModelSummary, alpha: number | undefined): string[] {
   return [
-    MODEL_LABEL[m.model],
+    m.model === "rdrop" && alpha !== undefined
+      ? `R-Drop (α=${alpha})`
+      : MODEL_LABEL[m.model],
     String(m.seeds.length),
     pctStat(m.testAccuracy),
     numStat(m.testLoss),
@@ -119,7 +124,9 @@ function publishedSource(p: { source: string; url?: string }): string {
 }
 
 function summarySection(metrics: Metrics): string {
-  const rows = metrics.models.map(summaryRow);
+  // Which alpha the R-Drop row is: with a sweep, the selected one.
+  const alpha = metrics.runs.find((r) => r.model === "rdrop")?.alpha;
+  const rows = metrics.models.map((m) => summaryRow(m, alpha));
   const c = metrics.comparison;
   if (c) {
     rows.push([
@@ -193,9 +200,18 @@ function seedsSection(c: Comparison | null): string | null {
     pp(s.difference),
   ]);
   const lines = [
-    "## Seeds (paired difference)",
+    "## Seeds (paired test difference)",
     "",
-    table(["Seed", "Baseline", "R-Drop", "R-Drop − baseline"], rows, "rrrr"),
+    table(
+      [
+        "Seed",
+        "Baseline test acc.",
+        "R-Drop test acc.",
+        "R-Drop − baseline (test)",
+      ],
+      rows,
+      "rrrr",
+    ),
     "",
   ];
   if (c.interval) {
@@ -212,33 +228,49 @@ function seedsSection(c: Comparison | null): string | null {
   return lines.join("\n");
 }
 
+/** "validation" / "test": how the report names a split in running text. */
+export function splitName(split: CurveSplit): string {
+  return split === "validation" ? "validation" : "test";
+}
+
+/** "Validation" / "Test": a split's name at the start of a title. */
+export function splitTitle(split: CurveSplit): string {
+  return split === "validation" ? "Validation" : "Test";
+}
+
 function curvesSection(metrics: Metrics, charts: ChartFiles): string {
   const epochs = [...new Set(metrics.curves.map((c) => c.epoch))].sort((a, b) =>
     a - b
   );
+  const split = splitName(metrics.curveSplit);
   const models = metrics.models.map((m) => m.model);
   const header = ["Epoch"];
-  for (const m of models) header.push(`${MODEL_LABEL[m]} test acc.`);
+  for (const m of models) header.push(`${MODEL_LABEL[m]} ${split} acc.`);
   for (const m of models) header.push(`${MODEL_LABEL[m]} train loss`);
   const rows = epochs.map((e) => {
     const row = [String(e)];
     const at = (m: string) =>
       metrics.curves.find((c) => c.model === m && c.epoch === e);
-    for (const m of models) row.push(at(m) ? pct(at(m)!.testAccuracy) : "–");
+    for (const m of models) row.push(at(m) ? pct(at(m)!.accuracy) : "–");
     for (const m of models) row.push(at(m) ? at(m)!.trainLoss.toFixed(4) : "–");
     return row;
   });
+  const where = metrics.curveSplit === "validation"
+    ? "measured on the validation split (training examples held out from training), not on test"
+    : "measured on the test split (no validation split was held out)";
   return [
     "## Learning curves",
     "",
-    `![Test accuracy per epoch](${charts.accuracy})`,
+    `![${
+      splitTitle(metrics.curveSplit)
+    } accuracy per epoch](${charts.accuracy})`,
     "",
     `![Training loss per epoch](${charts.trainLoss})`,
     "",
     table(header, rows, "r".repeat(header.length)),
     "",
-    "Per-epoch means over seeds. R-Drop's training loss includes the alpha-weighted KL " +
-    "term, so it is not directly comparable with the baseline's cross-entropy.",
+    `Per-epoch means over seeds; accuracy ${where}. R-Drop's training loss includes the ` +
+    "alpha-weighted KL term, so it is not directly comparable with the baseline's cross-entropy.",
   ].join("\n");
 }
 
@@ -252,12 +284,18 @@ function perClassSection(metrics: Metrics, charts: ChartFiles): string {
     c.baseline === null || c.rdrop === null ? "–" : pp(c.rdrop - c.baseline, 1),
   ]);
   return [
-    "## Per-class accuracy",
+    "## Per-class test accuracy",
     "",
     `![Per-class test accuracy](${charts.perClass})`,
     "",
     table(
-      ["#", "Class", "Baseline", "R-Drop", "R-Drop − baseline"],
+      [
+        "#",
+        "Class",
+        "Baseline test acc.",
+        "R-Drop test acc.",
+        "R-Drop − baseline (test)",
+      ],
       rows,
       "rlrrr",
     ),
@@ -279,7 +317,7 @@ function confusionSection(metrics: Metrics, charts: ChartFiles): string {
     "",
     `![Confusion matrices](${charts.confusion})`,
     "",
-    "Counts summed over each model's seeds; rows are the true class, columns the " +
+    "Counts on the test split, summed over each model's seeds; rows are the true class, columns the " +
     "predicted class (numbered as in the per-class table), the diagonal in bold.",
   ];
   for (const m of ["baseline", "rdrop"] as const) {
@@ -335,35 +373,6 @@ function runsSection(metrics: Metrics): string {
   ].join("\n");
 }
 
-function pipelineSection(metrics: Metrics, mermaid: string): string {
-  const rows = metrics.stages.map((s) => [
-    cell(s.name),
-    `${s.seconds.toFixed(s.seconds < 1 ? 2 : 1)} s`,
-    s.cached ? "cache" : "ran",
-  ]);
-  const ran = metrics.stages.filter((s) => !s.cached).length;
-  const total = metrics.stages.reduce((a, s) => a + s.seconds, 0);
-  // A fence inside the body would end the block early; the DAG text never needs one.
-  let body = mermaid.trim().replaceAll("```", "'''");
-  // Accept a bare edge list too: Mermaid needs the diagram type on the first line.
-  if (!/^(flowchart|graph)\b/.test(body)) body = `flowchart TD\n${body}`;
-  return [
-    "## Pipeline",
-    "",
-    "```mermaid",
-    body,
-    "```",
-    "",
-    table(["Stage", "Time", "Result"], rows, "lrl"),
-    "",
-    `${ran} of ${metrics.stages.length} stages ran in this invocation and ` +
-    `${
-      metrics.stages.length - ran
-    } came from the cache (a cached stage shows the time of ` +
-    `the run that produced it); ${total.toFixed(1)} s of stage time in all.`,
-  ].join("\n");
-}
-
 /** Flattens params to dotted paths; arrays and empty objects stay one JSON value. */
 export function flattenParams(
   value: unknown,
@@ -416,17 +425,25 @@ function warningBlock(warnings: readonly string[]): string | null {
   ].join("\n");
 }
 
-/** Renders report.md from the metrics, the DAG's Mermaid body and the chart file names. */
+/**
+ * Renders report.md from the metrics, the DAG's Mermaid body, the chart file names and the
+ * line saying how many trainings the report covers.
+ */
 export function renderMarkdown(
   metrics: Metrics,
-  options: { mermaid: string; charts: ChartFiles; sweep?: string },
+  options: {
+    mermaid: string;
+    charts: ChartFiles;
+    sweep?: string;
+    /** What the report covers, e.g. "35 trainings: 6 alphas + baseline × 5 seeds (0–4)". */
+    trainings: string;
+    /** Tables (CSV, LaTeX) and untitled figures written for a paper, relative to report.md. */
+    paperFiles?: readonly string[];
+  },
 ): string {
-  const runCount = metrics.models.map((m) =>
-    `${MODEL_LABEL[m.model]} seeds ${seedList(m.seeds)}`
-  ).join("; ");
   const sections = [
     "# R-Drop reproduction report",
-    `Generated ${metrics.generatedAt} · ${metrics.runs.length} runs (${runCount}).`,
+    `Generated ${metrics.generatedAt} · ${options.trainings}.`,
     metrics.provenance
       ? provenanceSection(metrics.provenance, metrics.generatedAt)
       : null,
@@ -438,7 +455,8 @@ export function renderMarkdown(
     perClassSection(metrics, options.charts),
     confusionSection(metrics, options.charts),
     runsSection(metrics),
-    pipelineSection(metrics, options.mermaid),
+    options.paperFiles ? paperFilesSection(options.paperFiles) : null,
+    pipelineSection(metrics.stages, options.mermaid),
     paramsSection(metrics.params),
     environmentSection(metrics),
   ];

@@ -22,6 +22,11 @@ import { mean, pairedTInterval, sampleStd, verdictOf } from "./stats.ts";
 
 const ModelName = z.enum(["baseline", "rdrop"]);
 
+/** The split a per-epoch curve was measured on. */
+export const CurveSplit = z.enum(["test", "validation"]);
+/** The split a per-epoch curve was measured on. */
+export type CurveSplit = z.infer<typeof CurveSplit>;
+
 /** Mean and sample standard deviation (null for a single value) over n runs. */
 const Stat = z.object({
   mean: z.number(),
@@ -91,7 +96,8 @@ export type Comparison = z.infer<typeof Comparison>;
 
 /** Schema of `metrics.json`; {@link renderReport} validates with it before writing. */
 export const Metrics = z.object({
-  schemaVersion: z.literal(1),
+  /** 2: curves name their split (`accuracy` on `curveSplit`), per-class intervals. */
+  schemaVersion: z.literal(2),
   generatedAt: z.string(),
   models: z.array(ModelSummary).min(1),
   comparison: Comparison.nullable(),
@@ -119,13 +125,18 @@ export const Metrics = z.object({
     baseline: z.array(z.array(z.number().int().nonnegative())).nullable(),
     rdrop: z.array(z.array(z.number().int().nonnegative())).nullable(),
   }),
-  /** Per-epoch means over seeds, for the learning curves. */
+  /**
+   * The split the per-epoch curves were measured on: the held-out validation examples when
+   * the runs had some (preprocess.validation > 0), else the test split.
+   */
+  curveSplit: CurveSplit,
+  /** Per-epoch means over seeds, for the learning curves (accuracy and loss on `curveSplit`). */
   curves: z.array(z.object({
     model: ModelName,
     epoch: z.number().int().positive(),
     seeds: z.number().int().positive(),
-    testAccuracy: z.number().min(0).max(1),
-    testLoss: z.number(),
+    accuracy: z.number().min(0).max(1),
+    loss: z.number(),
     trainLoss: z.number(),
   })),
   /** Settings that differ between runs beyond the seed (empty when comparable). */
@@ -258,12 +269,21 @@ function curves(
       model,
       epoch: e,
       seeds: records.length,
-      testAccuracy: mean(records.map((x) => x.testAccuracy)),
-      testLoss: mean(records.map((x) => x.testLoss)),
+      // history.json names the curve value testAccuracy whatever split it was drawn on.
+      accuracy: mean(records.map((x) => x.testAccuracy)),
+      loss: mean(records.map((x) => x.testLoss)),
       trainLoss: mean(records.map((x) => x.trainLoss)),
     });
   }
   return out;
+}
+
+/**
+ * The split the runs' curves were drawn on. Runs that disagree are already a warning
+ * (validation split differs); the curves then mix splits and are labelled by the first run.
+ */
+export function curveSplitOf(runs: readonly ReportRun[]): CurveSplit {
+  return runs[0]?.history.curveSplit === "validation" ? "validation" : "test";
 }
 
 /** Computes every number of the report from validated input. Pure and deterministic. */
@@ -276,7 +296,7 @@ export function computeMetrics(input: ValidatedInput): Metrics {
   const classNames = input.runs[0].evaluation.classNames;
   const k = classNames.length;
   return {
-    schemaVersion: 1,
+    schemaVersion: 2,
     generatedAt: input.generatedAt,
     models,
     comparison: compare(baseline, rdrop),
@@ -311,6 +331,7 @@ export function computeMetrics(input: ValidatedInput): Metrics {
       baseline: sumConfusion(baseline, k),
       rdrop: sumConfusion(rdrop, k),
     },
+    curveSplit: curveSplitOf(input.runs),
     curves: [...curves("baseline", baseline), ...curves("rdrop", rdrop)],
     warnings: [
       ...findMixedSettings(input.runs),

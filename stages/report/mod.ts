@@ -9,17 +9,35 @@
  * @module
  */
 import { writeTextFileAtomic } from "../../data/atomic.ts";
-import { renderSvg } from "./charts.ts";
-import { confusionSpec, learningCurveSpec, perClassSpec } from "./charts.ts";
+import {
+  type ChartSpec,
+  confusionSpec,
+  learningCurveSpec,
+  perClassSpec,
+  renderSvg,
+  withoutTitle,
+} from "./charts.ts";
+import {
+  alphaTable,
+  type ExportedTable,
+  headlineTable,
+  perSeedTable,
+} from "./exports.ts";
+import {
+  isAlphaSweep,
+  REPORT_FILES,
+  type ReportFile,
+  reportFilesFor,
+} from "./files.ts";
 import { ReportError } from "./errors.ts";
-import { REPORT_FILES } from "./files.ts";
 import { type ReportInput, shortIssues, validateInput } from "./input.ts";
 import { type ChartFiles, renderMarkdown } from "./markdown.ts";
 import { computeMetrics, Metrics } from "./metrics.ts";
 import { ReportRun } from "./input.ts";
-import { computeSweep, type SweepMetrics, sweptAlphas } from "./sweep.ts";
+import { computeSweep, type SweepMetrics } from "./sweep.ts";
 import { alphaCurvesSpec, alphaSpec } from "./sweep_charts.ts";
 import { protocolNote, sweepSection } from "./sweep_markdown.ts";
+import { trainingsLine } from "./trainings.ts";
 import { z } from "zod";
 import { matrixAxes } from "../../pipeline/mod.ts";
 
@@ -54,6 +72,7 @@ export {
   MODEL_LABEL,
   perClassSpec,
   renderSvg,
+  withoutTitle,
 } from "./charts.ts";
 export type { ChartSpec, CurveField } from "./charts.ts";
 export {
@@ -64,7 +83,7 @@ export {
   REFERENCE_SETTING,
 } from "./consistency.ts";
 
-export { REPORT_FILES } from "./files.ts";
+export { isAlphaSweep, REPORT_FILES, reportFilesFor } from "./files.ts";
 export { headline, sweepHeadline } from "./headline.ts";
 
 /** What {@link renderReport} produces. */
@@ -94,7 +113,13 @@ export async function renderReport(
   // A sweep is what the params declare; alphas that differ without one are a mix-up that
   // the detailed report warns about.
   const swept = allRuns.success && sweep !== null &&
-    (sweptAlphas(input.params)?.length ?? 0) > 1;
+    isAlphaSweep(input.params);
+  if (isAlphaSweep(input.params) && !swept) {
+    throw new ReportError(
+      "the params sweep train.alpha but no R-Drop run reached the report; check that " +
+        "train_rdrop and evaluate_rdrop are dependencies of the report stage.",
+    );
+  }
   const others = otherSweptParams(input.params);
   if (others.length > 0) {
     throw new ReportError(
@@ -124,10 +149,47 @@ export async function renderReport(
     confusion: REPORT_FILES.confusion,
   };
   const runs = validated.runs;
+  const everyRun = allRuns.success ? allRuns.data : validated.runs;
+  const tables: Array<readonly [ReportFile, ReportFile, ExportedTable]> = [
+    ["headlineCsv", "headlineTex", headlineTable(metrics)],
+    ...(swept ? [["alphaCsv", "alphaTex", alphaTable(sweep)] as const] : []),
+    ["perSeedCsv", "perSeedTex", perSeedTable(everyRun)],
+  ];
+  const chartSpecs: Array<readonly [ReportFile, ReportFile, ChartSpec]> = [
+    [
+      "accuracy",
+      "accuracyNoTitle",
+      learningCurveSpec(runs, { field: "accuracy", curves: metrics.curves }),
+    ],
+    [
+      "trainLoss",
+      "trainLossNoTitle",
+      learningCurveSpec(runs, { field: "trainLoss", curves: metrics.curves }),
+    ],
+    ["perClass", "perClassNoTitle", perClassSpec(metrics, runs)],
+    ["confusion", "confusionNoTitle", confusionSpec(metrics)],
+    ...(swept
+      ? [
+        ["alpha", "alphaNoTitle", alphaSpec(sweep)] as const,
+        [
+          "alphaCurves",
+          "alphaCurvesNoTitle",
+          alphaCurvesSpec(everyRun, sweep),
+        ] as const,
+      ]
+      : []),
+  ];
+  const paperFiles = [
+    ...tables.flatMap(([csv, tex]) => [REPORT_FILES[csv], REPORT_FILES[tex]]),
+    ...chartSpecs.map(([, untitled]) => REPORT_FILES[untitled]),
+  ];
   const files: Record<string, string> = {
     [REPORT_FILES.markdown]: renderMarkdown(metrics, {
       mermaid: validated.mermaid,
+      // All trainings, every alpha's: the detailed sections cover the selected one.
+      trainings: trainingsLine(everyRun),
       charts,
+      paperFiles,
       sweep: swept
         ? sweepSection(sweep, {
           alpha: REPORT_FILES.alpha,
@@ -143,33 +205,31 @@ export async function renderReport(
     [REPORT_FILES.metrics]:
       JSON.stringify({ ...metrics, sweep: swept ? sweep : null }, null, 2) +
       "\n",
-    [charts.accuracy]: await renderSvg(
-      learningCurveSpec(runs, {
-        field: "testAccuracy",
-        curves: metrics.curves,
-      }),
-    ) + "\n",
-    [charts.trainLoss]: await renderSvg(
-      learningCurveSpec(runs, { field: "trainLoss", curves: metrics.curves }),
-    ) + "\n",
-    [charts.perClass]: await renderSvg(perClassSpec(metrics)) + "\n",
-    [charts.confusion]: await renderSvg(confusionSpec(metrics)) + "\n",
   };
-  // Written for every run (a declared output); with one alpha they show that one point.
-  if (sweep !== null && allRuns.success) {
-    files[REPORT_FILES.alpha] = await renderSvg(alphaSpec(sweep)) + "\n";
-    files[REPORT_FILES.alphaCurves] = await renderSvg(
-      alphaCurvesSpec(allRuns.data, sweep),
-    ) + "\n";
-  } else {
-    files[REPORT_FILES.alpha] = emptySvg("no R-Drop runs");
-    files[REPORT_FILES.alphaCurves] = emptySvg("no R-Drop runs");
+  for (const [csv, tex, table] of tables) {
+    files[REPORT_FILES[csv]] = table.csv;
+    files[REPORT_FILES[tex]] = table.latex;
+  }
+  // One render at a time: vega's SVG ids are module-global (see renderSvg).
+  for (const [titled, untitled, spec] of chartSpecs) {
+    files[REPORT_FILES[titled]] = await renderSvg(spec) + "\n";
+    files[REPORT_FILES[untitled]] = await renderSvg(withoutTitle(spec)) + "\n";
   }
   files[REPORT_FILES.summary] = JSON.stringify(
     experimentSummary(metrics, swept ? sweep : null),
     null,
     2,
   ) + "\n";
+  const expected = reportFilesFor(input.params).sort();
+  const written = Object.keys(files).sort();
+  if (expected.join() !== written.join()) {
+    // A bug: the stage declares reportFilesFor's list as the files it writes.
+    throw new ReportError(
+      `the report wrote ${written.join(", ")} but declares ${
+        expected.join(", ")
+      }; report this as a bug.`,
+    );
+  }
   return { files, metrics, sweep: swept ? sweep : null };
 }
 
@@ -239,12 +299,8 @@ function selectedInput(
   };
 }
 
-function emptySvg(text: string): string {
-  return `<svg xmlns="http://www.w3.org/2000/svg" width="320" height="40"><text x="8" y="24" font-family="sans-serif" font-size="12">${text}</text></svg>\n`;
-}
-
 /**
- * Writes the rendered files into `dir` atomically (temp file in the same directory, then
+ * Writes the rendered files (some in a subfolder, `tables/`) into `dir` atomically (temp file in the same directory, then
  * rename), so a reader never sees a half-written report. Needs --allow-write on `dir`.
  */
 export async function writeReportFiles(
@@ -253,10 +309,18 @@ export async function writeReportFiles(
 ): Promise<void> {
   await Deno.mkdir(dir, { recursive: true });
   for (const name of Object.keys(files).sort()) {
-    if (name.includes("/") || name.includes("\\") || name.startsWith(".")) {
+    // A file name, or one folder and a file name (tables/headline.csv): nothing that could
+    // leave the report directory.
+    if (!/^([A-Za-z0-9_-]+\/)?[A-Za-z0-9_-][A-Za-z0-9_.-]*$/.test(name)) {
       throw new ReportError(
-        `report file name ${JSON.stringify(name)} must be a plain file name.`,
+        `report file name ${
+          JSON.stringify(name)
+        } must be a plain file name, or a folder and a file name.`,
       );
+    }
+    const slash = name.indexOf("/");
+    if (slash > 0) {
+      await Deno.mkdir(`${dir}/${name.slice(0, slash)}`, { recursive: true });
     }
     await writeTextFileAtomic(`${dir}/${name}`, files[name]);
   }

@@ -44,6 +44,15 @@ const Difference = z.object({
   verdict: z.enum(["helped", "hurt", "unclear", "single-run"]),
 });
 
+/** One run's final accuracies: validation (null without a validation split) and test. */
+const SeedResult = z.object({
+  seed: z.number().int(),
+  validationAccuracy: z.number().min(0).max(1).nullable(),
+  testAccuracy: z.number().min(0).max(1),
+});
+/** One run's final accuracies. */
+export type SeedResult = z.infer<typeof SeedResult>;
+
 /** One alpha's row of the sweep table. */
 export const SweepRow = z.object({
   alpha: z.number().nonnegative(),
@@ -55,6 +64,8 @@ export const SweepRow = z.object({
   /** R-Drop − baseline validation accuracy, paired by seed. */
   validationDifference: Difference.nullable(),
   selected: z.boolean(),
+  /** Each seed's accuracies, by seed. */
+  perSeed: z.array(SeedResult),
 });
 /** One alpha's row of the sweep table. */
 export type SweepRow = z.infer<typeof SweepRow>;
@@ -76,6 +87,7 @@ export const SweepMetrics = z.object({
     seeds: z.array(z.number().int()),
     validationAccuracy: StatSchema.nullable(),
     testAccuracy: StatSchema,
+    perSeed: z.array(SeedResult),
   }).nullable(),
   rows: z.array(SweepRow).min(1),
   verdicts: z.object({
@@ -164,6 +176,17 @@ function difference(
   };
 }
 
+function seedResults(
+  runs: readonly ReportRun[],
+  useValidation: boolean,
+): SeedResult[] {
+  return [...runs].sort((a, b) => a.seed - b.seed).map((r) => ({
+    seed: r.seed,
+    validationAccuracy: useValidation ? validationAccuracy(r) : null,
+    testAccuracy: r.evaluation.testAccuracy,
+  }));
+}
+
 /** The swept alphas the params declare (`matrix.train.alpha`), or null without one. */
 export function sweptAlphas(params: unknown): number[] | null {
   const matrix = (params as { matrix?: { train?: { alpha?: unknown } } })
@@ -214,6 +237,7 @@ export function computeSweep(
         ? difference(val, baseVal, alphas.length)
         : null,
       selected: false,
+      perSeed: seedResults(own, useValidation),
     };
   });
   const score = (row: SweepRow) =>
@@ -251,6 +275,7 @@ export function computeSweep(
         ? describe([...baseVal.values()])
         : null,
       testAccuracy: describe([...baseTest.values()]),
+      perSeed: seedResults(baselineRuns, useValidation),
     },
     rows,
     verdicts: { helps: "", whichAlpha: "", howSure: "" },

@@ -3,7 +3,7 @@
  *
  * @module
  */
-import { cell, pct, pp, table } from "./format.ts";
+import { pct, pp, table } from "./format.ts";
 import type { SweepMetrics, SweepRow, SweepStat } from "./sweep.ts";
 
 /** Chart file names of the sweep section. */
@@ -60,7 +60,7 @@ export function sweepTable(sweep: SweepMetrics): string {
       stat(row.testAccuracy),
       mean,
       interval,
-      row.selected ? `**selected** (${cell(sweep.reason)})` : "",
+      row.selected ? "**selected**" : "",
     ]);
   }
   return table(
@@ -71,10 +71,59 @@ export function sweepTable(sweep: SweepMetrics): string {
       "test accuracy (mean ± sd)",
       "Δ test vs baseline (paired)",
       "95 % t-interval of Δ",
-      "",
+      `selection (on ${sweep.selectedBy})`,
     ],
     rows,
     "lrrrrrl",
+  );
+}
+
+/** What the accuracy-against-alpha chart shows: both splits, or test alone. */
+export function alphaChartTitle(sweep: SweepMetrics): string {
+  return sweep.baseline?.validationAccuracy || sweep.rows[0].validationAccuracy
+    ? "Validation and test accuracy against alpha"
+    : "Test accuracy against alpha";
+}
+
+/** One collapsed table per alpha: each seed's accuracies next to the baseline's. */
+export function perSeedTables(sweep: SweepMetrics): string {
+  const withValidation = sweep.rows[0].validationAccuracy !== null;
+  const base = new Map(sweep.baseline?.perSeed.map((s) => [s.seed, s]) ?? []);
+  const show = (v: number | null | undefined) =>
+    v === null || v === undefined ? "–" : pct(v);
+  const header = [
+    "Seed",
+    ...(withValidation ? ["Baseline val. acc.", "R-Drop val. acc."] : []),
+    "Baseline test acc.",
+    "R-Drop test acc.",
+    "R-Drop − baseline (test)",
+  ];
+  const blocks = sweep.rows.map((row) => {
+    const rows = row.perSeed.map((s) => {
+      const b = base.get(s.seed);
+      return [
+        String(s.seed),
+        ...(withValidation
+          ? [show(b?.validationAccuracy), show(s.validationAccuracy)]
+          : []),
+        show(b?.testAccuracy),
+        show(s.testAccuracy),
+        b === undefined ? "–" : pp(s.testAccuracy - b.testAccuracy),
+      ];
+    });
+    return [
+      "<details>",
+      `<summary>R-Drop α=${row.alpha}${
+        row.selected ? " (selected)" : ""
+      }: accuracy per seed</summary>`,
+      "",
+      table(header, rows, "r".repeat(header.length)),
+      "",
+      "</details>",
+    ].join("\n");
+  });
+  return ["Per-seed results of every alpha (click to open):", ...blocks].join(
+    "\n\n",
   );
 }
 
@@ -105,8 +154,11 @@ export function sweepSection(
     verdictLines(sweep).map((line) => `- ${line}`).join("\n"),
     sweepTable(sweep),
     notes.map((n) => `- ${n}`).join("\n"),
-    `![Accuracy against alpha](${charts.alpha})`,
-    `![Learning curves per alpha](${charts.curves})`,
+    `![${alphaChartTitle(sweep)}](${charts.alpha})`,
+    `![${
+      sweep.validationExamples > 0 ? "Validation" : "Test"
+    } accuracy per epoch, per alpha](${charts.curves})`,
+    perSeedTables(sweep),
     `The rest of this report details the selected alpha (${sweep.selectedAlpha}) against the baseline.`,
   ].join("\n\n");
 }

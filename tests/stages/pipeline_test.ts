@@ -110,7 +110,7 @@ Deno.test({
       );
       const report = await Deno.readTextFile(join(dir, "results/report.md"));
       ok(
-        report.includes("| Baseline |") && report.includes("| R-Drop |"),
+        report.includes("| Baseline |") && report.includes("| R-Drop (α="),
         report,
       );
       ok(first.out.includes("Report: results/report.md"), first.out);

@@ -1,8 +1,15 @@
-import { assert, assertEquals, assertStringIncludes } from "../../assert.ts";
+import {
+  assert,
+  assertAlmostEquals,
+  assertEquals,
+  assertStringIncludes,
+} from "../../assert.ts";
 import { CLASS_NAMES, makeInput, makeRun } from "./fixtures.ts";
 import {
+  type ChartSpec,
   confusionSpec,
   learningCurveSpec,
+  meanInterval,
   perClassSpec,
   renderSvg,
 } from "../../../stages/report/charts.ts";
@@ -18,23 +25,36 @@ function metricsFor(seeds: number[]) {
   return { runs: input.runs, metrics: computeMetrics(input) };
 }
 
-Deno.test("learning curve: per-seed layer only when a model ran several seeds", () => {
+Deno.test("learning curve: a 95 % band of the mean only when a model ran several seeds", () => {
   const one = metricsFor([0]);
   const spec1 = learningCurveSpec(one.runs, {
-    field: "testAccuracy",
+    field: "accuracy",
     curves: one.metrics.curves,
   });
-  assertEquals((spec1.layer as unknown[]).length, 1);
+  const marks = (spec: ChartSpec) =>
+    (spec.layer as Array<{ mark: { type: string } }>).map((l) => l.mark.type);
+  assertEquals(marks(spec1), ["line"]);
   const five = metricsFor([0, 1, 2, 3, 4]);
   const spec5 = learningCurveSpec(five.runs, {
     field: "trainLoss",
     curves: five.metrics.curves,
   });
-  const layers = spec5.layer as Array<{ data: { values: unknown[] } }>;
-  assertEquals(layers.length, 2);
-  // 10 runs x 3 epochs of single-seed points; 2 models x 3 epochs of means.
-  assertEquals(layers[0].data.values.length, 30);
-  assertEquals(layers[1].data.values.length, 6);
+  assertEquals(marks(spec5), ["area", "line"]);
+  // 2 models x 3 epochs; each band is the t-interval of the five seeds' losses.
+  const values = (spec5.data as {
+    values: Array<
+      { model: string; epoch: number; value: number; low: number; high: number }
+    >;
+  }).values;
+  assertEquals(values.length, 6);
+  const losses = five.runs.filter((r) => r.model === "baseline").map((r) =>
+    r.history.epochs[0].trainLoss
+  );
+  const first = values.find((v) => v.model === "Baseline" && v.epoch === 1)!;
+  const expected = meanInterval(losses);
+  assertAlmostEquals(first.low, expected.low, 1e-12);
+  assertAlmostEquals(first.high, expected.high, 1e-12);
+  assert(first.low < first.value && first.value < first.high);
 });
 
 Deno.test("confusion spec has one cell per (model, true, predicted)", () => {
@@ -55,14 +75,14 @@ Deno.test("confusion spec has one cell per (model, true, predicted)", () => {
 
 Deno.test("renderSvg renders headless SVG with titles and labels, deterministically", async () => {
   const { runs, metrics } = metricsFor([0, 1]);
-  const perClass = await renderSvg(perClassSpec(metrics));
+  const perClass = await renderSvg(perClassSpec(metrics, runs));
   assert(perClass.startsWith("<svg"));
   assertStringIncludes(perClass, "Per-class test accuracy");
   for (const name of CLASS_NAMES) {
     assertStringIncludes(perClass, name);
   }
   const curve = learningCurveSpec(runs, {
-    field: "testAccuracy",
+    field: "accuracy",
     curves: metrics.curves,
   });
   const svg1 = await renderSvg(curve);

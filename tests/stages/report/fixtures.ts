@@ -30,7 +30,10 @@ export interface RunOptions {
   epochs?: number;
   alpha?: number;
   backend?: string;
-  /** Validation examples held out; the last epoch's curve accuracy is then this value. */
+  /**
+   * Validation examples held out; the curves are then validation accuracies, the last
+   * epoch's being `accuracy`.
+   */
   validation?: { examples: number; accuracy: number };
 }
 
@@ -73,12 +76,14 @@ export function makeRun(
       seed,
       curveSplit: options.validation ? "validation" : "test",
       validationExamples: options.validation?.examples ?? 0,
+      // With a validation split every curve point is a validation accuracy, rising to the
+      // given value at the last epoch.
       epochs: options.validation
-        ? history.map((e, i) =>
-          i === history.length - 1
-            ? { ...e, testAccuracy: options.validation!.accuracy }
-            : e
-        )
+        ? history.map((e, i) => ({
+          ...e,
+          testAccuracy: options.validation!.accuracy -
+            0.005 * (history.length - 1 - i),
+        }))
         : history,
     },
     run: {
@@ -139,4 +144,82 @@ export function correctFor(total: number): number[] {
   const base = Math.floor(total / 10);
   const extra = total - base * 10;
   return Array.from({ length: 10 }, (_, i) => base + (i < extra ? 1 : 0));
+}
+
+/** Options of {@link makeSweepInput}. */
+export interface SweepOptions {
+  alphas: number[];
+  seeds: number[];
+  /** Validation examples held out (0: the curves are on test). */
+  validation: number;
+  epochs?: number;
+}
+
+/** A Mermaid node id for an instance name, as the engine writes them. */
+function nodeId(name: string): string {
+  return name.replace(/[^A-Za-z0-9]/g, "_").replace(/_+/g, "_");
+}
+
+/**
+ * A sweep's report input as the report stage collects it: the baseline and every alpha on
+ * every seed, the params' matrix, and the DAG and stage timings of all instances.
+ */
+export function makeSweepInput(options: SweepOptions): ReportInput {
+  const { alphas, seeds, validation } = options;
+  const epochs = options.epochs ?? 10;
+  const held = (accuracy: number) =>
+    validation > 0 ? { validation: { examples: validation, accuracy } } : {};
+  const runs = [
+    ...seeds.map((s) =>
+      makeRun("baseline", s, {
+        epochs,
+        correct: correctFor(855 + (s * 7) % 11),
+        ...held(0.862 + ((s * 3) % 5) / 1000),
+      })
+    ),
+    ...alphas.flatMap((alpha, a) =>
+      seeds.map((s) =>
+        makeRun("rdrop", s, {
+          alpha,
+          epochs,
+          correct: correctFor(
+            858 + (a * 5 + s * 3) % 9 - (alpha > 0.05 ? 20 : 0),
+          ),
+          ...held(0.865 + ((a + s) % 4) / 1000 - (alpha > 0.05 ? 0.02 : 0)),
+        })
+      )
+    ),
+  ];
+  const instanceOf = (r: ReportRun) =>
+    r.model === "baseline"
+      ? `${r.seed}`
+      : `alpha=${r.history.alpha},seed=${r.seed}`;
+  const names = [
+    "download",
+    "preprocess",
+    ...runs.map((r) => `train_${r.model}@${instanceOf(r)}`),
+    ...runs.map((r) => `evaluate_${r.model}@${instanceOf(r)}`),
+  ];
+  const nodes = [...names, "report"].map((n) => `  ${nodeId(n)}["${n}"]`);
+  const edges = names.slice(2).map((n) => `  preprocess --> ${nodeId(n)}`);
+  const input = makeInput(runs);
+  input.params = {
+    train: { epochs, alpha: alphas[0] },
+    preprocess: { validation },
+    seeds,
+    matrix: { train: { alpha: alphas } },
+  };
+  input.mermaid = [
+    "flowchart TD",
+    ...nodes,
+    "  download --> preprocess",
+    ...edges,
+  ]
+    .join("\n");
+  input.stages = names.map((name, i) => ({
+    name,
+    seconds: name.startsWith("train_") ? 24 + (i % 7) : 0.5 + (i % 3) / 10,
+    cached: false,
+  })).sort((a, b) => a.name.localeCompare(b.name));
+  return input;
 }

@@ -116,7 +116,7 @@ Deno.test("1 seed: says a single run cannot show significance, no interval", asy
   const { files, metrics } = await renderReport(makeInput(runs));
   const md = files["report.md"];
   assertStringIncludes(md, "| Baseline | 1 | 84.20 % |");
-  assertStringIncludes(md, "| R-Drop | 1 | 85.30 % |");
+  assertStringIncludes(md, "| R-Drop (α=0.05) | 1 | 85.30 % |");
   assertStringIncludes(md, "**+1.10 pp**");
   assertStringIncludes(md, "A single run cannot show significance");
   assert(!md.includes("t-interval"), "no interval with one seed");
@@ -203,7 +203,7 @@ Deno.test("per-class table, confusion matrices, DAG, stages, params, environment
   assertStringIncludes(md, "| download | 0.01 s | cache |");
   assertStringIncludes(
     md,
-    "2 of 4 stages ran in this invocation and 2 came from the cache",
+    "2 of 4 stage instances ran in this invocation and 2 came from the cache",
   );
   assertStringIncludes(md, "| `train.alpha` | `0.05` |");
   assertStringIncludes(md, "| Deno | 2.9.6 |");

@@ -108,16 +108,40 @@ Deno.test("report of a sweep: table per alpha, selected marked, detailed report 
     md,
     "| R-Drop α=0.1 | 10 | 86.04 ± 0.03 % | 78.05 ± 0.05 % | −1.95 pp |",
   );
+  // The selected row is marked; the reason is the bullet above, not repeated in the cell.
+  const selectedRow = md.split("\n").find((l) => l.includes("**selected**"));
+  assert(selectedRow?.startsWith("| R-Drop α=0.1 |"), selectedRow);
+  assert(selectedRow?.trimEnd().endsWith("| **selected** |"), selectedRow);
   assertStringIncludes(
     md,
-    "**selected** (highest mean validation accuracy over 10 seed(s)",
+    "- At which alpha? Alpha 0.1: highest mean validation accuracy",
   );
-  assertStringIncludes(md, "![Accuracy against alpha](alpha.svg)");
+  // Every alpha's seeds, collapsed, the baseline's beside them.
+  for (const alpha of [0.01, 0.1]) {
+    assertStringIncludes(
+      md,
+      `<summary>R-Drop α=${alpha}${
+        alpha === 0.1 ? " (selected)" : ""
+      }: accuracy per seed</summary>`,
+    );
+  }
+  assertStringIncludes(
+    md,
+    "| Seed | Baseline val. acc. | R-Drop val. acc. | Baseline test acc. | R-Drop test acc. |",
+  );
+  assertStringIncludes(
+    md,
+    "| 3 | 80.00 % | 85.00 % | 80.00 % | 81.30 % | +1.30 pp |",
+  );
+  assertStringIncludes(
+    md,
+    "![Validation and test accuracy against alpha](alpha.svg)",
+  );
   // The detailed part compares the selected alpha with the baseline, without a mixed-alpha warning.
   assertEquals(rendered.metrics.runs.length, 20);
   assert(!md.includes("alpha differs between rdrop runs"));
   assertEquals(rendered.sweep?.selectedAlpha, 0.1);
-  assertStringIncludes(rendered.files["alpha.svg"], "alpha (log scale)");
+  assertStringIncludes(rendered.files["alpha.svg"], "R-Drop alpha");
   assertEquals(
     JSON.parse(rendered.files["metrics.json"]).sweep.selectedAlpha,
     0.1,
