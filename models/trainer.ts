@@ -28,7 +28,6 @@ import {
   checkStepConfig,
   type TrainConfig,
 } from "./step.ts";
-import { tfjsStepFactory } from "./tfjs_step.ts";
 
 /** Train and test splits. */
 export interface TrainData {
@@ -76,10 +75,10 @@ export interface TrainOptions extends TrainConfig {
   /** Evaluation batch size (default 1000). */
   evalBatchSize?: number;
   /**
-   * The step implementation (default: the optimised tfjs step on the active backend;
-   * models/native/ has the BLAS one).
+   * The step implementation: a backend's training entry gives it (models/backends.ts); no
+   * default, so that the trainer's graph holds no backend's step.
    */
-  createStep?: BatchStepFactory;
+  createStep: BatchStepFactory;
 }
 
 /** Result of {@linkcode train}. */
@@ -215,7 +214,8 @@ function abortReason(signal: AbortSignal): unknown {
  * Trains the MLP. Resumes from `options.checkpoint` when it holds a checkpoint of a run
  * with the same settings (a checkpoint of other settings is a {@linkcode ModelError});
  * saves one after every epoch. A non-finite loss stops training with a
- * {@linkcode DivergenceError}. Runs on whatever tfjs backend is active.
+ * {@linkcode DivergenceError}. Steps with `createStep`; evaluates on the step's own forward
+ * pass when it has one, else on whatever tfjs backend is active.
  */
 export async function train(
   data: TrainData,
@@ -223,7 +223,7 @@ export async function train(
 ): Promise<TrainResult> {
   const { settings, epochs } = resolveSettings(data, options);
   const readEvery = Math.max(1, options.readEvery ?? 50);
-  const createStep = options.createStep ?? tfjsStepFactory();
+  const { createStep } = options;
   const config = settings.model;
   let step: BatchStep | null = null;
   const device: tf.Tensor[] = [];

@@ -48,6 +48,7 @@ const BASE: TrainOptions = {
     dropout: 0.3,
   },
   readEvery: 5,
+  createStep: tfjsStepFactory(),
 };
 
 /** The history without wall-clock fields, which differ between runs. */
@@ -197,7 +198,7 @@ test("a NaN or infinite loss stops with a DivergenceError naming epoch, step and
 test("no tensor leak: live tensors are the same after every step", async () => {
   const before = tf.memory().numTensors;
   const counts: number[] = [];
-  const steps = [["optimised", undefined], [
+  const steps = [["optimised", tfjsStepFactory()], [
     "reference",
     tfjsStepFactory(createReferenceStep),
   ]] as const;
