@@ -43,14 +43,20 @@ export {
 } from "./backend.ts";
 export {
   type Checkpoint,
+  CheckpointCorruptError,
+  type CheckpointLoad,
   type CheckpointSettings,
   type CheckpointStore,
   decodeCheckpoint,
   encodeCheckpoint,
   EpochRecord,
+} from "./checkpoint.ts";
+export {
+  describeResume,
   fileCheckpointStore,
   memoryCheckpointStore,
-} from "./checkpoint.ts";
+  previousCheckpointPath,
+} from "./checkpoint_store.ts";
 export { DivergenceError, ModelError } from "./errors.ts";
 export {
   checkSplit,
@@ -125,6 +131,7 @@ export {
 } from "./native/mod.ts";
 export {
   evaluateLogits,
+  type ResumeOutcome,
   type StepInfo,
   stepsPerEpoch,
   train,

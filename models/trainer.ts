@@ -66,8 +66,12 @@ export interface TrainOptions extends TrainConfig {
   onStep?: (info: StepInfo) => void;
   /** Called after every epoch, with the epoch's record. */
   onEpoch?: (record: EpochRecord) => void;
-  /** Called once, before training goes on, when the checkpoint held finished epochs. */
-  onResume?: (finishedEpochs: number) => void;
+  /**
+   * Called once, before training goes on, when the store held finished epochs or passed over
+   * checkpoints that did not verify (then `resumedEpochs` is those of the earlier good one,
+   * or 0: training restarts from epoch 1). checkpoint_store.ts's `describeResume` words it.
+   */
+  onResume?: (outcome: ResumeOutcome) => void;
   /** Aborts training between steps; the promise rejects with the signal's reason. */
   signal?: AbortSignal;
   /** Read loss and accuracy (and check the loss is finite) every this many steps (default 50). */
@@ -79,6 +83,14 @@ export interface TrainOptions extends TrainConfig {
    * default, so that the trainer's graph holds no backend's step.
    */
   createStep: BatchStepFactory;
+}
+
+/** What {@linkcode train} resumed from, passed to `onResume`. */
+export interface ResumeOutcome {
+  /** Finished epochs taken from the checkpoint (0: none, training starts at epoch 1). */
+  resumedEpochs: number;
+  /** Newer checkpoints passed over because they did not verify, one line each. */
+  rejected: string[];
 }
 
 /** Result of {@linkcode train}. */
@@ -236,7 +248,9 @@ export async function train(
       seed: settings.seed,
     });
     let history: EpochRecord[] = [];
-    const stored = await options.checkpoint?.load() ?? null;
+    const loaded = await options.checkpoint?.load() ??
+      { checkpoint: null, rejected: [] };
+    const stored = loaded.checkpoint;
     if (stored) {
       const mismatch = describeMismatch(stored.settings, settings);
       if (mismatch.length > 0) {
@@ -257,7 +271,9 @@ export async function train(
       history = [...stored.history];
     }
     const resumedEpochs = history.length;
-    if (resumedEpochs > 0) options.onResume?.(resumedEpochs);
+    if (resumedEpochs > 0 || loaded.rejected.length > 0) {
+      options.onResume?.({ resumedEpochs, rejected: loaded.rejected });
+    }
 
     const { train: trainSplit, test: testSplit } = data;
     const n = trainSplit.count;

@@ -8,7 +8,10 @@ import type { StageContext } from "../pipeline/mod.ts";
 import { loadPreprocessed } from "../data/preprocess.ts";
 import { startTrainingBackend } from "../models/backends.ts";
 import { describeEnvironment } from "../models/tfjs_backend.ts";
-import { fileCheckpointStore } from "../models/checkpoint.ts";
+import {
+  describeResume,
+  fileCheckpointStore,
+} from "../models/checkpoint_store.ts";
 import { disposeMlp, saveModelArtifacts } from "../models/mlp.ts";
 import { train } from "../models/trainer.ts";
 import { RunRecord, TrainHistory } from "./artifacts.ts";
@@ -81,8 +84,9 @@ export async function runTraining(
     checkpoint: fileCheckpointStore(`${ctx.scratchDir}/checkpoint.bin`),
     createStep,
     signal: ctx.signal,
-    onResume(epochs) {
-      ctx.log(`resumed from the checkpoint after epoch ${epochs}`);
+    // Also when a checkpoint failed its checksum: which one was used instead, or none.
+    onResume(outcome) {
+      ctx.log(describeResume(outcome));
     },
     onStep(info) {
       stepsInEpoch = info.steps;
