@@ -4,7 +4,7 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import type { BackendName } from "../models/backend.ts";
+import type { BackendName } from "../models/backends.ts";
 
 /** A wrong command-line option. */
 export class BenchUsageError extends Error {

@@ -1,15 +1,15 @@
 /**
  * Our side of the bench: the default job's training exactly as the train stage runs it
- * (models/trainer.ts's `train()` with `stepFactoryFor`'s step, the params schema's
- * defaults), on the full data, timed per epoch and per quarter of each epoch.
+ * (models/trainer.ts's `train()` with the step of the backend's training entry in
+ * models/backends.ts, which the train stage loads too, and the params schema's defaults), on
+ * the full data, timed per epoch and per quarter of each epoch.
  *
  * @module
  */
 import process from "node:process";
-import { type BackendName, selectBackend } from "../models/backend.ts";
+import { type BackendName, startTrainingBackend } from "../models/backends.ts";
 import { disposeMlp } from "../models/mlp.ts";
 import type { BlasInfo } from "../models/native/blas.ts";
-import { stepFactoryFor } from "../models/step_factory.ts";
 import { train, type TrainData } from "../models/trainer.ts";
 import { Params } from "../stages/params.ts";
 
@@ -65,7 +65,9 @@ export async function timeOurs(
   const { backend, mode } = options;
   let selection;
   try {
-    selection = await selectBackend(backend);
+    selection = await startTrainingBackend(backend, {
+      blasThreads: options.blasThreads,
+    });
   } catch (error) {
     return { ok: false, backend, mode, reason: (error as Error).message };
   }
@@ -91,7 +93,7 @@ export async function timeOurs(
       classes: 10,
       dropout: t.dropout,
     },
-    createStep: stepFactoryFor(selection, { blasThreads: options.blasThreads }),
+    createStep: selection.createStep,
     onStep(info) {
       const now = performance.now();
       if (info.step === 1) {

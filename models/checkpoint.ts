@@ -1,16 +1,20 @@
 /**
  * Training checkpoints: the model's values, Adam's state and the history so far, in one
- * binary file (a zod-validated JSON header followed by raw little-endian float32 arrays).
+ * binary file (a zod-validated JSON header followed by raw little-endian float32 arrays and
+ * a checksum of both).
  *
  * Layout: `"RDCK"` magic, u32 (LE) header length, header JSON (UTF-8), zero padding to a
- * multiple of 4, then the arrays in header order (parameters, then Adam m, then Adam v).
+ * multiple of 4, the arrays in header order (parameters, then Adam m, then Adam v), then the
+ * SHA-256 of everything before it. A flipped bit anywhere, weights included, fails the
+ * checksum, so a damaged checkpoint is never resumed (checkpoint_store.ts falls back to the
+ * previous one).
  *
  * @module
  */
+import { createHash } from "node:crypto";
 import { z } from "zod";
 import { ModelError } from "./errors.ts";
 import { EpochRecord } from "./epoch_record.ts";
-import { writeFileAtomic } from "../data/atomic.ts";
 import {
   float32FromLittleEndian,
   littleEndianBytes,
@@ -65,16 +69,51 @@ export interface Checkpoint {
   history: EpochRecord[];
 }
 
+/** What a store's `load` found. */
+export interface CheckpointLoad {
+  /** The newest checkpoint that verified, or null when none did (or there is none). */
+  checkpoint: Checkpoint | null;
+  /**
+   * Newer checkpoints passed over, one line each naming the file and why (e.g.
+   * "checkpoint.bin is corrupt (checksum mismatch)"); empty when none were.
+   */
+  rejected: string[];
+}
+
 /** Where the trainer keeps checkpoints; `save` is called after every epoch. */
 export interface CheckpointStore {
-  /** The last checkpoint saved, or null when there is none. */
-  load(): Promise<Checkpoint | null>;
-  /** Replaces the stored checkpoint (atomically, for file stores). */
+  /** The newest checkpoint that verifies, and the newer ones that did not. */
+  load(): Promise<CheckpointLoad>;
+  /** Stores a new checkpoint (atomically, for file stores), keeping the previous good one. */
   save(checkpoint: Checkpoint): Promise<void>;
 }
 
+/** A checkpoint file that cannot be resumed: damaged, truncated or of another format. */
+export class CheckpointCorruptError extends ModelError {
+  /** The file (or store slot) as named to the decoder. */
+  readonly file: string;
+  /** What is wrong, e.g. "checksum mismatch". */
+  readonly reason: string;
+
+  /** Builds the message from the file and the reason. */
+  constructor(file: string, reason: string) {
+    super(
+      `${file} is not a valid checkpoint (${reason}); delete it to restart training from epoch 1`,
+    );
+    this.name = "CheckpointCorruptError";
+    this.file = file;
+    this.reason = reason;
+  }
+}
+
 const MAGIC = "RDCK";
-const VERSION = 1;
+/** 2: with the SHA-256 trailer. Version 1 had none. */
+const VERSION = 2;
+const CHECKSUM_BYTES = 32;
+
+function sha256(bytes: Uint8Array): Uint8Array {
+  return new Uint8Array(createHash("sha256").update(bytes).digest());
+}
 
 const Header = z.object({
   version: z.literal(VERSION),
@@ -104,8 +143,8 @@ export function encodeCheckpoint(checkpoint: Checkpoint): Uint8Array {
   const headerBytes = new TextEncoder().encode(JSON.stringify(header));
   const headerEnd = 8 + headerBytes.length;
   const dataStart = Math.ceil(headerEnd / 4) * 4;
-  const total = dataStart + arrays.reduce((n, a) => n + 4 * a.length, 0);
-  const out = new Uint8Array(total);
+  const dataEnd = dataStart + arrays.reduce((n, a) => n + 4 * a.length, 0);
+  const out = new Uint8Array(dataEnd + CHECKSUM_BYTES);
   out.set(new TextEncoder().encode(MAGIC), 0);
   new DataView(out.buffer).setUint32(4, headerBytes.length, true);
   out.set(headerBytes, 8);
@@ -114,18 +153,20 @@ export function encodeCheckpoint(checkpoint: Checkpoint): Uint8Array {
     out.set(littleEndianBytes(a), offset);
     offset += 4 * a.length;
   }
+  out.set(sha256(out.subarray(0, dataEnd)), dataEnd);
   return out;
 }
 
-/** Parses bytes written by {@linkcode encodeCheckpoint}; `where` names the file in errors. */
+/**
+ * Parses bytes written by {@linkcode encodeCheckpoint} and verifies their checksum (a
+ * {@linkcode CheckpointCorruptError} naming `where` otherwise).
+ */
 export function decodeCheckpoint(
   bytes: Uint8Array,
   where = "checkpoint",
 ): Checkpoint {
   const fail = (what: string): never => {
-    throw new ModelError(
-      `${where} is not a valid checkpoint (${what}); delete it to restart training from epoch 1`,
-    );
+    throw new CheckpointCorruptError(where, what);
   };
   if (
     bytes.length < 8 || new TextDecoder().decode(bytes.subarray(0, 4)) !== MAGIC
@@ -147,6 +188,12 @@ export function decodeCheckpoint(
   } catch {
     fail("header is not JSON");
   }
+  const version = (raw as { version?: unknown } | null)?.version;
+  if (typeof version === "number" && version < VERSION) {
+    fail(
+      `written by an older checkpoint format, version ${version}, without a checksum`,
+    );
+  }
   const parsed = Header.safeParse(raw);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
@@ -157,10 +204,17 @@ export function decodeCheckpoint(
     fail("array count is not a multiple of 3");
   }
   const dataStart = Math.ceil((8 + headerLength) / 4) * 4;
-  const dataBytes = header.lengths.reduce((n, l) => n + 4 * l, 0);
-  if (dataStart + dataBytes !== bytes.length) {
-    fail(`expected ${dataStart + dataBytes} bytes, found ${bytes.length}`);
+  const dataEnd = dataStart + header.lengths.reduce((n, l) => n + 4 * l, 0);
+  if (dataEnd + CHECKSUM_BYTES !== bytes.length) {
+    fail(
+      `${
+        bytes.length < dataEnd + CHECKSUM_BYTES ? "truncated: " : ""
+      }expected ${dataEnd + CHECKSUM_BYTES} bytes, found ${bytes.length}`,
+    );
   }
+  const expected = sha256(bytes.subarray(0, dataEnd));
+  const stored = bytes.subarray(dataEnd);
+  if (!expected.every((b, i) => b === stored[i])) fail("checksum mismatch");
   const arrays: Float32Array[] = [];
   let offset = dataStart;
   for (const length of header.lengths) {
@@ -181,42 +235,4 @@ export function decodeCheckpoint(
       v: arrays.slice(2 * k),
     },
   };
-}
-
-/** A checkpoint store backed by one file, written atomically. */
-export function fileCheckpointStore(path: string): CheckpointStore {
-  return {
-    async load() {
-      let bytes: Uint8Array;
-      try {
-        bytes = await Deno.readFile(path);
-      } catch (error) {
-        if (error instanceof Deno.errors.NotFound) return null;
-        throw error;
-      }
-      return decodeCheckpoint(bytes, path);
-    },
-    async save(checkpoint) {
-      await writeFileAtomic(path, encodeCheckpoint(checkpoint));
-    },
-  };
-}
-
-/** A checkpoint store in memory (tests, or callers that persist elsewhere). */
-export function memoryCheckpointStore(): CheckpointStore & { saves: number } {
-  let stored: Uint8Array | null = null;
-  const store = {
-    saves: 0,
-    load() {
-      return Promise.resolve(
-        stored ? decodeCheckpoint(stored, "in-memory checkpoint") : null,
-      );
-    },
-    save(checkpoint: Checkpoint) {
-      stored = encodeCheckpoint(checkpoint);
-      store.saves++;
-      return Promise.resolve();
-    },
-  };
-  return store;
 }

@@ -3,13 +3,19 @@
  *
  * Knows nothing of caching or stages; plain functions over tensors and bytes.
  *
+ * Each backend's runtime is its own module graph (backends.ts: the entry a backend trains
+ * with and the one it evaluates with), loaded by name so that a run loads, and its cache key
+ * holds, only the backend it uses; backend.ts's `selectBackend` loads them all (tools, tests).
+ *
  * A training run, as a stage would drive it:
  *
  * ```ts
- * const selection = await selectBackend("auto"); // print selection.note if present
+ * // "auto" is resolved beforehand (stages/auto_backend.ts): it is part of the key.
+ * const backend = await startTrainingBackend("native", { blasThreads: 1 });
  * const result = await train({ train, test }, {
  *   mode: "rdrop", alpha: 0.05, epochs: 10, batchSize: 32, learningRate: 1e-3, seed: 0,
- *   checkpoint: fileCheckpointStore(`${workDir}/checkpoint.bin`),
+ *   createStep: backend.createStep,
+ *   checkpoint: fileCheckpointStore(`${workDir}/checkpoint.bin`), // keeps the previous one too
  *   onStep: (info) => bar.update(info), // info.loss only every readEvery (50) steps
  *   onEpoch: (record) => bar.done(record),
  * }); // throws DivergenceError on a NaN/Inf loss, ModelError on bad options or files
@@ -37,14 +43,20 @@ export {
 } from "./backend.ts";
 export {
   type Checkpoint,
+  CheckpointCorruptError,
+  type CheckpointLoad,
   type CheckpointSettings,
   type CheckpointStore,
   decodeCheckpoint,
   encodeCheckpoint,
   EpochRecord,
+} from "./checkpoint.ts";
+export {
+  describeResume,
   fileCheckpointStore,
   memoryCheckpointStore,
-} from "./checkpoint.ts";
+  previousCheckpointPath,
+} from "./checkpoint_store.ts";
 export { DivergenceError, ModelError } from "./errors.ts";
 export {
   checkSplit,
@@ -101,7 +113,14 @@ export {
   type TrainConfig,
   type TrainMode,
 } from "./step.ts";
-export { stepFactoryFor } from "./step_factory.ts";
+export {
+  evaluationEntry,
+  startEvaluationBackend,
+  startTrainingBackend,
+  type TrainingBackend,
+  type TrainingBackendOptions,
+  trainingEntry,
+} from "./backends.ts";
 export { createTfjsStep, tfjsStepFactory } from "./tfjs_step.ts";
 export {
   BLAS_INSTALL_HINT,
@@ -112,6 +131,7 @@ export {
 } from "./native/mod.ts";
 export {
   evaluateLogits,
+  type ResumeOutcome,
   type StepInfo,
   stepsPerEpoch,
   train,

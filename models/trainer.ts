@@ -28,7 +28,6 @@ import {
   checkStepConfig,
   type TrainConfig,
 } from "./step.ts";
-import { tfjsStepFactory } from "./tfjs_step.ts";
 
 /** Train and test splits. */
 export interface TrainData {
@@ -67,8 +66,12 @@ export interface TrainOptions extends TrainConfig {
   onStep?: (info: StepInfo) => void;
   /** Called after every epoch, with the epoch's record. */
   onEpoch?: (record: EpochRecord) => void;
-  /** Called once, before training goes on, when the checkpoint held finished epochs. */
-  onResume?: (finishedEpochs: number) => void;
+  /**
+   * Called once, before training goes on, when the store held finished epochs or passed over
+   * checkpoints that did not verify (then `resumedEpochs` is those of the earlier good one,
+   * or 0: training restarts from epoch 1). checkpoint_store.ts's `describeResume` words it.
+   */
+  onResume?: (outcome: ResumeOutcome) => void;
   /** Aborts training between steps; the promise rejects with the signal's reason. */
   signal?: AbortSignal;
   /** Read loss and accuracy (and check the loss is finite) every this many steps (default 50). */
@@ -76,10 +79,18 @@ export interface TrainOptions extends TrainConfig {
   /** Evaluation batch size (default 1000). */
   evalBatchSize?: number;
   /**
-   * The step implementation (default: the optimised tfjs step on the active backend;
-   * models/native/ has the BLAS one).
+   * The step implementation: a backend's training entry gives it (models/backends.ts); no
+   * default, so that the trainer's graph holds no backend's step.
    */
-  createStep?: BatchStepFactory;
+  createStep: BatchStepFactory;
+}
+
+/** What {@linkcode train} resumed from, passed to `onResume`. */
+export interface ResumeOutcome {
+  /** Finished epochs taken from the checkpoint (0: none, training starts at epoch 1). */
+  resumedEpochs: number;
+  /** Newer checkpoints passed over because they did not verify, one line each. */
+  rejected: string[];
 }
 
 /** Result of {@linkcode train}. */
@@ -215,7 +226,8 @@ function abortReason(signal: AbortSignal): unknown {
  * Trains the MLP. Resumes from `options.checkpoint` when it holds a checkpoint of a run
  * with the same settings (a checkpoint of other settings is a {@linkcode ModelError});
  * saves one after every epoch. A non-finite loss stops training with a
- * {@linkcode DivergenceError}. Runs on whatever tfjs backend is active.
+ * {@linkcode DivergenceError}. Steps with `createStep`; evaluates on the step's own forward
+ * pass when it has one, else on whatever tfjs backend is active.
  */
 export async function train(
   data: TrainData,
@@ -223,7 +235,7 @@ export async function train(
 ): Promise<TrainResult> {
   const { settings, epochs } = resolveSettings(data, options);
   const readEvery = Math.max(1, options.readEvery ?? 50);
-  const createStep = options.createStep ?? tfjsStepFactory();
+  const { createStep } = options;
   const config = settings.model;
   let step: BatchStep | null = null;
   const device: tf.Tensor[] = [];
@@ -236,7 +248,9 @@ export async function train(
       seed: settings.seed,
     });
     let history: EpochRecord[] = [];
-    const stored = await options.checkpoint?.load() ?? null;
+    const loaded = await options.checkpoint?.load() ??
+      { checkpoint: null, rejected: [] };
+    const stored = loaded.checkpoint;
     if (stored) {
       const mismatch = describeMismatch(stored.settings, settings);
       if (mismatch.length > 0) {
@@ -257,7 +271,9 @@ export async function train(
       history = [...stored.history];
     }
     const resumedEpochs = history.length;
-    if (resumedEpochs > 0) options.onResume?.(resumedEpochs);
+    if (resumedEpochs > 0 || loaded.rejected.length > 0) {
+      options.onResume?.({ resumedEpochs, rejected: loaded.rejected });
+    }
 
     const { train: trainSplit, test: testSplit } = data;
     const n = trainSplit.count;

@@ -10,6 +10,7 @@ import {
   itemValue,
   upstreamInstance,
 } from "../pipeline/mod.ts";
+import { evaluationEntry } from "../models/backends.ts";
 import type { Params } from "./params.ts";
 import { PREPROCESSED_TEST_FILES } from "../data/preprocess.ts";
 import {
@@ -19,7 +20,10 @@ import {
   type TrainStageOptions,
 } from "./train_params.ts";
 
-/** The evaluation's run body, loaded when an instance runs (and part of its key). */
+/**
+ * The evaluation's run body, loaded when an instance runs; it and the backend's evaluation
+ * entry (models/backends.ts, loaded by the body) are an evaluation's code.
+ */
 const EVALUATE_RUN = new URL("./evaluate_run.ts", import.meta.url);
 
 /** Declares `evaluate_<mode>`, one instance per seed (paired with `train_<mode>@seed`). */
@@ -46,7 +50,7 @@ export function evaluateStage(mode: Mode, options: TrainStageOptions) {
       [`train_${mode}`]: MODEL_FILES,
     },
     code: import.meta.url,
-    codeFor: () => [EVALUATE_RUN],
+    codeFor: (p) => [EVALUATE_RUN, evaluationEntry(p.backend)],
     async run(ctx) {
       const { runEvaluation } = await importLater<
         typeof import("./evaluate_run.ts")

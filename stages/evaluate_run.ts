@@ -5,7 +5,7 @@
  */
 import type { StageContext } from "../pipeline/mod.ts";
 import { loadSplit, readPreprocessMeta } from "../data/preprocess.ts";
-import { selectBackend } from "../models/backend.ts";
+import { startEvaluationBackend } from "../models/backends.ts";
 import { evaluateModel } from "../models/evaluate.ts";
 import { disposeMlp, loadModelArtifacts } from "../models/mlp.ts";
 import { Evaluation } from "./artifacts.ts";
@@ -17,7 +17,7 @@ export async function runEvaluation(
   ctx: StageContext<{ mode: Mode; backend: ResolvedBackend }>,
   options: { seed: number; modelDir: string },
 ): Promise<void> {
-  await selectBackend(ctx.params.backend);
+  await startEvaluationBackend(ctx.params.backend);
   // Only the test split: the 188 MB training images are not needed to evaluate.
   const meta = await readPreprocessMeta(ctx.inputs.preprocess);
   const test = await loadSplit(ctx.inputs.preprocess, "test", { meta });

@@ -4,6 +4,7 @@
  * @module
  */
 import { defineStage, importLater, itemValue } from "../pipeline/mod.ts";
+import { trainingEntry } from "../models/backends.ts";
 import type { Params } from "./params.ts";
 import {
   type Mode,
@@ -19,7 +20,10 @@ export const TRAIN_OUTPUTS = [
   "run.json",
 ] as const;
 
-/** The training's run body, loaded when an instance runs (and part of every training's key). */
+/**
+ * The training's run body, loaded when an instance runs; it and the resolved backend's
+ * training entry (models/backends.ts, loaded by the body) are a training's code.
+ */
 const TRAIN_RUN = new URL("./train_run.ts", import.meta.url);
 
 /** Declares `train_<mode>`, one instance per seed (and per swept combination that changes it). */
@@ -43,7 +47,7 @@ export function trainStage(mode: Mode, options: TrainStageOptions) {
     }),
     outputs: TRAIN_OUTPUTS,
     code: import.meta.url,
-    codeFor: () => [TRAIN_RUN],
+    codeFor: (p) => [TRAIN_RUN, trainingEntry(p.backend)],
     async run(ctx) {
       const { runTraining } = await importLater<
         typeof import("./train_run.ts")

@@ -6,12 +6,14 @@
  */
 import type { StageContext } from "../pipeline/mod.ts";
 import { loadPreprocessed } from "../data/preprocess.ts";
-import { selectBackend } from "../models/backend.ts";
-import { describeEnvironment } from "../models/backend.ts";
-import { fileCheckpointStore } from "../models/checkpoint.ts";
+import { startTrainingBackend } from "../models/backends.ts";
+import { describeEnvironment } from "../models/tfjs_backend.ts";
+import {
+  describeResume,
+  fileCheckpointStore,
+} from "../models/checkpoint_store.ts";
 import { disposeMlp, saveModelArtifacts } from "../models/mlp.ts";
 import { train } from "../models/trainer.ts";
-import { stepFactoryFor } from "../models/step_factory.ts";
 import { RunRecord, TrainHistory } from "./artifacts.ts";
 import type { TrainInstanceParams } from "./train_params.ts";
 import { writeJson } from "./json_files.ts";
@@ -27,17 +29,12 @@ export async function runTraining(
   // Only keyed params: `auto` and an explicit backend that resolve alike share a cache entry,
   // so what was asked for is not part of the result.
   const requestedBackend = p.backend;
-  const selection = await selectBackend(p.backend);
-  if (selection.note) ctx.log(selection.note);
-  if (selection.backend !== p.backend) {
-    throw new Error(
-      `backend auto resolved to ${p.backend} when the stage key was computed but to ` +
-        `${selection.backend} now; rerun the pipeline`,
-    );
-  }
   // Only a native run's key holds the thread count; other steps use no BLAS.
   const blasThreads = p.blasThreads ?? 1;
-  const createStep = stepFactoryFor(selection, { blasThreads });
+  // `p.backend` is resolved (auto was decided when the key was computed): the backend that
+  // runs is the one whose entry the key holds (train.ts's codeFor), or it fails to start.
+  const selection = await startTrainingBackend(p.backend, { blasThreads });
+  const { createStep } = selection;
   if (selection.blas) {
     const { info } = selection.blas;
     ctx.log(
@@ -87,8 +84,9 @@ export async function runTraining(
     checkpoint: fileCheckpointStore(`${ctx.scratchDir}/checkpoint.bin`),
     createStep,
     signal: ctx.signal,
-    onResume(epochs) {
-      ctx.log(`resumed from the checkpoint after epoch ${epochs}`);
+    // Also when a checkpoint failed its checksum: which one was used instead, or none.
+    onResume(outcome) {
+      ctx.log(describeResume(outcome));
     },
     onStep(info) {
       stepsInEpoch = info.steps;

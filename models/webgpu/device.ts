@@ -5,7 +5,7 @@
  *
  * The step normally runs on tfjs' own device (the active webgpu backend), so that tfjs can
  * evaluate the same model on the same GPU; {@linkcode requestGpuDevice} makes a separate
- * one for tools and tests. Like models/backend.ts it asks for no optional features (Deno
+ * one for tools and tests. Like webgpu/tfjs_backend.ts it asks for no optional features (Deno
  * rejects tfjs' feature list) and requests a fresh adapter for every device (an adapter that
  * produced a device cannot produce another: tensorflow/tfjs#8518).
  *
@@ -107,7 +107,7 @@ export async function requestGpuDevice(
 
 /**
  * tfjs' own device, when the active tfjs backend is webgpu (a ModelError otherwise), with
- * the adapter description `models/backend.ts` recorded.
+ * the adapter description `webgpu/tfjs_backend.ts` recorded.
  */
 export function tfjsGpuContext(adapter: string | null): GpuContext {
   const backend = tf.getBackend() === "webgpu"

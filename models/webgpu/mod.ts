@@ -9,7 +9,7 @@
  *
  * @module
  */
-import { describeEnvironment } from "../backend.ts";
+import { describeEnvironment } from "../tfjs_backend.ts";
 import { tfjsGpuContext } from "./device.ts";
 import {
   createFusedStep,

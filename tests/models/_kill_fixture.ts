@@ -8,7 +8,7 @@
  */
 import * as tf from "@tensorflow/tfjs-core";
 import "@tensorflow/tfjs-backend-cpu";
-import { fileCheckpointStore } from "../../models/checkpoint.ts";
+import { fileCheckpointStore } from "../../models/checkpoint_store.ts";
 import { train } from "../../models/trainer.ts";
 import { KILL_DATA, KILL_OPTIONS } from "./_kill_settings.ts";
 

@@ -4,6 +4,7 @@
  * @module
  */
 import type { TrainData, TrainOptions } from "../../models/trainer.ts";
+import { tfjsStepFactory } from "../../models/tfjs_step.ts";
 import { blobs } from "./_synthetic.ts";
 
 /** Small synthetic splits. */
@@ -23,4 +24,5 @@ export const KILL_OPTIONS: TrainOptions = {
   shuffle: true,
   model: { inputSize: 16, hidden: [24], classes: 3, dropout: 0.3 },
   readEvery: 4,
+  createStep: tfjsStepFactory(),
 };

@@ -22,6 +22,7 @@ import {
 } from "../../models/mlp.ts";
 import { createReferenceStep } from "../../models/reference_step.ts";
 import { type Blas, probeBlas } from "../../models/native/blas.ts";
+import { tfjsStepFactory } from "../../models/tfjs_step.ts";
 import { createTrainStep } from "../../models/train_step.ts";
 import { train, type TrainOptions } from "../../models/trainer.ts";
 import { blobs } from "./_synthetic.ts";
@@ -286,6 +287,8 @@ Deno.test({
       shuffle: false,
       model: { inputSize: 20, hidden: [32, 16], classes: 3, dropout: 0.3 },
       readEvery: 5,
+      // The tfjs step on both backends (the fused WebGPU step has its own tests).
+      createStep: tfjsStepFactory(),
     };
     const histories = [];
     for (const backend of ["wasm", "webgpu"] as const) {

@@ -1,10 +1,15 @@
 import { assert, assertEquals, assertThrows } from "../assert.ts";
 import {
   type Checkpoint,
+  CheckpointCorruptError,
   decodeCheckpoint,
   encodeCheckpoint,
-  fileCheckpointStore,
 } from "../../models/checkpoint.ts";
+import {
+  describeResume,
+  fileCheckpointStore,
+  memoryCheckpointStore,
+} from "../../models/checkpoint_store.ts";
 import { ModelError } from "../../models/errors.ts";
 
 function sample(): Checkpoint {
@@ -82,16 +87,112 @@ Deno.test("corrupt checkpoints are ModelErrors naming the file", () => {
   }
 });
 
-Deno.test("the file store returns null when empty and writes atomically", async () => {
+/** Byte offset of the first weight in an encoded checkpoint (after the padded header). */
+function payloadStart(bytes: Uint8Array): number {
+  const headerLength = new DataView(bytes.buffer, bytes.byteOffset).getUint32(
+    4,
+    true,
+  );
+  return Math.ceil((8 + headerLength) / 4) * 4;
+}
+
+Deno.test("one flipped bit in a weight or a truncated payload fails the checksum or the length check", () => {
+  const bytes = encodeCheckpoint(sample());
+  const flipped = bytes.slice();
+  // The low mantissa bit of w0[1]: a valid float either way, only the checksum tells.
+  flipped[payloadStart(bytes) + 4] ^= 0x01;
+  const error = assertThrows(() => decodeCheckpoint(flipped, "ckpt.bin"));
+  assert(error instanceof CheckpointCorruptError, String(error));
+  assertEquals(error.reason, "checksum mismatch");
+  assertEquals(error.file, "ckpt.bin");
+  const truncated = assertThrows(() =>
+    decodeCheckpoint(bytes.slice(0, bytes.length - 40), "ckpt.bin")
+  );
+  assert(truncated instanceof CheckpointCorruptError, String(truncated));
+  assert(truncated.reason.startsWith("truncated: "), truncated.reason);
+});
+
+Deno.test("a checkpoint of the format before checksums is reported as such", () => {
+  const bytes = encodeCheckpoint(sample());
+  const text = new TextDecoder().decode(bytes);
+  const at = text.indexOf('"version":2');
+  assert(at > 0);
+  const old = bytes.slice();
+  old.set(new TextEncoder().encode('"version":1'), at);
+  const error = assertThrows(() => decodeCheckpoint(old));
+  assert(error instanceof CheckpointCorruptError, String(error));
+  assert(error.reason.includes("older checkpoint format"), error.reason);
+});
+
+function epochSample(epoch: number): Checkpoint {
+  const c = sample();
+  c.epoch = epoch;
+  c.history = c.history.slice(0, epoch);
+  c.values[0][0] = epoch;
+  return c;
+}
+
+Deno.test("the file store keeps the previous checkpoint and falls back to it when the latest is damaged", async () => {
   const dir = await Deno.makeTempDir();
   try {
-    const store = fileCheckpointStore(`${dir}/ckpt.bin`);
-    assertEquals(await store.load(), null);
-    await store.save(sample());
-    assertEquals(plain((await store.load())!), plain(sample()));
-    // Only the checkpoint remains: no temporary files left behind.
-    assertEquals([...Deno.readDirSync(dir)].map((e) => e.name), ["ckpt.bin"]);
+    const path = `${dir}/ckpt.bin`;
+    const store = fileCheckpointStore(path);
+    assertEquals(await store.load(), { checkpoint: null, rejected: [] });
+    await store.save(epochSample(1));
+    await store.save(epochSample(2));
+    // Only the two checkpoints remain: no temporary files left behind.
+    assertEquals(
+      [...Deno.readDirSync(dir)].map((e) => e.name).sort(),
+      ["ckpt.bin", "ckpt.prev.bin"],
+    );
+    const good = await store.load();
+    assertEquals(good.rejected, []);
+    assertEquals(plain(good.checkpoint!), plain(epochSample(2)));
+
+    const bytes = await Deno.readFile(path);
+    bytes[payloadStart(bytes) + 4] ^= 0x01;
+    await Deno.writeFile(path, bytes);
+    const fallback = await store.load();
+    assertEquals(fallback.rejected, [
+      "ckpt.bin is corrupt (checksum mismatch)",
+    ]);
+    assertEquals(plain(fallback.checkpoint!), plain(epochSample(1)));
+    assertEquals(
+      describeResume({ resumedEpochs: 1, rejected: fallback.rejected }),
+      "ckpt.bin is corrupt (checksum mismatch); resumed from the checkpoint after epoch 1",
+    );
+
+    // Saving over a damaged latest keeps the good previous one.
+    await store.save(epochSample(2));
+    await Deno.truncate(path, 100);
+    const again = await store.load();
+    assertEquals(plain(again.checkpoint!), plain(epochSample(1)));
+    assert(again.rejected[0].startsWith("ckpt.bin is corrupt (truncated"));
+
+    // Both damaged: nothing to resume, and both are named.
+    await Deno.truncate(`${dir}/ckpt.prev.bin`, 3);
+    const none = await store.load();
+    assertEquals(none.checkpoint, null);
+    assertEquals(none.rejected.length, 2);
+    assertEquals(
+      describeResume({ resumedEpochs: 0, rejected: none.rejected }).split("; ")
+        .at(-1),
+      "restarted from epoch 1",
+    );
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("the memory store keeps two copies like the file store", async () => {
+  const store = memoryCheckpointStore();
+  await store.save(epochSample(1));
+  await store.save(epochSample(2));
+  store.copies.latest![payloadStart(store.copies.latest!) + 4] ^= 0x01;
+  await store.save(epochSample(3));
+  // The damaged epoch-2 copy was not kept as the previous one.
+  store.copies.latest = store.copies.latest!.slice(0, 20);
+  const loaded = await store.load();
+  assertEquals(loaded.checkpoint?.epoch, 1);
+  assertEquals(loaded.rejected.length, 1);
 });

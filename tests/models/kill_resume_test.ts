@@ -1,10 +1,8 @@
 import * as tf from "@tensorflow/tfjs-core";
 import "@tensorflow/tfjs-backend-cpu";
 import { assertEquals } from "../assert.ts";
-import {
-  decodeCheckpoint,
-  fileCheckpointStore,
-} from "../../models/checkpoint.ts";
+import { decodeCheckpoint } from "../../models/checkpoint.ts";
+import { fileCheckpointStore } from "../../models/checkpoint_store.ts";
 import { disposeMlp, readMlpValues } from "../../models/mlp.ts";
 import { train } from "../../models/trainer.ts";
 import { KILL_DATA, KILL_OPTIONS } from "./_kill_settings.ts";

@@ -376,6 +376,7 @@ Deno.test({
       shuffle: true,
       model: { inputSize: 20, hidden: [32, 16], classes: 3, dropout: 0.3 },
       readEvery: 5,
+      createStep: nativeStepFactory(blas(), { threads: 1 }),
     };
     const data = {
       train: blobs(300, { features: 20, classes: 3, seed: 1 }),
@@ -384,7 +385,6 @@ Deno.test({
     const reads: { loss?: number; accuracy?: number }[] = [];
     const result = await train(data, {
       ...options,
-      createStep: nativeStepFactory(blas(), { threads: 1 }),
       onStep: (info) => {
         if (info.loss !== undefined) reads.push(info);
       },

@@ -4,7 +4,7 @@ import "@tensorflow/tfjs-backend-wasm";
 import { assert, assertEquals, assertRejects } from "../assert.ts";
 import { blobs } from "./_synthetic.ts";
 import { DivergenceError, ModelError } from "../../models/errors.ts";
-import { memoryCheckpointStore } from "../../models/checkpoint.ts";
+import { memoryCheckpointStore } from "../../models/checkpoint_store.ts";
 import { disposeMlp, readMlpValues } from "../../models/mlp.ts";
 import { createReferenceStep } from "../../models/reference_step.ts";
 import { tfjsStepFactory } from "../../models/tfjs_step.ts";
@@ -48,6 +48,7 @@ const BASE: TrainOptions = {
     dropout: 0.3,
   },
   readEvery: 5,
+  createStep: tfjsStepFactory(),
 };
 
 /** The history without wall-clock fields, which differ between runs. */
@@ -119,19 +120,28 @@ test("a run killed after epoch 1 resumes from its checkpoint with the same histo
     })
   );
   assertEquals(store.saves, 1);
-  assertEquals((await store.load())?.epoch, 1);
+  assertEquals((await store.load()).checkpoint?.epoch, 1);
 
   let stepsRun = 0;
-  const resumedAt: { epochs: number; stepsBefore: number }[] = [];
+  const resumedAt: {
+    epochs: number;
+    rejected: string[];
+    stepsBefore: number;
+  }[] = [];
   const resumed = await train(DATA, {
     ...options,
     checkpoint: store,
     onStep: () => stepsRun++,
-    onResume: (epochs) => resumedAt.push({ epochs, stepsBefore: stepsRun }),
+    onResume: ({ resumedEpochs, rejected }) =>
+      resumedAt.push({
+        epochs: resumedEpochs,
+        rejected,
+        stepsBefore: stepsRun,
+      }),
   });
   assertEquals(resumed.resumedEpochs, 1);
   // Announced once, when resuming starts, not after training.
-  assertEquals(resumedAt, [{ epochs: 1, stepsBefore: 0 }]);
+  assertEquals(resumedAt, [{ epochs: 1, rejected: [], stepsBefore: 0 }]);
   assertEquals(stepsRun, 2 * stepsPerEpoch(300, 16));
   assertEquals(withoutTimes(resumed.history), withoutTimes(whole.history));
   assertEquals(
@@ -197,7 +207,7 @@ test("a NaN or infinite loss stops with a DivergenceError naming epoch, step and
 test("no tensor leak: live tensors are the same after every step", async () => {
   const before = tf.memory().numTensors;
   const counts: number[] = [];
-  const steps = [["optimised", undefined], [
+  const steps = [["optimised", tfjsStepFactory()], [
     "reference",
     tfjsStepFactory(createReferenceStep),
   ]] as const;

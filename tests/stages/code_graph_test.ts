@@ -6,7 +6,7 @@
  */
 import { fileURLToPath } from "node:url";
 import { relative } from "node:path";
-import { assertEquals } from "../assert.ts";
+import { assert, assertEquals } from "../assert.ts";
 import { planPipeline } from "../../pipeline/engine.ts";
 import { parseOverride } from "../../pipeline/plan/params.ts";
 import { createPipeline } from "../../stages/pipeline.ts";
@@ -94,3 +94,40 @@ for (
     }
   });
 }
+
+/** Folders of one backend's runtime that no other backend's training or evaluation runs. */
+const BACKEND_FOLDERS: Readonly<Record<ResolvedBackend, readonly string[]>> = {
+  native: ["models/native/"],
+  webgpu: ["models/webgpu/"],
+  wasm: [],
+  cpu: [],
+};
+
+Deno.test("a training's or evaluation's key holds its own backend's runtime and no other's", async () => {
+  for (
+    const backend of ["native", "webgpu", "wasm", "cpu"] as ResolvedBackend[]
+  ) {
+    const plan = await planPipeline(createPipeline({ autoBackend: backend }), {
+      root: ROOT,
+      overrides: [parseOverride("seeds=[0]")],
+    });
+    const others = Object.entries(BACKEND_FOLDERS)
+      .filter(([name]) => name !== backend)
+      .flatMap(([, folders]) => folders);
+    for (const instance of plan.instances) {
+      if (!/^(train|evaluate)_/.test(instance.name)) continue;
+      const files = Object.keys(instance.input.code.files);
+      const foreign = files.filter((f) => others.some((o) => f.startsWith(o)));
+      assertEquals(foreign, [], `${instance.name} (${backend})`);
+      if (instance.name.startsWith("train_")) {
+        // The backend's own training entry is there: the key is not merely smaller.
+        for (const folder of BACKEND_FOLDERS[backend]) {
+          assert(
+            files.some((f) => f.startsWith(folder)),
+            `${instance.name} (${backend}) holds nothing of ${folder}`,
+          );
+        }
+      }
+    }
+  }
+});

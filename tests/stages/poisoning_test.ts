@@ -2,8 +2,9 @@
  * Nothing unverified feeds a result, on the real pipeline under the `pipeline` task's own
  * permission flags (read from deno.json), with `--jobs 1` (stages in the coordinator) and
  * `--jobs 2` (worker processes): code edited while a run goes, a store object corrupted in place
- * (its mtime kept), and a manifest edited to name another valid object. Each either fails loudly
- * or recomputes; none is cached under a key that names other inputs.
+ * (its mtime kept), a manifest edited to name another valid object, and a training checkpoint
+ * with a flipped weight bit. Each either fails loudly or recomputes; none is cached under a key
+ * that names other inputs.
  */
 import { join } from "node:path";
 import { assert, assertEquals, assertMatch } from "../assert.ts";
@@ -66,7 +67,10 @@ function objectPath(dir: string, sha256: string): string {
 async function runUntil(
   dir: string,
   args: string[],
-  options: { line: RegExp; onLine: () => Promise<void> },
+  options: {
+    line: RegExp;
+    onLine: (child: Deno.ChildProcess) => Promise<void>;
+  },
 ): Promise<{ code: number; out: string }> {
   const task = await readTask("pipeline");
   const child = new Deno.Command(Deno.execPath(), {
@@ -84,7 +88,7 @@ async function runUntil(
     out += chunk;
     if (!fired && options.line.test(out)) {
       fired = true;
-      await options.onLine();
+      await options.onLine(child);
     }
   }
   const { code } = await child.status;
@@ -239,4 +243,76 @@ for (const jobs of ["1", "2"]) {
       }
     },
   });
+
+  Deno.test({
+    name:
+      `--jobs ${jobs}: a checkpoint with one flipped weight bit is not resumed; the training says what it resumed from instead and ends with the uninterrupted weights`,
+    ignore: !haveData,
+    async fn() {
+      const dir = await copyOf(await warmProject());
+      try {
+        // Enough epochs that Ctrl-C lands while train_rdrop@0 still trains (after epoch 2).
+        const longer = ["--set", "train.epochs=100", "--jobs", jobs];
+        const interrupted = await runUntil(dir, longer, {
+          line: jobs === "1"
+            ? /running train_rdrop@0[\s\S]*epoch 2\/100 /
+            : /train_rdrop@0 +epoch 2\/100 /,
+          onLine: (child) => Promise.resolve(child.kill("SIGINT")),
+        });
+        assertEquals(interrupted.code, 130, interrupted.out);
+        assertMatch(interrupted.out, /train_rdrop@0 was stopped/);
+        // train_rdrop@0's, and with --jobs 2 train_baseline@0's, which trained alongside.
+        const checkpoints = (await walkFiles(join(dir, ".pipeline")))
+          .filter((f) => f.endsWith("/checkpoint.bin"));
+        assert(checkpoints.length >= 1, interrupted.out);
+        for (const checkpoint of checkpoints) {
+          const bytes = await Deno.readFile(checkpoint);
+          const headerLength = new DataView(bytes.buffer).getUint32(4, true);
+          // The lowest bit of the first weight: still a valid float, only the checksum tells.
+          bytes[Math.ceil((8 + headerLength) / 4) * 4] ^= 0x01;
+          await Deno.writeFile(checkpoint, bytes);
+        }
+
+        const resumed = await pipeline(dir, longer);
+        assertEquals(resumed.code, 0, resumed.out);
+        const said = resumed.out.match(
+          /checkpoint\.bin is corrupt \(checksum mismatch\); (resumed from the checkpoint after epoch \d+|restarted from epoch 1)\n/g,
+        );
+        assertEquals(said?.length, checkpoints.length, resumed.out);
+        const trained = async () =>
+          [
+            (await lockEntry(dir, "train_baseline@0")).outputs,
+            (await lockEntry(dir, "train_rdrop@0")).outputs,
+          ].map((outputs) => outputs["weights.bin"].sha256);
+        const weights = await trained();
+        const whole = await pipeline(dir, [
+          ...longer,
+          "--force",
+          "train_baseline",
+          "--force",
+          "train_rdrop",
+        ]);
+        assertEquals(whole.code, 0, whole.out);
+        assertMatch(whole.out, /ran +train_rdrop@0/);
+        assertEquals(
+          await trained(),
+          weights,
+          "the resumed runs' weights are the uninterrupted runs'",
+        );
+      } finally {
+        await Deno.remove(dir, { recursive: true });
+      }
+    },
+  });
+}
+
+/** Every file under `dir` (absolute paths). */
+async function walkFiles(dir: string): Promise<string[]> {
+  const out: string[] = [];
+  for await (const entry of Deno.readDir(dir)) {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory) out.push(...await walkFiles(path));
+    else if (entry.isFile) out.push(path);
+  }
+  return out;
 }
