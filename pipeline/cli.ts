@@ -334,7 +334,18 @@ async function remoteForLookups(
   return undefined;
 }
 
-/** Runs `work` with a signal that the first Ctrl-C or a SIGTERM aborts (a second Ctrl-C exits at once). */
+/**
+ * SIGINTs closer together than this are one Ctrl-C. At a terminal Ctrl-C goes to the whole
+ * foreground process group, so the same key press arrives twice: from the terminal and again
+ * from `deno task`, which forwards it to its child (and a worker gets the terminal's and then its
+ * coordinator's). Counting those as two skipped the graceful stop.
+ */
+export const SAME_CTRL_C_MS = 1000;
+
+/**
+ * Runs `work` with a signal that the first Ctrl-C or a SIGTERM aborts; a second Ctrl-C (at
+ * least {@link SAME_CTRL_C_MS} after the first) exits at once.
+ */
 async function withSigint(
   options: CliOptions,
   stderr: (text: string) => void,
@@ -342,11 +353,15 @@ async function withSigint(
 ): Promise<number> {
   if (options.signal !== undefined) return await work(options.signal);
   const controller = new AbortController();
+  let firstAt: number | undefined;
   const onSigint = () => {
-    if (controller.signal.aborted) {
+    const now = performance.now();
+    if (firstAt !== undefined) {
+      if (now - firstAt < SAME_CTRL_C_MS) return;
       stderr("second Ctrl-C: exiting now\n");
       Deno.exit(130);
     }
+    firstAt = now;
     stderr(
       "Ctrl-C: stopping the running stages (Ctrl-C again to exit at once)\n",
     );
