@@ -38,10 +38,12 @@ import { collectGarbage, type GcResult } from "./gc.ts";
 import { verifyPipeline } from "./verify.ts";
 import { toText } from "./graph.ts";
 import { formatBytes } from "./progress.ts";
-import { formatReason, formatReasons, type StaleReason } from "./reasons.ts";
+import { formatReasons } from "./reasons.ts";
 import { TerminalRenderer } from "./render.ts";
 import type { PipelineDeclaration } from "./types.ts";
-import { type CliArgs, HELP, parseCliArgs } from "./cli_args.ts";
+import type { PipelineEvent } from "./events.ts";
+import { type CliArgs, commandHelp, parseCliArgs } from "./cli_args.ts";
+import { dryRunJson, gcJson, statusJson, verifyJson } from "./cli_json.ts";
 
 export { type CliArgs, type Command, HELP, parseCliArgs } from "./cli_args.ts";
 import {
@@ -80,6 +82,8 @@ export interface CliOptions {
   worker?: WorkerCommandOptions;
   /** Fault injection for the remote store (tests). */
   remoteHooks?: S3Hooks;
+  /** What `--version` prints before the Deno version, e.g. `rdrop-pipeline 0.1.0`. */
+  version?: string;
   /** The remote store that `status` and `run --dry-run` look results up in (tests; default: configured). */
   remote?: RemoteStore;
 }
@@ -138,14 +142,32 @@ export async function runCli<S extends PipelineDeclaration>(
     args,
     paramsFile: parsed.paramsFile,
     overrides: parsed.overrides,
-    onEvent: labelParallel((event) => renderer.handle(event)),
+    onEvent: parsed.json
+      // With --json, stdout is the JSON alone: the plan is printed from the result, anything
+      // else (a warning) goes to stderr.
+      ? (() => {
+        const toStderr = new TerminalRenderer({
+          write: stderr,
+          tty: false,
+          color: false,
+        });
+        return (event: PipelineEvent) => {
+          if (event.type !== "plan") toStderr.handle(event);
+        };
+      })()
+      : labelParallel((event) => renderer.handle(event)),
     importMap: options.importMap,
     codeLoadedSince: options.codeLoadedSince,
   };
   try {
     switch (parsed.command) {
       case "help":
-        stdout(`${HELP}\n`);
+        stdout(`${commandHelp(parsed.helpFor)}\n`);
+        return 0;
+      case "version":
+        stdout(
+          `${options.version ?? "pipeline"} (deno ${Deno.version.deno})\n`,
+        );
         return 0;
       case "dag": {
         const plan = await planPipeline(pipeline, engine);
@@ -169,7 +191,7 @@ export async function runCli<S extends PipelineDeclaration>(
           onWarning: warn,
         });
         if (parsed.json) {
-          stdout(JSON.stringify(entries.map(statusJson), null, 2) + "\n");
+          stdout(statusJson(entries));
         } else {
           for (const entry of entries) {
             stdout(
@@ -196,6 +218,10 @@ export async function runCli<S extends PipelineDeclaration>(
         return await gcCommand(pipeline, parsed, engine, options, stdout);
       case "verify": {
         const result = await verifyPipeline(pipeline, engine);
+        if (parsed.json) {
+          stdout(verifyJson(result));
+          return result.problems.length === 0 ? 0 : 1;
+        }
         const where = {
           store: "cached object",
           workspace: "checked-out file",
@@ -219,10 +245,13 @@ export async function runCli<S extends PipelineDeclaration>(
         return result.problems.length === 0 ? 0 : 1;
       }
       case "run":
-        // A message on stderr (Ctrl-C) must not be glued to a bar drawn on stdout.
-        return await runCommand(pipeline, parsed, engine, options, (text) => {
-          renderer.breakLine();
-          stderr(text);
+        return await runCommand(pipeline, parsed, engine, options, {
+          stdout,
+          // A message on stderr (Ctrl-C) must not be glued to a bar drawn on stdout.
+          stderr: (text) => {
+            renderer.breakLine();
+            stderr(text);
+          },
         });
       case "push":
       case "pull":
@@ -260,7 +289,10 @@ async function runCommand<S extends PipelineDeclaration>(
   parsed: CliArgs,
   engine: EngineOptions,
   options: CliOptions,
-  stderr: (text: string) => void,
+  { stdout, stderr }: {
+    stdout: (text: string) => void;
+    stderr: (text: string) => void;
+  },
 ): Promise<number> {
   const root = rootPath(options.root);
   // Credentials, the bucket and conditional writes are checked before anything runs.
@@ -293,6 +325,7 @@ async function runCommand<S extends PipelineDeclaration>(
       signal,
       command: ["run", ...parsed.targets].join(" "),
     });
+    if (parsed.json) stdout(dryRunJson(result.plan));
     switch (result.outcome) {
       case "success":
       case "dry-run":
@@ -423,7 +456,9 @@ async function gcCommand<S extends PipelineDeclaration>(
       return await ask(`gc: delete ${summary(found)}? [y/N] `);
     },
   });
-  if (parsed.dryRun) {
+  if (parsed.json) {
+    stdout(gcJson(result, parsed.dryRun));
+  } else if (parsed.dryRun) {
     list(result);
     stdout(`gc --dry-run: would delete ${summary(result)}\n`);
   } else if (result.items.length === 0) {
@@ -467,21 +502,4 @@ function reportError(error: unknown, stderr: (text: string) => void): number {
     }\n`,
   );
   return 1;
-}
-
-/** One entry of `status --json`: `reasons` in words (as before), `why` as typed values. */
-interface StatusJson {
-  stage: string;
-  state: StatusEntry["state"];
-  reasons: string[];
-  why: StaleReason[];
-}
-
-function statusJson(entry: StatusEntry): StatusJson {
-  return {
-    stage: entry.stage,
-    state: entry.state,
-    reasons: entry.reasons.map(formatReason),
-    why: entry.reasons,
-  };
 }
