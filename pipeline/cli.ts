@@ -88,11 +88,22 @@ export interface CliOptions {
   remote?: RemoteStore;
 }
 
+/**
+ * Exit code when the reader of stdout went away (`... | head -2`): what a shell reports for a
+ * process that SIGPIPE ended (128 + 13), quietly, as other command-line tools end there.
+ */
+export const BROKEN_PIPE_EXIT = 141;
+
 function writer(stream: { writeSync(p: Uint8Array): number }) {
   const encoder = new TextEncoder();
   return (text: string) => {
     let data = encoder.encode(text);
-    while (data.length > 0) data = data.subarray(stream.writeSync(data));
+    try {
+      while (data.length > 0) data = data.subarray(stream.writeSync(data));
+    } catch (error) {
+      if (error instanceof Deno.errors.BrokenPipe) Deno.exit(BROKEN_PIPE_EXIT);
+      throw error;
+    }
   };
 }
 

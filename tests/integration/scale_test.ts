@@ -6,6 +6,7 @@
  * anything runs. Every run is the real CLI in a scratch copy, with deno.json's pipeline-task
  * permissions.
  */
+import { fileURLToPath } from "node:url";
 import { testManifest } from "../pipeline/manifests.ts";
 import { createHash } from "node:crypto";
 import { join } from "node:path";
@@ -22,7 +23,7 @@ import {
   SLURM_CONF,
 } from "./services.ts";
 
-const ROOT = new URL("../..", import.meta.url).pathname;
+const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 const COPIED = [
   "deno.json",
   "deno.lock",

@@ -202,12 +202,11 @@ for (const jobs of ["1", "2"]) {
         const baseline = await lockEntry(dir, "train_baseline@0");
         const path = join(dir, ".pipeline/runs", `${rdrop.key}.json`);
         const manifest = JSON.parse(await Deno.readTextFile(path));
-        manifest.outputs["weights.bin"] =
-          JSON.parse(
-            await Deno.readTextFile(
-              join(dir, ".pipeline/runs", `${baseline.key}.json`),
-            ),
-          ).outputs["weights.bin"];
+        manifest.outputs["weights.bin"] = JSON.parse(
+          await Deno.readTextFile(
+            join(dir, ".pipeline/runs", `${baseline.key}.json`),
+          ),
+        ).outputs["weights.bin"];
         await Deno.chmod(path, 0o644).catch(() => {});
         await Deno.writeTextFile(path, JSON.stringify(manifest, null, 2));
         const verify = await pipeline(dir, ["verify"]);
