@@ -30,6 +30,7 @@ import type { WorkerCommandOptions } from "./executor/worker_command.ts";
 import type { S3Hooks } from "./store/s3.ts";
 import {
   DiskFullError,
+  fileSystemError,
   isUserError,
   permissionError,
   UserError,
@@ -501,6 +502,15 @@ function reportError(error: unknown, stderr: (text: string) => void): number {
   const denied = permissionError(error);
   if (denied !== undefined) {
     stderr(`error: ${denied.message}\n`);
+    return 2;
+  }
+  const refused = fileSystemError(error);
+  if (refused instanceof DiskFullError) {
+    stderr(`error: ${refused.message}\n`);
+    return 1;
+  }
+  if (refused !== undefined) {
+    stderr(`error: ${refused.message}\n`);
     return 2;
   }
   if (isUserError(error)) {
