@@ -3,6 +3,7 @@
  *
  * @module
  */
+import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import type { BackendName } from "../models/backends.ts";
 
@@ -177,7 +178,7 @@ export function parseBenchArgs(argv: string[], repoRoot: URL): BenchArgs {
         python: { type: "string", default: "/usr/bin/python3" },
         "torch-script": {
           type: "string",
-          default: new URL("bench/torch_reference.py", repoRoot).pathname,
+          default: fileURLToPath(new URL("bench/torch_reference.py", repoRoot)),
         },
         "data-dir": {
           type: "string",

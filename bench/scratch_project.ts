@@ -59,6 +59,36 @@ export async function scratchProject(prefix: string): Promise<string> {
       if (!(error instanceof Deno.errors.NotFound)) throw error;
     }
   }
+  await linkNodeModules(dir);
+  return dir;
+}
+
+/**
+ * The project exactly as committed in HEAD (code, params, `pipeline.lock`, `results/`), in a new
+ * temp dir with node_modules hard-linked in; returns the dir. What a fresh clone gets, whatever a
+ * local run has since rewritten in the work tree.
+ */
+export async function committedProject(prefix: string): Promise<string> {
+  const dir = await Deno.makeTempDir({ prefix });
+  const tar = join(dir, ".head.tar");
+  await git(["archive", "--format=tar", "-o", tar, "HEAD"]);
+  const unpack = await new Deno.Command("tar", {
+    args: ["-xf", tar, "-C", dir],
+    stderr: "piped",
+  }).output();
+  if (!unpack.success) {
+    throw new Error(
+      `unpacking git archive HEAD into ${dir} failed: ${
+        new TextDecoder().decode(unpack.stderr).trim()
+      }`,
+    );
+  }
+  await Deno.remove(tar);
+  await linkNodeModules(dir);
+  return dir;
+}
+
+async function linkNodeModules(dir: string): Promise<void> {
   // Hard links: the task's --allow-read=. does not reach a symlink's target outside the copy.
   const link = await new Deno.Command("cp", {
     args: ["-al", join(ROOT, "node_modules"), join(dir, "node_modules")],
@@ -70,7 +100,6 @@ export async function scratchProject(prefix: string): Promise<string> {
       } (run "deno install" first)`,
     );
   }
-  return dir;
 }
 
 /** Output and exit code of one command. */

@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { fileURLToPath } from "node:url";
 import { z } from "zod";
 
 /** The part of the reference's `--json` summary the bench reads. */
@@ -75,7 +76,7 @@ export function parseRusage(stdout: string): number | null {
 
 /** Where the reference script lives by default: `<repo>/bench/torch_reference.py`. */
 export function defaultTorchScript(repoRoot: URL): string {
-  return new URL("bench/torch_reference.py", repoRoot).pathname;
+  return fileURLToPath(new URL("bench/torch_reference.py", repoRoot));
 }
 
 /** Runs the reference once; never throws for a missing python, torch or script. */

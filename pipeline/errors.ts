@@ -57,6 +57,46 @@ export function permissionError(error: unknown): UserError | undefined {
   );
 }
 
+/**
+ * A {@link UserError} naming the path and the fix for what the OS refused: a file or directory
+ * the user may not write (EACCES, EPERM: a read-only `.pipeline/`), a read-only file system
+ * (EROFS), or a full disk (ENOSPC, EDQUOT), whose message from Deno may not name the path.
+ * `path` is the path the caller was writing, when Deno's message does not say.
+ */
+export function fileSystemError(
+  error: unknown,
+  path?: string,
+): UserError | undefined {
+  if (error instanceof UserError || !(error instanceof Error)) return undefined;
+  const code = (error as { code?: unknown }).code;
+  const named = /'([^']+)'/.exec(error.message)?.[1] ?? path;
+  const where = named === undefined ? "" : ` ${named}`;
+  if (isDiskFull(error)) {
+    return named === undefined
+      ? new UserError(
+        `no space left on the device (${error.message}); free some space ` +
+          "(`deno task pipeline gc --dry-run` shows what gc would delete) and rerun",
+        { cause: error },
+      )
+      : new DiskFullError(named, error);
+  }
+  if (
+    error instanceof Deno.errors.PermissionDenied || code === "EACCES" ||
+    code === "EPERM" || code === "EROFS"
+  ) {
+    const why = code === "EROFS"
+      ? "the file system is read-only"
+      : "permission denied";
+    return new UserError(
+      `cannot write${where}: ${why}; the pipeline writes its cache in .pipeline/ and its ` +
+        "results in the project: make them writable (e.g. `chmod -R u+w .pipeline results " +
+        "pipeline.lock`), or work in a copy of the project you can write",
+      { cause: error },
+    );
+  }
+  return undefined;
+}
+
 /** A stage's `run()` threw or did not write its declared outputs. */
 export class StageFailedError extends Error {
   /** Instance name of the stage that failed, e.g. `train_rdrop@0`. */

@@ -8,7 +8,7 @@
 import { join } from "node:path";
 import type { z } from "zod";
 import { UserError } from "./errors.ts";
-import { listDir, writeFileAtomic } from "./fs.ts";
+import { listDir } from "./fs.ts";
 import { canonicalJson } from "./plan/hash.ts";
 import { readLockFile } from "./lock.ts";
 import { flattenParams } from "./plan/params.ts";
@@ -39,18 +39,17 @@ export interface ExpRow {
   /** The root-relative file to open (its workspace) when checked out, else null. */
   open: string | null;
   /**
-   * A params file that reproduces it (`deno task pipeline --params FILE` restores it from the
-   * cache while the code is unchanged); null when the stage's params are not the whole params.
+   * Whether its params are the whole params (the stage's selector gives them back unchanged),
+   * so that they alone reproduce it: `exp params ID > FILE` then `deno task pipeline --params
+   * FILE` restores it from the cache while the code is unchanged.
    */
-  paramsFile: string | null;
+  restorable: boolean;
 }
 
 /** Options of {@link listExperiments}. */
 export interface ListOptions {
   /** The current params (validated): `changed` is relative to them. */
   currentParams: unknown;
-  /** Where to write the params files of restorable rows (root-relative); default `.pipeline/exp`. */
-  paramsDir?: string;
 }
 
 /** The stages that declare a metrics file, by name. */
@@ -145,10 +144,8 @@ export async function listExperiments(
       open: isCurrent
         ? `${workspace}/${Object.keys(manifest.outputs)[0]}`
         : null,
-      paramsFile: await writeParamsFile(pipeline.params, stage, manifest, {
-        root,
-        dir: options.paramsDir ?? ".pipeline/exp",
-      }),
+      // Listing writes nothing: it works on a read-only cache, and reading is all it does.
+      restorable: wholeParams(pipeline.params, stage, manifest),
     });
   }
   return rows.sort((a, b) =>
@@ -219,31 +216,16 @@ function leaves(value: unknown): Record<string, unknown> {
   );
 }
 
-/**
- * Writes the row's params as a params file when they are the whole params (the stage's
- * selector gives them back unchanged), so that the params file alone reproduces the row.
- */
-async function writeParamsFile(
+/** Whether the manifest's params are the whole params (the stage's selector keeps them all). */
+function wholeParams(
   schema: z.ZodType,
   stage: AnyStage<unknown>,
   manifest: Manifest,
-  options: { root: string; dir: string },
-): Promise<string | null> {
+): boolean {
   const parsed = schema.safeParse(manifest.params);
-  if (!parsed.success || stage.params === undefined) return null;
-  if (
-    canonicalJson(stage.params(parsed.data)) !== canonicalJson(manifest.params)
-  ) {
-    return null;
-  }
-  const file = `${options.dir}/${manifest.key.slice(0, 8)}.json`;
-  const text = JSON.stringify(manifest.params, null, 2) + "\n";
-  await Deno.mkdir(join(options.root, options.dir), { recursive: true });
-  await writeFileAtomic(
-    join(options.root, file),
-    new TextEncoder().encode(text),
-  );
-  return file;
+  if (!parsed.success || stage.params === undefined) return false;
+  return canonicalJson(stage.params(parsed.data)) ===
+    canonicalJson(manifest.params);
 }
 
 /** The one row whose id or key starts with `prefix`; a {@link UserError} otherwise. */

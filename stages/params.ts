@@ -8,6 +8,7 @@
 import { z } from "zod";
 import { DEFAULT_SOURCES } from "../data/fashion_mnist.ts";
 import { matrixIssues } from "../pipeline/mod.ts";
+import { machineMemory, paramsIssues } from "./plan_checks.ts";
 
 /** Where Fashion-MNIST comes from, in order of preference. */
 export const DownloadParams = z.strictObject({
@@ -77,7 +78,11 @@ const ParamsObject = z.strictObject({
 
 /** The whole params file. */
 export const Params = ParamsObject.superRefine((params, ctx) => {
-  for (const issue of matrixIssues(ParamsObject, params, "matrix")) {
+  const issues = [
+    ...matrixIssues(ParamsObject, params, "matrix"),
+    ...paramsIssues(params, { memoryBytes: machineMemory() }),
+  ];
+  for (const issue of issues) {
     ctx.addIssue({ code: "custom", path: issue.path, message: issue.message });
   }
 });

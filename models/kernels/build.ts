@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { fileURLToPath } from "node:url";
 import wabtInit from "wabt";
 
 /** Where the text lives and where the generated module goes. */
@@ -50,5 +51,7 @@ export function renderKernelsModule(binary: Uint8Array): string {
 if (import.meta.main) {
   const binary = await assembleWat(await Deno.readTextFile(KERNELS_WAT));
   await Deno.writeTextFile(KERNELS_MODULE, renderKernelsModule(binary));
-  console.log(`${KERNELS_MODULE.pathname}: ${binary.length} bytes of wasm`);
+  console.log(
+    `${fileURLToPath(KERNELS_MODULE)}: ${binary.length} bytes of wasm`,
+  );
 }

@@ -7,55 +7,7 @@ import { UserError } from "../errors.ts";
 import type { ExecutorName } from "./scale.ts";
 import { type ParamOverride, parseOverride } from "../plan/params.ts";
 
-/** The `--help` text. */
-export const HELP = `Usage: deno task pipeline [COMMAND] [STAGE...] [FLAGS]
-
-Commands:
-  run [STAGE...]     run every stale stage in order (the default command); naming
-                     STAGE (or STAGE@ITEM) runs only it and its upstream
-  status [STAGE...]  list each stage instance as fresh or stale, with every reason
-  dag                print the stage graph (one instance per line)
-  gc                 delete cached results that neither the current params nor the
-                     checked-out results use; lists them and asks first
-  verify             re-hash checked-out outputs and cached objects of the current
-                     stages and check their manifests; exit 1 if any is corrupt
-  exp show|diff|remove  every finished experiment in the cache (see exp --help)
-  push               upload the current stages' cached results to the remote store
-  pull               download the current stages' results from the remote store
-  worker KEY         compute the one instance with this key (started by run
-                     --jobs N and --executor slurm; refuses if its plan differs;
-                     --recompute: even if the store has its result)
-  help               print this text
-
-Flags:
-  --set KEY.PATH=VALUE  override a param (repeatable); VALUE is parsed as JSON
-                        where it parses, else taken as a string
-  --params FILE         use FILE instead of the pipeline's params file
-  --force STAGE         rerun STAGE (or STAGE@ITEM) and everything downstream of
-                        it, cached or not (repeatable)
-  --dry-run             run: say what would run and why, run nothing;
-                        gc: list what would be deleted and its size
-  --wait                run, gc: if another run holds .pipeline/run.lock, wait
-                        for it to finish instead of refusing
-  --yes                 gc: delete without asking (required when stdin is not
-                        a terminal)
-  --jobs N              run: instances at once, each in a worker process
-                        (default: cores / the cpus one instance declares)
-  --executor NAME       run: local (default) or slurm (one sbatch job per
-                        instance; needs the remote store)
-  --json                status: print JSON [{"stage","state","reasons","why"}]
-                        (reasons: as status prints them; why: the same as
-                        objects with a "kind", e.g. {"kind":"code",
-                        "file":"models/mlp.ts"}); worker: events as JSON lines
-  --mermaid             dag: print a Mermaid flowchart block
-  -h, --help            print this text
-
-Remote store: PIPELINE_REMOTE=s3://BUCKET/PREFIX (or "remote" in
-pipeline.config.json), credentials and endpoint from AWS_ACCESS_KEY_ID,
-AWS_SECRET_ACCESS_KEY, AWS_ENDPOINT_URL, AWS_REGION.
-
-Exit codes: 0 ok, 1 stage failed / lock busy / verify found corruption,
-2 usage or config error, 130 interrupted.`;
+export { commandHelp, HELP } from "../cli_help.ts";
 
 /** A CLI command name. */
 export type Command =
@@ -67,7 +19,8 @@ export type Command =
   | "push"
   | "pull"
   | "worker"
-  | "help";
+  | "help"
+  | "version";
 
 const COMMANDS: readonly Command[] = [
   "run",
@@ -85,6 +38,8 @@ const COMMANDS: readonly Command[] = [
 export interface CliArgs {
   /** The command. */
   command: Command;
+  /** `COMMAND --help` or `help COMMAND`: whose help to print. */
+  helpFor?: Command;
   /** Positional stage names. */
   targets: string[];
   /** `--set` overrides. */
@@ -129,6 +84,11 @@ export function parseCliArgs(args: readonly string[]): CliArgs {
     recompute: false,
     planArgs: [],
   };
+  // Help comes before every other check: `gc --help --bogus` still helps.
+  if (args.includes("-h") || args.includes("--help")) {
+    return { ...parsed, command: "help", helpFor: commandNamed(args) };
+  }
+  if (args.includes("--version")) return { ...parsed, command: "version" };
   const positionals: string[] = [];
   for (let i = 0; i < args.length; i++) {
     const arg = args[i];
@@ -208,10 +168,6 @@ export function parseCliArgs(args: readonly string[]): CliArgs {
         noValue();
         parsed.yes = true;
         break;
-      case "-h":
-      case "--help":
-        parsed.command = "help";
-        return parsed;
       default:
         if (arg.startsWith("-")) {
           throw new UserError(`unknown flag ${flag}; see --help`);
@@ -226,6 +182,9 @@ export function parseCliArgs(args: readonly string[]): CliArgs {
     parsed.command = positionals.shift() as Command;
   }
   parsed.targets = positionals;
+  if (parsed.command === "help") {
+    return { ...parsed, helpFor: commandNamed(parsed.targets), targets: [] };
+  }
   const misplaced = (cond: boolean, what: string, where: string) => {
     if (cond) {
       throw new UserError(`${what} only applies to ${where}; see --help`);
@@ -248,10 +207,21 @@ export function parseCliArgs(args: readonly string[]): CliArgs {
   );
   misplaced(parsed.yes && parsed.command !== "gc", "--yes", "gc");
   misplaced(
-    parsed.json && !["status", "worker"].includes(parsed.command),
+    parsed.json &&
+      !["status", "worker", "verify", "gc", "run"].includes(parsed.command),
     "--json",
-    "status and worker",
+    "status, run --dry-run, verify, gc and worker",
   );
+  if (parsed.json && parsed.command === "run" && !parsed.dryRun) {
+    throw new UserError(
+      "run --json prints the plan and needs --dry-run (a run prints its progress); see run --help",
+    );
+  }
+  if (parsed.json && parsed.command === "gc" && !parsed.dryRun && !parsed.yes) {
+    throw new UserError(
+      "gc --json cannot ask before deleting: add --dry-run to list what would go, or --yes to delete",
+    );
+  }
   misplaced(
     parsed.jobs !== undefined && parsed.command !== "run",
     "--jobs",
@@ -282,4 +252,11 @@ export function parseCliArgs(args: readonly string[]): CliArgs {
     );
   }
   return parsed;
+}
+
+/** The first command name among `words` (other than `help`), if any. */
+function commandNamed(words: readonly string[]): Command | undefined {
+  return words.find((word): word is Command =>
+    word !== "help" && (COMMANDS as readonly string[]).includes(word)
+  );
 }

@@ -36,6 +36,8 @@ Commands:
                        metrics, the params that differ from the current params file, and
                        where to open it (or the command that restores it from the cache)
   diff A B             params and metrics of two experiments side by side (ids or key prefixes)
+  params ID            print its params as a params file: save it and pass it to
+                       --params to restore the experiment from the cache
   remove ID...         forget these experiments: the next gc may delete them and whatever
                        only they used
 
@@ -52,7 +54,7 @@ Examples:
   exp diff 1a2b3c4d 5e6f7a8b`;
 
 interface ExpArgs {
-  command: "show" | "diff" | "remove" | "help";
+  command: "show" | "diff" | "params" | "remove" | "help";
   ids: string[];
   json: boolean;
   sort?: string;
@@ -90,9 +92,9 @@ export function parseExpArgs(args: readonly string[]): ExpArgs {
   }
   const [command, ...ids] = positionals;
   if (command === undefined) return out;
-  if (!["show", "diff", "remove", "help"].includes(command)) {
+  if (!["show", "diff", "params", "remove", "help"].includes(command)) {
     throw new UserError(
-      `exp: unknown command ${command}; use show, diff or remove (see "exp --help")`,
+      `exp: unknown command ${command}; use show, diff, params or remove (see "exp --help")`,
     );
   }
   out.command = command as ExpArgs["command"];
@@ -100,6 +102,11 @@ export function parseExpArgs(args: readonly string[]): ExpArgs {
   if (out.command === "diff" && ids.length !== 2) {
     throw new UserError(
       "exp diff needs two experiment ids, e.g. exp diff 1a2b3c4d 5e6f7a8b",
+    );
+  }
+  if (out.command === "params" && ids.length !== 1) {
+    throw new UserError(
+      "exp params needs one experiment id, e.g. exp params 1a2b3c4d > old.json",
     );
   }
   if (out.command === "remove" && ids.length === 0) {
@@ -165,6 +172,17 @@ export async function runExpCli(
     }
     return 0;
   }
+  if (parsed.command === "params") {
+    const row = findRow(rows, parsed.ids[0]);
+    if (!row.restorable) {
+      throw new UserError(
+        `experiment ${row.id} (${row.instance}) was made from part of the params, which ` +
+          "alone do not make a params file; exp show --json lists them",
+      );
+    }
+    stdout(JSON.stringify(row.params, null, 2) + "\n");
+    return 0;
+  }
   if (parsed.command === "diff") {
     const [a, b] = parsed.ids.map((id) => findRow(rows, id));
     const diff = diffRows(a, b);
@@ -226,8 +244,8 @@ export function formatRows(rows: readonly ExpRow[]): string {
   const where = rows.map((row) =>
     row.open !== null
       ? `${row.id}*  open ${row.open}`
-      : row.paramsFile !== null
-      ? `${row.id}   restore from the cache: deno task pipeline --params ${row.paramsFile}`
+      : row.restorable
+      ? `${row.id}   restore from the cache: deno task pipeline exp params ${row.id} > ${row.id}.json && deno task pipeline --params ${row.id}.json`
       : `${row.id}   not restorable from a params file (its stage selects part of the params)`
   );
   return alignTable(header, body) + "\n" + where.join("\n") +

@@ -25,6 +25,7 @@ import type { WorkerCommandOptions } from "../executor/worker_command.ts";
 import type { S3Hooks } from "../store/s3.ts";
 import {
   DiskFullError,
+  fileSystemError,
   isUserError,
   permissionError,
   UserError,
@@ -33,14 +34,12 @@ import { collectGarbage, type GcResult } from "../gc.ts";
 import { verifyPipeline } from "../verify.ts";
 import { toText } from "../plan/graph.ts";
 import { formatBytes } from "../progress.ts";
-import {
-  formatReason,
-  formatReasons,
-  type StaleReason,
-} from "../plan/reasons.ts";
+import { formatReasons } from "../plan/reasons.ts";
 import { TerminalRenderer } from "./render.ts";
 import type { PipelineDeclaration } from "../types.ts";
-import { type CliArgs, HELP, parseCliArgs } from "./args.ts";
+import type { PipelineEvent } from "../events.ts";
+import { type CliArgs, commandHelp, parseCliArgs } from "./args.ts";
+import { dryRunJson, gcJson, statusJson, verifyJson } from "./json.ts";
 
 export { type CliArgs, type Command, HELP, parseCliArgs } from "./args.ts";
 import {
@@ -79,15 +78,28 @@ export interface CliOptions {
   worker?: WorkerCommandOptions;
   /** Fault injection for the remote store (tests). */
   remoteHooks?: S3Hooks;
+  /** What `--version` prints before the Deno version, e.g. `rdrop-pipeline 0.1.0`. */
+  version?: string;
   /** The remote store that `status` and `run --dry-run` look results up in (tests; default: configured). */
   remote?: RemoteStore;
 }
+
+/**
+ * Exit code when the reader of stdout went away (`... | head -2`): what a shell reports for a
+ * process that SIGPIPE ended (128 + 13), quietly, as other command-line tools end there.
+ */
+export const BROKEN_PIPE_EXIT = 141;
 
 function writer(stream: { writeSync(p: Uint8Array): number }) {
   const encoder = new TextEncoder();
   return (text: string) => {
     let data = encoder.encode(text);
-    while (data.length > 0) data = data.subarray(stream.writeSync(data));
+    try {
+      while (data.length > 0) data = data.subarray(stream.writeSync(data));
+    } catch (error) {
+      if (error instanceof Deno.errors.BrokenPipe) Deno.exit(BROKEN_PIPE_EXIT);
+      throw error;
+    }
   };
 }
 
@@ -137,14 +149,32 @@ export async function runCli<S extends PipelineDeclaration>(
     args,
     paramsFile: parsed.paramsFile,
     overrides: parsed.overrides,
-    onEvent: labelParallel((event) => renderer.handle(event)),
+    onEvent: parsed.json
+      // With --json, stdout is the JSON alone: the plan is printed from the result, anything
+      // else (a warning) goes to stderr.
+      ? (() => {
+        const toStderr = new TerminalRenderer({
+          write: stderr,
+          tty: false,
+          color: false,
+        });
+        return (event: PipelineEvent) => {
+          if (event.type !== "plan") toStderr.handle(event);
+        };
+      })()
+      : labelParallel((event) => renderer.handle(event)),
     importMap: options.importMap,
     codeLoadedSince: options.codeLoadedSince,
   };
   try {
     switch (parsed.command) {
       case "help":
-        stdout(`${HELP}\n`);
+        stdout(`${commandHelp(parsed.helpFor)}\n`);
+        return 0;
+      case "version":
+        stdout(
+          `${options.version ?? "pipeline"} (deno ${Deno.version.deno})\n`,
+        );
         return 0;
       case "dag": {
         const plan = await planPipeline(pipeline, engine);
@@ -168,7 +198,7 @@ export async function runCli<S extends PipelineDeclaration>(
           onWarning: warn,
         });
         if (parsed.json) {
-          stdout(JSON.stringify(entries.map(statusJson), null, 2) + "\n");
+          stdout(statusJson(entries));
         } else {
           for (const entry of entries) {
             stdout(
@@ -195,6 +225,10 @@ export async function runCli<S extends PipelineDeclaration>(
         return await gcCommand(pipeline, parsed, engine, options, stdout);
       case "verify": {
         const result = await verifyPipeline(pipeline, engine);
+        if (parsed.json) {
+          stdout(verifyJson(result));
+          return result.problems.length === 0 ? 0 : 1;
+        }
         const where = {
           store: "cached object",
           workspace: "checked-out file",
@@ -218,10 +252,13 @@ export async function runCli<S extends PipelineDeclaration>(
         return result.problems.length === 0 ? 0 : 1;
       }
       case "run":
-        // A message on stderr (Ctrl-C) must not be glued to a bar drawn on stdout.
-        return await runCommand(pipeline, parsed, engine, options, (text) => {
-          renderer.breakLine();
-          stderr(text);
+        return await runCommand(pipeline, parsed, engine, options, {
+          stdout,
+          // A message on stderr (Ctrl-C) must not be glued to a bar drawn on stdout.
+          stderr: (text) => {
+            renderer.breakLine();
+            stderr(text);
+          },
         });
       case "push":
       case "pull":
@@ -259,7 +296,10 @@ async function runCommand<S extends PipelineDeclaration>(
   parsed: CliArgs,
   engine: EngineOptions,
   options: CliOptions,
-  stderr: (text: string) => void,
+  { stdout, stderr }: {
+    stdout: (text: string) => void;
+    stderr: (text: string) => void;
+  },
 ): Promise<number> {
   const root = rootPath(options.root);
   // Credentials, the bucket and conditional writes are checked before anything runs.
@@ -292,6 +332,7 @@ async function runCommand<S extends PipelineDeclaration>(
       signal,
       command: ["run", ...parsed.targets].join(" "),
     });
+    if (parsed.json) stdout(dryRunJson(result.plan));
     switch (result.outcome) {
       case "success":
       case "dry-run":
@@ -333,7 +374,18 @@ async function remoteForLookups(
   return undefined;
 }
 
-/** Runs `work` with a signal that the first Ctrl-C or a SIGTERM aborts (a second Ctrl-C exits at once). */
+/**
+ * SIGINTs closer together than this are one Ctrl-C. At a terminal Ctrl-C goes to the whole
+ * foreground process group, so the same key press arrives twice: from the terminal and again
+ * from `deno task`, which forwards it to its child (and a worker gets the terminal's and then its
+ * coordinator's). Counting those as two skipped the graceful stop.
+ */
+export const SAME_CTRL_C_MS = 1000;
+
+/**
+ * Runs `work` with a signal that the first Ctrl-C or a SIGTERM aborts; a second Ctrl-C (at
+ * least {@link SAME_CTRL_C_MS} after the first) exits at once.
+ */
 async function withSigint(
   options: CliOptions,
   stderr: (text: string) => void,
@@ -341,11 +393,15 @@ async function withSigint(
 ): Promise<number> {
   if (options.signal !== undefined) return await work(options.signal);
   const controller = new AbortController();
+  let firstAt: number | undefined;
   const onSigint = () => {
-    if (controller.signal.aborted) {
+    const now = performance.now();
+    if (firstAt !== undefined) {
+      if (now - firstAt < SAME_CTRL_C_MS) return;
       stderr("second Ctrl-C: exiting now\n");
       Deno.exit(130);
     }
+    firstAt = now;
     stderr(
       "Ctrl-C: stopping the running stages (Ctrl-C again to exit at once)\n",
     );
@@ -407,7 +463,9 @@ async function gcCommand<S extends PipelineDeclaration>(
       return await ask(`gc: delete ${summary(found)}? [y/N] `);
     },
   });
-  if (parsed.dryRun) {
+  if (parsed.json) {
+    stdout(gcJson(result, parsed.dryRun));
+  } else if (parsed.dryRun) {
     list(result);
     stdout(`gc --dry-run: would delete ${summary(result)}\n`);
   } else if (result.items.length === 0) {
@@ -441,6 +499,15 @@ function reportError(error: unknown, stderr: (text: string) => void): number {
     stderr(`error: ${denied.message}\n`);
     return 2;
   }
+  const refused = fileSystemError(error);
+  if (refused instanceof DiskFullError) {
+    stderr(`error: ${refused.message}\n`);
+    return 1;
+  }
+  if (refused !== undefined) {
+    stderr(`error: ${refused.message}\n`);
+    return 2;
+  }
   if (isUserError(error)) {
     stderr(`error: ${(error as Error).message}\n`);
     return 2;
@@ -451,21 +518,4 @@ function reportError(error: unknown, stderr: (text: string) => void): number {
     }\n`,
   );
   return 1;
-}
-
-/** One entry of `status --json`: `reasons` in words (as before), `why` as typed values. */
-interface StatusJson {
-  stage: string;
-  state: StatusEntry["state"];
-  reasons: string[];
-  why: StaleReason[];
-}
-
-function statusJson(entry: StatusEntry): StatusJson {
-  return {
-    stage: entry.stage,
-    state: entry.state,
-    reasons: entry.reasons.map(formatReason),
-    why: entry.reasons,
-  };
 }

@@ -9,7 +9,7 @@
  */
 import { join } from "node:path";
 import { z } from "zod";
-import { UserError } from "../errors.ts";
+import { DiskFullError, isDiskFull, UserError } from "../errors.ts";
 import { readTextOrUndefined, removeIfExists, statOrUndefined } from "../fs.ts";
 
 /** File name of the run lock inside the store directory. */
@@ -138,11 +138,19 @@ async function holdLock(
     startedAt: new Date().toISOString(),
     command,
   };
-  await file.truncate(0);
-  const bytes = new TextEncoder().encode(JSON.stringify(info) + "\n");
-  let written = 0;
-  while (written < bytes.length) {
-    written += await file.write(bytes.subarray(written));
+  try {
+    await file.truncate(0);
+    const bytes = new TextEncoder().encode(JSON.stringify(info) + "\n");
+    let written = 0;
+    while (written < bytes.length) {
+      written += await file.write(bytes.subarray(written));
+    }
+  } catch (error) {
+    // Not held after all: let go of the file (and the lock) rather than leak it.
+    await removeIfExists(path).catch(() => {});
+    file.close();
+    if (isDiskFull(error)) throw new DiskFullError(path, error);
+    throw error;
   }
   let released = false;
   return {

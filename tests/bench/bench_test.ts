@@ -3,6 +3,7 @@
  * wrapper's CPU time, and that `--help` works through the task's own flags. (Timings are
  * not tested: they live in `deno task bench`.)
  */
+import { fileURLToPath } from "node:url";
 import {
   assert,
   assertEquals,
@@ -135,7 +136,7 @@ Deno.test("deno task bench --help prints the usage with the task's own permissio
   const args = task.split(/\s+/).slice(1); // drop "deno"
   const output = await new Deno.Command(Deno.execPath(), {
     args: [...args, "--help"],
-    cwd: new URL("../../", import.meta.url).pathname,
+    cwd: fileURLToPath(new URL("../../", import.meta.url)),
     stdout: "piped",
     stderr: "piped",
   }).output();

@@ -1,3 +1,4 @@
+import { fileURLToPath } from "node:url";
 import * as tf from "@tensorflow/tfjs-core";
 import "@tensorflow/tfjs-backend-cpu";
 import { assertEquals } from "../assert.ts";
@@ -17,7 +18,7 @@ Deno.test("a process SIGKILLed after epoch 1 resumes from its checkpoint file wi
       args: [
         "run",
         "-A",
-        new URL("./_kill_fixture.ts", import.meta.url).pathname,
+        fileURLToPath(new URL("./_kill_fixture.ts", import.meta.url)),
         path,
       ],
       stdout: "null",

@@ -112,8 +112,11 @@ Deno.test("exp show lists every finished report in the cache, not only the curre
   });
   assertEquals(latest.changed, {});
   // The restore file reproduces the older report from the cache: nothing reruns.
-  const file = older.paramsFile as string;
-  assertMatch(file, /^\.pipeline\/exp\/[0-9a-f]{8}\.json$/);
+  assertEquals(older.restorable, true);
+  const printed = await cli(rig, ["exp", "params", older.id as string]);
+  assertEquals(printed.code, 0, printed.err);
+  const file = "older.json";
+  await Deno.writeTextFile(join(rig.root, file), printed.out);
   const events: string[] = [];
   const restored = await runPipeline(expPipeline(rig), {
     root: rig.root,
@@ -150,7 +153,7 @@ Deno.test("exp show: --sort by a metric, --where by a param; the table says how 
   const table = (await cli(rig, ["exp", "show"])).out;
   assertMatch(
     table,
-    /restore from the cache: deno task pipeline --params \.pipeline\/exp\/[0-9a-f]{8}\.json/,
+    /restore from the cache: deno task pipeline exp params ([0-9a-f]{8}) > \1\.json && deno task pipeline --params \1\.json/,
   );
   assertMatch(table, /open results\/report\.md/);
   assertMatch(table, /train\.epochs=7/);
@@ -213,4 +216,31 @@ Deno.test("gc keeps finished experiments and what they were made from until exp 
   assertEquals(after.manifests, 2);
   const rows = JSON.parse((await cli(rig, ["exp", "show", "--json"])).out);
   assertEquals(rows.length, 1);
+});
+
+/** Every path under `dir` with its size and mtime. */
+async function tree(dir: string): Promise<string[]> {
+  const out: string[] = [];
+  const walk = async (at: string) => {
+    for await (const entry of Deno.readDir(at)) {
+      const path = join(at, entry.name);
+      const info = await Deno.stat(path);
+      out.push(`${path} ${info.size} ${info.mtime?.getTime()}`);
+      if (entry.isDirectory) await walk(path);
+    }
+  };
+  await walk(dir);
+  return out.sort();
+}
+
+Deno.test("exp show and exp params only read: the cache is unchanged after listing", async () => {
+  await using rig = await makeRig();
+  await run(rig, { train: { epochs: 7 } });
+  await run(rig, { train: { epochs: 2 } });
+  const before = await tree(rig.root);
+  const shown = await cli(rig, ["exp", "show"]);
+  assertEquals(shown.code, 0, shown.err);
+  const rows = JSON.parse((await cli(rig, ["exp", "show", "--json"])).out);
+  assertEquals((await cli(rig, ["exp", "params", rows[1].id])).code, 0);
+  assertEquals(await tree(rig.root), before);
 });

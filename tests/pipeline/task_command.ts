@@ -6,6 +6,7 @@
  * @module
  */
 import { CONFIG, type DenoTask, readTask } from "../../bench/deno_task.ts";
+import { join } from "node:path";
 import { denoCommand } from "./helpers.ts";
 
 // Reading a task lives in bench/deno_task.ts (the bench starts the pipeline the same way).
@@ -53,4 +54,30 @@ export async function pipelineProcess(
     stdout: "piped",
     stderr: "piped",
   });
+}
+
+/**
+ * Writes `<root>/deno.json` with a `pipeline` task that is deno.json's own (its flags, read, not
+ * copied) with `entry` (a fixture) as the entry point and this repository's deno.json as
+ * `--config`, so that `deno task pipeline` in `root` starts the fixture exactly as the task
+ * starts `stages/main.ts`: through `deno task`, which matters for signals (it forwards them).
+ */
+export async function writeFixtureTask(
+  root: string,
+  entry: string,
+): Promise<void> {
+  const task = await readPipelineTask();
+  const quote = (word: string) => `'${word.replaceAll("'", `'\\''`)}'`;
+  const command = [
+    "deno",
+    "run",
+    ...task.flags.map(quote),
+    "--config",
+    quote(CONFIG),
+    quote(entry),
+  ].join(" ");
+  await Deno.writeTextFile(
+    join(root, "deno.json"),
+    JSON.stringify({ tasks: { pipeline: command } }, null, 2),
+  );
 }

@@ -8,6 +8,7 @@
  */
 export {
   committed,
+  committedProject,
   type Ran,
   ROOT,
   runTask,

@@ -5,12 +5,13 @@
  * Runs the real CLI in a scratch copy of the project so the repo's cache and results stay as
  * they are.
  */
+import { fileURLToPath } from "node:url";
 import { deepStrictEqual, ok } from "node:assert/strict";
 import { join } from "node:path";
 import { DEBIAN_DATASET_DIR } from "../../data/fashion_mnist.ts";
 import { pipelineProcess } from "../pipeline/task_command.ts";
 
-const ROOT = new URL("../..", import.meta.url).pathname;
+const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 const COPIED = [
   "deno.json",
   "deno.lock",
