@@ -13,7 +13,6 @@ import {
   pipelineStatus,
   planPipeline,
   rootPath,
-  runPipeline,
   type StatusEntry,
 } from "./engine.ts";
 import {
@@ -39,7 +38,8 @@ import { verifyPipeline } from "./verify.ts";
 import { toText } from "./graph.ts";
 import { formatBytes } from "./progress.ts";
 import { formatReason, formatReasons, type StaleReason } from "./reasons.ts";
-import { TerminalRenderer } from "./render.ts";
+import { roundLine, TerminalRenderer } from "./render.ts";
+import { roundsStatus, runRounds, statusOf } from "./rounds.ts";
 import type { PipelineDeclaration } from "./types.ts";
 import { type CliArgs, HELP, parseCliArgs } from "./cli_args.ts";
 
@@ -158,7 +158,7 @@ export async function runCli<S extends PipelineDeclaration>(
       }
       case "status": {
         const warn = (message: string) => stderr(`warning: ${message}\n`);
-        const entries = await pipelineStatus(pipeline, {
+        const statusOptions = {
           ...engine,
           targets: parsed.targets,
           remote: await remoteForLookups(rootPath(options.root), {
@@ -167,28 +167,18 @@ export async function runCli<S extends PipelineDeclaration>(
             warn,
           }),
           onWarning: warn,
-        });
+        };
+        if (pipeline.rounds !== undefined) {
+          return await roundsStatusCommand(pipeline, statusOptions, {
+            json: parsed.json,
+            stdout,
+          });
+        }
+        const entries = await pipelineStatus(pipeline, statusOptions);
         if (parsed.json) {
           stdout(JSON.stringify(entries.map(statusJson), null, 2) + "\n");
         } else {
-          for (const entry of entries) {
-            stdout(
-              entry.state === "fresh"
-                ? `fresh  ${entry.stage}\n`
-                : `${entry.state.padEnd(6)} ${entry.stage}: ${
-                  formatReasons(entry.reasons)
-                }\n`,
-            );
-          }
-          const count = (state: StatusEntry["state"]) =>
-            entries.filter((entry) => entry.state === state).length;
-          stdout(
-            `${count("stale")} stale, ${
-              count("pending")
-            } pending (run only if an upstream's outputs change), ${
-              count("fresh")
-            } fresh\n`,
-          );
+          printStatus(entries, stdout);
         }
         return 0;
       }
@@ -282,7 +272,7 @@ async function runCommand<S extends PipelineDeclaration>(
     worker: options.worker,
   });
   return await withSigint(options, stderr, async (signal) => {
-    const result = await runPipeline(pipeline, {
+    const result = await runRounds(pipeline, {
       ...engine,
       remote: site.remote,
       executor,
@@ -469,4 +459,70 @@ function statusJson(entry: StatusEntry): StatusJson {
     reasons: entry.reasons.map(formatReason),
     why: entry.reasons,
   };
+}
+
+function printStatus(
+  entries: readonly StatusEntry[],
+  stdout: (text: string) => void,
+): void {
+  for (const entry of entries) {
+    stdout(
+      entry.state === "fresh"
+        ? `fresh  ${entry.stage}\n`
+        : `${entry.state.padEnd(6)} ${entry.stage}: ${
+          formatReasons(entry.reasons)
+        }\n`,
+    );
+  }
+  const count = (state: StatusEntry["state"]) =>
+    entries.filter((entry) => entry.state === state).length;
+  stdout(
+    `${count("stale")} stale, ${
+      count("pending")
+    } pending (run only if an upstream's outputs change), ${
+      count("fresh")
+    } fresh\n`,
+  );
+}
+
+/** `status` of a pipeline with rounds: each round's new instances under its header. */
+async function roundsStatusCommand<S extends PipelineDeclaration>(
+  pipeline: S,
+  options: Parameters<typeof roundsStatus>[1],
+  io: { json: boolean; stdout: (text: string) => void },
+): Promise<number> {
+  const { rounds } = await roundsStatus(pipeline, options);
+  if (io.json) {
+    io.stdout(
+      JSON.stringify(
+        rounds.flatMap((r) =>
+          r.instances.map((d) => ({
+            round: r.round,
+            ...statusJson(statusOf(d)),
+          }))
+        ),
+        null,
+        2,
+      ) + "\n",
+    );
+    return 0;
+  }
+  for (const round of rounds) {
+    io.stdout(
+      `${roundLine({ type: "round", round: round.round, state: "start" })}\n`,
+    );
+    printStatus(round.instances.map(statusOf), io.stdout);
+    io.stdout(
+      `${
+        roundLine({
+          type: "round",
+          round: round.state === "unknown" ? round.round + 1 : round.round,
+          state: round.state === "unknown" ? "unknown" : "decided",
+          note: round.note ??
+            (round.state === "decided" ? "done" : "another round"),
+        })
+      }\n`,
+    );
+  }
+  return 0;
 }
