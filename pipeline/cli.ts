@@ -22,7 +22,11 @@ import {
   workerCli,
 } from "./cli_scale.ts";
 import { openRemote, readSiteConfig } from "./config.ts";
-import { checkRemoteForLookups, remoteNotChecked } from "./decide.ts";
+import {
+  checkRemoteForLookups,
+  type Decided,
+  remoteNotChecked,
+} from "./decide.ts";
 import { labelParallel } from "./parallel_labels.ts";
 import { runExpCli } from "./exp_cli.ts";
 import type { WorkerCommandOptions } from "./executor/worker_command.ts";
@@ -39,7 +43,13 @@ import { toText } from "./graph.ts";
 import { formatBytes } from "./progress.ts";
 import { formatReason, formatReasons, type StaleReason } from "./reasons.ts";
 import { roundLine, TerminalRenderer } from "./render.ts";
-import { roundsStatus, runRounds, statusOf } from "./rounds.ts";
+import {
+  roundsStatus,
+  type RoundStatus,
+  runRounds,
+  runsInRounds,
+  statusOf,
+} from "./rounds.ts";
 import type { PipelineDeclaration } from "./types.ts";
 import { type CliArgs, HELP, parseCliArgs } from "./cli_args.ts";
 
@@ -168,7 +178,7 @@ export async function runCli<S extends PipelineDeclaration>(
           }),
           onWarning: warn,
         };
-        if (pipeline.rounds !== undefined) {
+        if (await runsInRounds(pipeline, statusOptions)) {
           return await roundsStatusCommand(pipeline, statusOptions, {
             json: parsed.json,
             stdout,
@@ -492,13 +502,20 @@ async function roundsStatusCommand<S extends PipelineDeclaration>(
   io: { json: boolean; stdout: (text: string) => void },
 ): Promise<number> {
   const { rounds } = await roundsStatus(pipeline, options);
+  // An earlier round's decision is in the cache (a run restores it as it replays the round);
+  // that it is not the one checked out now is no reason to call it stale.
+  const replayed = (round: RoundStatus, d: Decided): StatusEntry =>
+    round.state === "next" && d.decision === "restore" &&
+      d.instance.stage.name === pipeline.rounds?.stage
+      ? { stage: d.instance.name, state: "fresh", reasons: [] }
+      : statusOf(d);
   if (io.json) {
     io.stdout(
       JSON.stringify(
         rounds.flatMap((r) =>
           r.instances.map((d) => ({
             round: r.round,
-            ...statusJson(statusOf(d)),
+            ...statusJson(replayed(r, d)),
           }))
         ),
         null,
@@ -511,7 +528,7 @@ async function roundsStatusCommand<S extends PipelineDeclaration>(
     io.stdout(
       `${roundLine({ type: "round", round: round.round, state: "start" })}\n`,
     );
-    printStatus(round.instances.map(statusOf), io.stdout);
+    printStatus(round.instances.map((d) => replayed(round, d)), io.stdout);
     io.stdout(
       `${
         roundLine({

@@ -51,7 +51,7 @@ export type {
   RunResult,
   StatusEntry,
 } from "./engine.ts";
-export { roundsStatus, runRounds } from "./rounds.ts";
+export { roundsStatus, runRounds, runsInRounds } from "./rounds.ts";
 export type { RoundInfo, RoundsRunResult, RoundStatus } from "./rounds.ts";
 export { collectGarbage } from "./gc.ts";
 export type { GcItem, GcOptions, GcResult } from "./gc.ts";

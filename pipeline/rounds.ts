@@ -96,14 +96,29 @@ function decisionInstance(names: Iterable<string>, stage: string): string {
 }
 
 /**
- * Runs a pipeline round by round (see the module doc); without `rounds` it is one
- * {@link runPipeline}. A dry run replays what the cache knows and runs nothing.
+ * Whether this run goes in rounds: the pipeline declares `rounds` and, with these params, its
+ * decision stage has an instance (a decision stage whose `include` says no makes a plain run).
+ */
+export async function runsInRounds<S extends PipelineDeclaration>(
+  pipeline: S,
+  options: RunOptions,
+): Promise<boolean> {
+  if (pipeline.rounds === undefined) return false;
+  const stage = pipeline.rounds.stage;
+  const plan = await planPipeline(pipeline, options);
+  return plan.instances.some((i) => i.stage.name === stage);
+}
+
+/**
+ * Runs a pipeline round by round (see the module doc); without rounds (see
+ * {@link runsInRounds}) it is one {@link runPipeline}. A dry run replays what the cache knows
+ * and runs nothing.
  */
 export async function runRounds<S extends PipelineDeclaration>(
   pipeline: S,
   options: RunOptions,
 ): Promise<RoundsRunResult> {
-  if (pipeline.rounds === undefined) {
+  if (!await runsInRounds(pipeline, options)) {
     return { ...await runPipeline(pipeline, options), rounds: [] };
   }
   const rounds = declarationOf(pipeline);

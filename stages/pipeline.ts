@@ -6,6 +6,7 @@
  */
 import { relative } from "node:path";
 import { definePipeline } from "../pipeline/mod.ts";
+import { decide, RoundFile } from "./decide.ts";
 import { download } from "./download.ts";
 import { evaluateStage } from "./evaluate.ts";
 import { Params } from "./params.ts";
@@ -26,8 +27,21 @@ export function createPipeline(options: TrainStageOptions) {
       trainStage("rdrop", options),
       evaluateStage("baseline", options),
       evaluateStage("rdrop", options),
+      decide,
       report,
     ],
+    // A sequential experiment (params `sequential`): decide's round.json adds the next seeds.
+    rounds: {
+      stage: "decide",
+      file: "round.json",
+      next: (raw) => {
+        const { roundSeeds } = RoundFile.parse(raw);
+        return roundSeeds === null
+          ? null
+          : [{ path: ["roundSeeds"], value: roundSeeds }];
+      },
+      describe: (raw) => RoundFile.parse(raw).note,
+    },
     async summary(outputs) {
       const { headline, Metrics, SweepMetrics, sweepHeadline } = await import(
         "./report/mod.ts"

@@ -8,6 +8,7 @@ import {
   type PipelineEvent,
   roundsStatus,
   runRounds,
+  runsInRounds,
 } from "../../pipeline/mod.ts";
 import { makeRig, type Rig } from "./helpers.ts";
 
@@ -26,7 +27,7 @@ const Decision = z.object({
 
 /**
  * sample@seed (only seeds < rounds.count exist) -> decide (sum of the samples: done once it
- * reaches the target, else two more seeds) -> report. Samples are 2 * seed, so the sums are
+ * reaches the target, else two more seeds); sample -> report. Samples are 2 * seed, so the sums are
  * 2, 12, 30: decided in round 3 with 6 seeds.
  */
 function roundsPipeline(rig: Rig) {
@@ -58,6 +59,8 @@ function roundsPipeline(rig: Rig) {
     name: "decide",
     deps: ["sample"],
     params: (p: P) => ({ target: p.target }),
+    // No target, no rounds: the pipeline runs once.
+    include: (p: P) => p.target > 0,
     outputs: ["round.json"],
     code: rig.url("stages/source.ts"),
     run: async (ctx) => {
@@ -73,7 +76,7 @@ function roundsPipeline(rig: Rig) {
   });
   const report = defineStage({
     name: "report",
-    deps: ["sample", "decide"],
+    deps: ["sample"],
     outputs: ["report.md"],
     code: rig.url("stages/report.ts"),
     run: async (ctx) => {
@@ -206,4 +209,15 @@ Deno.test("rounds: status replays the cached rounds; before a run it says what i
     ),
     true,
   );
+});
+
+Deno.test("rounds: a decision stage that its include leaves out makes a plain one-round run", async () => {
+  await using rig = await makeRig();
+  await rig.write("params.json", JSON.stringify({ target: 0 }));
+  const pipeline = roundsPipeline(rig);
+  assertEquals(await runsInRounds(pipeline, { root: rig.root }), false);
+  const result = await runRounds(pipeline, { root: rig.root });
+  assertEquals(result.rounds, []);
+  assertEquals(result.ran, ["sample@0", "sample@1", "report"]);
+  assertEquals(rig.count("decide"), 0);
 });
