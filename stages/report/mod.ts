@@ -22,6 +22,7 @@ import { alphaCurvesSpec, alphaSpec } from "./sweep_charts.ts";
 import { protocolNote, sweepSection, verdictLines } from "./sweep_markdown.ts";
 import { z } from "zod";
 import { matrixAxes } from "../../pipeline/mod.ts";
+import { computeDecision, decisionMarkdown } from "./decision_section.ts";
 
 export { ReportError } from "./errors.ts";
 export { PUBLISHED_DEFAULT, ReportInputSchema } from "./input.ts";
@@ -134,6 +135,10 @@ export async function renderReport(
     confusion: REPORT_FILES.confusion,
   };
   const runs = validated.runs;
+  // A sequential experiment: its own section, after the rest (decision_section.ts).
+  const decision = allRuns.success
+    ? computeDecision(allRuns.data, input.params)
+    : null;
   const files: Record<string, string> = {
     [REPORT_FILES.markdown]: renderMarkdown(metrics, {
       mermaid: validated.mermaid,
@@ -149,9 +154,16 @@ export async function renderReport(
           klReduction: sweep.klReductions.join(", "),
           validationExamples: sweep.validationExamples,
         }),
-    }),
-    [REPORT_FILES.metrics]:
-      JSON.stringify({ ...metrics, sweep: swept ? sweep : null }, null, 2) +
+    }) + (decision === null ? "" : `\n${decisionMarkdown(decision)}`),
+    [REPORT_FILES.metrics]: JSON.stringify(
+      {
+        ...metrics,
+        sweep: swept ? sweep : null,
+        ...(decision === null ? {} : { decision }),
+      },
+      null,
+      2,
+    ) +
       "\n",
     [charts.accuracy]: await renderSvg(
       learningCurveSpec(runs, {
@@ -176,7 +188,15 @@ export async function renderReport(
     files[REPORT_FILES.alphaCurves] = emptySvg("no R-Drop runs");
   }
   files[REPORT_FILES.summary] = JSON.stringify(
-    experimentSummary(metrics, swept ? sweep : null),
+    {
+      ...experimentSummary(metrics, swept ? sweep : null),
+      ...(decision === null ? {} : {
+        decision: decision.reason ?? "undecided",
+        rounds: decision.rounds.length,
+        trainings: decision.trainings,
+        "training-epochs": decision.trainingEpochs,
+      }),
+    },
     null,
     2,
   ) + "\n";
