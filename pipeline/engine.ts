@@ -43,6 +43,8 @@ export type ExecutorFactory = (context: {
   abortGraceSeconds: number;
   /** The user's command arguments (stages see them as `ctx.args`). */
   args?: readonly string[];
+  /** `--set` flags a worker needs besides the user's to plan the same keys (a round's overrides). */
+  planArgs?: readonly string[];
 }) => Executor;
 
 /** Options of {@link runPipeline}. */
@@ -63,6 +65,8 @@ export interface RunOptions extends EngineOptions {
   wait?: boolean;
   /** Where stale instances run; default in this process, one at a time. */
   executor?: ExecutorFactory;
+  /** See the executor factory's `planArgs` (set by `rounds.ts`). */
+  planArgs?: readonly string[];
 }
 
 /** A failed instance. */
@@ -200,6 +204,7 @@ export async function runPipeline<S extends PipelineDeclaration>(
       emit,
       abortGraceSeconds,
       args: options.args,
+      planArgs: options.planArgs,
     });
     const scheduler = new Scheduler({
       plan,

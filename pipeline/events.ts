@@ -48,4 +48,13 @@ export type PipelineEvent =
   | { type: "failed"; instance: string; error: unknown; seconds: number }
   | { type: "interrupted"; instance: string | undefined }
   | { type: "warning"; instance?: string; message: string }
-  | { type: "summary"; lines: string[] };
+  | { type: "summary"; lines: string[] }
+  | {
+    type: "round";
+    /** The round (1-based). */
+    round: number;
+    /** `start`: the round begins; `decided`: its decision is known; `unknown`: not yet known. */
+    state: "start" | "decided" | "unknown";
+    /** The decision stage's line about it, or why it is not known. */
+    note?: string;
+  };

@@ -18,6 +18,7 @@ export type {
   PipelineDeclaration,
   Progress,
   ProgressOptions,
+  RoundsDeclaration,
   StageContext,
   StageDeclaration,
   UpstreamInfo,
@@ -50,6 +51,8 @@ export type {
   RunResult,
   StatusEntry,
 } from "./engine.ts";
+export { roundsStatus, runRounds, runsInRounds } from "./plan/rounds.ts";
+export type { RoundInfo, RoundsRunResult, RoundStatus } from "./plan/rounds.ts";
 export { collectGarbage } from "./gc.ts";
 export type { GcItem, GcOptions, GcResult } from "./gc.ts";
 export { verifyPipeline } from "./verify.ts";

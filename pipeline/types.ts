@@ -130,6 +130,13 @@ export interface StageDeclaration<A, P> {
    * of the axes that change its params (and of its upstream's axes), each cached on its own.
    */
   matrix?(all: A): unknown;
+  /**
+   * Which items of the fan-out (foreach x matrix) exist, when not all of them do: a sequential
+   * design grows its instances round by round (more seeds for some arms only), e.g.
+   * `include: (p, item) => Number(item.seed) < p.rounds.seeds`. Default: every item. A stage
+   * that depends on this one should include the same items (it needs one upstream per item).
+   */
+  include?(all: A, item: ItemRecord): boolean;
   /** Files (relative paths) run() must write in outDir: every file it may write. */
   outputs: readonly string[];
   /**
@@ -205,8 +212,35 @@ export interface PipelineDeclaration<S extends z.ZodType = z.ZodType> {
    * are loaded; it may probe hardware, so it should skip what the params do not ask for.
    */
   resolveParams?(params: z.output<S>): Promise<z.output<S>>;
+  /**
+   * Data-dependent instances: a decision stage reads finished results and says what the next
+   * round adds (see `rounds.ts`). Without it a run is one round.
+   */
+  rounds?: RoundsDeclaration;
   /** Lines printed after a successful run; `outputs` maps instance name -> output dir. */
   summary?(
     outputs: Record<string, string>,
   ): Promise<string | string[]> | string | string[];
+}
+
+/**
+ * A pipeline that runs in rounds (cf. Snakemake's `checkpoint`): each round is a normal cached
+ * run up to the decision stage; the decision stage's output (cached like any result) gives the
+ * param overrides of the next round, or says it is decided, and then the whole pipeline runs.
+ * A rerun replays the rounds from the cache and computes nothing.
+ */
+export interface RoundsDeclaration {
+  /** The decision stage (a declaration with one instance). */
+  stage: string;
+  /** Its output (JSON) that holds the decision. */
+  file: string;
+  /**
+   * The `--set`-style overrides of the next round from the decision (the parsed `file`), or
+   * null once it is decided. Must be a pure function of the decision.
+   */
+  next(decision: unknown): readonly { path: string[]; value: unknown }[] | null;
+  /** One line about a round's decision, for status and the run's output. */
+  describe?(decision: unknown): string;
+  /** At most this many rounds (default 100): a guard against a decision that never decides. */
+  maxRounds?: number;
 }

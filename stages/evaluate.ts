@@ -12,6 +12,7 @@ import {
 } from "../pipeline/mod.ts";
 import { evaluationEntry } from "../models/backends.ts";
 import type { Params } from "./params.ts";
+import { seedIncluded } from "./sequential/arms.ts";
 import { PREPROCESSED_TEST_FILES } from "../data/preprocess.ts";
 import {
   type Mode,
@@ -42,6 +43,8 @@ export function evaluateStage(mode: Mode, options: TrainStageOptions) {
     foreachKey: "seed",
     // Swept with its train instance (same item): its own params do not change with alpha.
     matrix: (p: Params) => p.matrix,
+    // A sequential experiment: only the seeds this round has for this arm exist.
+    include: (p: Params, item) => seedIncluded(p, mode, item),
     outputs: ["evaluation.json"],
     // The test split and the model, nothing else: retraining that reproduces the weights (its
     // history and run record carry timings) leaves the evaluation's key as it was.

@@ -9,6 +9,7 @@ import { z } from "zod";
 import { DEFAULT_SOURCES } from "../data/fashion_mnist.ts";
 import { matrixIssues } from "../pipeline/mod.ts";
 import { machineMemory, paramsIssues } from "./plan_checks.ts";
+import { SequentialDesign } from "./sequential/design.ts";
 
 /** Where Fashion-MNIST comes from, in order of preference. */
 export const DownloadParams = z.strictObject({
@@ -74,6 +75,16 @@ const ParamsObject = z.strictObject({
    * One instance per combination and seed; stages a swept param does not change run once.
    */
   matrix: z.record(z.string(), z.unknown()).default({}),
+  /**
+   * A sequential experiment (see `stages/sequential/`): seeds are added in rounds until the
+   * question is decided. Absent: every seed runs at once.
+   */
+  sequential: SequentialDesign.optional(),
+  /**
+   * Seeds per arm ("baseline" or the alpha) in the current round of a sequential experiment.
+   * The decide stage's rounds set it; never set by hand.
+   */
+  roundSeeds: z.record(z.string(), z.number().int().nonnegative()).optional(),
 });
 
 /** The whole params file. */
@@ -84,6 +95,22 @@ export const Params = ParamsObject.superRefine((params, ctx) => {
   ];
   for (const issue of issues) {
     ctx.addIssue({ code: "custom", path: issue.path, message: issue.message });
+  }
+  const design = params.sequential;
+  if (design !== undefined) {
+    const expected = Array.from({ length: design.maxSeeds }, (_, i) => i);
+    if (JSON.stringify(params.seeds) !== JSON.stringify(expected)) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["seeds"],
+        message:
+          `a sequential experiment adds seeds 0, 1, 2, ... in rounds, so seeds must be 0..${
+            design.maxSeeds - 1
+          } (sequential.maxSeeds = ${design.maxSeeds}); set seeds to [${
+            expected.join(", ")
+          }]`,
+      });
+    }
   }
 });
 /** The validated params of a pipeline run. */

@@ -8,6 +8,7 @@ import { relative } from "node:path";
 import { definePipeline, importLater } from "../pipeline/mod.ts";
 import { z } from "zod";
 import { readJson } from "./json_files.ts";
+import { decide, RoundFile } from "./decide.ts";
 import { download } from "./download.ts";
 import { evaluateStage } from "./evaluate.ts";
 import { Params } from "./params.ts";
@@ -47,8 +48,21 @@ export function createPipeline(options: PipelineOptions) {
       trainStage("rdrop", stageOptions),
       evaluateStage("baseline", stageOptions),
       evaluateStage("rdrop", stageOptions),
+      decide,
       report,
     ],
+    // A sequential experiment (params `sequential`): decide's round.json adds the next seeds.
+    rounds: {
+      stage: "decide",
+      file: "round.json",
+      next: (raw) => {
+        const { roundSeeds } = RoundFile.parse(raw);
+        return roundSeeds === null
+          ? null
+          : [{ path: ["roundSeeds"], value: roundSeeds }];
+      },
+      describe: (raw) => RoundFile.parse(raw).note,
+    },
     async summary(outputs) {
       // Computed imports: a literal one would make Deno load vega before every command.
       const [{ headline, sweepHeadline }, { Metrics }, { SweepMetrics }] =

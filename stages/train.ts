@@ -6,6 +6,7 @@
 import { defineStage, importLater, itemValue } from "../pipeline/mod.ts";
 import { trainingEntry } from "../models/backends.ts";
 import type { Params } from "./params.ts";
+import { seedIncluded } from "./sequential/arms.ts";
 import {
   type Mode,
   MODEL_FILES,
@@ -39,6 +40,8 @@ export function trainStage(mode: Mode, options: TrainStageOptions) {
     foreachParam: "seeds",
     foreachKey: "seed",
     matrix: (p: Params) => p.matrix,
+    // A sequential experiment: only the seeds this round has for this arm exist.
+    include: (p: Params, item) => seedIncluded(p, mode, item),
     // A native training uses its BLAS threads' cores; the default --jobs divides by this.
     resources: (p: Params) => ({
       cpus: trainParams(p, mode, options).backend === "native"

@@ -13,12 +13,15 @@ import {
   pipelineStatus,
   planPipeline,
   rootPath,
-  runPipeline,
   type StatusEntry,
 } from "../engine.ts";
 import { chooseExecutor, openSite, transferCli, workerCli } from "./scale.ts";
 import { openRemote, readSiteConfig } from "../config.ts";
-import { checkRemoteForLookups, remoteNotChecked } from "../plan/decide.ts";
+import {
+  checkRemoteForLookups,
+  type Decided,
+  remoteNotChecked,
+} from "../plan/decide.ts";
 import { labelParallel } from "./parallel_labels.ts";
 import { runExpCli } from "./exp.ts";
 import type { WorkerCommandOptions } from "../executor/worker_command.ts";
@@ -34,8 +37,19 @@ import { collectGarbage, type GcResult } from "../gc.ts";
 import { verifyPipeline } from "../verify.ts";
 import { toText } from "../plan/graph.ts";
 import { formatBytes } from "../progress.ts";
-import { formatReasons } from "../plan/reasons.ts";
-import { TerminalRenderer } from "./render.ts";
+import {
+  formatReason,
+  formatReasons,
+  type StaleReason,
+} from "../plan/reasons.ts";
+import { roundLine, TerminalRenderer } from "./render.ts";
+import {
+  roundsStatus,
+  type RoundStatus,
+  runRounds,
+  runsInRounds,
+  statusOf,
+} from "../plan/rounds.ts";
 import type { PipelineDeclaration } from "../types.ts";
 import type { PipelineEvent } from "../events.ts";
 import { type CliArgs, commandHelp, parseCliArgs } from "./args.ts";
@@ -187,7 +201,7 @@ export async function runCli<S extends PipelineDeclaration>(
       }
       case "status": {
         const warn = (message: string) => stderr(`warning: ${message}\n`);
-        const entries = await pipelineStatus(pipeline, {
+        const statusOptions = {
           ...engine,
           targets: parsed.targets,
           remote: await remoteForLookups(rootPath(options.root), {
@@ -196,28 +210,18 @@ export async function runCli<S extends PipelineDeclaration>(
             warn,
           }),
           onWarning: warn,
-        });
+        };
+        if (await runsInRounds(pipeline, statusOptions)) {
+          return await roundsStatusCommand(pipeline, statusOptions, {
+            json: parsed.json,
+            stdout,
+          });
+        }
+        const entries = await pipelineStatus(pipeline, statusOptions);
         if (parsed.json) {
           stdout(statusJson(entries));
         } else {
-          for (const entry of entries) {
-            stdout(
-              entry.state === "fresh"
-                ? `fresh  ${entry.stage}\n`
-                : `${entry.state.padEnd(6)} ${entry.stage}: ${
-                  formatReasons(entry.reasons)
-                }\n`,
-            );
-          }
-          const count = (state: StatusEntry["state"]) =>
-            entries.filter((entry) => entry.state === state).length;
-          stdout(
-            `${count("stale")} stale, ${
-              count("pending")
-            } pending (run only if an upstream's outputs change), ${
-              count("fresh")
-            } fresh\n`,
-          );
+          printStatus(entries, stdout);
         }
         return 0;
       }
@@ -321,7 +325,7 @@ async function runCommand<S extends PipelineDeclaration>(
     worker: options.worker,
   });
   return await withSigint(options, stderr, async (signal) => {
-    const result = await runPipeline(pipeline, {
+    const result = await runRounds(pipeline, {
       ...engine,
       remote: site.remote,
       executor,
@@ -518,4 +522,94 @@ function reportError(error: unknown, stderr: (text: string) => void): number {
     }\n`,
   );
   return 1;
+}
+
+/** One entry of `status --json`: `reasons` in words (as before), `why` as typed values. */
+interface StatusJson {
+  stage: string;
+  state: StatusEntry["state"];
+  reasons: string[];
+  why: StaleReason[];
+}
+
+function roundStatusJson(entry: StatusEntry): StatusJson {
+  return {
+    stage: entry.stage,
+    state: entry.state,
+    reasons: entry.reasons.map(formatReason),
+    why: entry.reasons,
+  };
+}
+
+function printStatus(
+  entries: readonly StatusEntry[],
+  stdout: (text: string) => void,
+): void {
+  for (const entry of entries) {
+    stdout(
+      entry.state === "fresh"
+        ? `fresh  ${entry.stage}\n`
+        : `${entry.state.padEnd(6)} ${entry.stage}: ${
+          formatReasons(entry.reasons)
+        }\n`,
+    );
+  }
+  const count = (state: StatusEntry["state"]) =>
+    entries.filter((entry) => entry.state === state).length;
+  stdout(
+    `${count("stale")} stale, ${
+      count("pending")
+    } pending (run only if an upstream's outputs change), ${
+      count("fresh")
+    } fresh\n`,
+  );
+}
+
+/** `status` of a pipeline with rounds: each round's new instances under its header. */
+async function roundsStatusCommand<S extends PipelineDeclaration>(
+  pipeline: S,
+  options: Parameters<typeof roundsStatus>[1],
+  io: { json: boolean; stdout: (text: string) => void },
+): Promise<number> {
+  const { rounds } = await roundsStatus(pipeline, options);
+  // An earlier round's decision is in the cache (a run restores it as it replays the round);
+  // that it is not the one checked out now is no reason to call it stale.
+  const replayed = (round: RoundStatus, d: Decided): StatusEntry =>
+    round.state === "next" && d.decision === "restore" &&
+      d.instance.stage.name === pipeline.rounds?.stage
+      ? { stage: d.instance.name, state: "fresh", reasons: [] }
+      : statusOf(d);
+  if (io.json) {
+    io.stdout(
+      JSON.stringify(
+        rounds.flatMap((r) =>
+          r.instances.map((d) => ({
+            round: r.round,
+            ...roundStatusJson(replayed(r, d)),
+          }))
+        ),
+        null,
+        2,
+      ) + "\n",
+    );
+    return 0;
+  }
+  for (const round of rounds) {
+    io.stdout(
+      `${roundLine({ type: "round", round: round.round, state: "start" })}\n`,
+    );
+    printStatus(round.instances.map((d) => replayed(round, d)), io.stdout);
+    io.stdout(
+      `${
+        roundLine({
+          type: "round",
+          round: round.state === "unknown" ? round.round + 1 : round.round,
+          state: round.state === "unknown" ? "unknown" : "decided",
+          note: round.note ??
+            (round.state === "decided" ? "done" : "another round"),
+        })
+      }\n`,
+    );
+  }
+  return 0;
 }

@@ -232,6 +232,10 @@ export class TerminalRenderer {
         this.#endBars(undefined);
         for (const text of event.lines) this.line(text);
         return;
+      case "round":
+        this.#endBars(undefined);
+        this.line(this.#paint("bold", roundLine(event)));
+        return;
       default: {
         const unknown: never = event;
         throw new Error(`unhandled event ${JSON.stringify(unknown)}`);
@@ -377,4 +381,21 @@ export function planCount(entries: readonly PlanEntry[]): string {
   } pending (run only if an upstream's outputs change), ${
     count("fresh")
   } fresh`;
+}
+
+/** The line of a round event: `round 2`, `round 2 decided: ...`, `round 3: decided after round 2`. */
+export function roundLine(
+  event: Extract<PipelineEvent, { type: "round" }>,
+): string {
+  const note = event.note === undefined ? "" : `: ${event.note}`;
+  switch (event.state) {
+    case "start":
+      return `round ${event.round}`;
+    case "decided":
+      return `round ${event.round} decided${note}`;
+    case "unknown":
+      return `round ${event.round} and later: decided after round ${
+        event.round - 1
+      }${note}`;
+  }
 }

@@ -59,6 +59,16 @@ export async function openSite(
   return { config, remote };
 }
 
+/** The worker command with a round's `--set` flags after the user's (later ones win). */
+function withPlanArgs(
+  worker: WorkerCommand,
+  extra: readonly string[] | undefined,
+): WorkerCommand {
+  return extra === undefined || extra.length === 0
+    ? worker
+    : { ...worker, planArgs: [...worker.planArgs, ...extra] };
+}
+
 /** The executor factory for a run (undefined: in-process, one at a time). */
 export async function chooseExecutor(
   pipeline: PipelineDeclaration,
@@ -82,7 +92,7 @@ export async function chooseExecutor(
     const slurm = site.config.slurm;
     return (context) =>
       new SlurmExecutor({
-        command: worker,
+        command: withPlanArgs(worker, context.planArgs),
         root,
         store: context.store,
         emit: context.emit,
@@ -118,7 +128,7 @@ export async function chooseExecutor(
     }
     return new ProcessExecutor({
       slots,
-      command: worker,
+      command: withPlanArgs(worker, context.planArgs),
       root,
       store: context.store,
       emit: context.emit,

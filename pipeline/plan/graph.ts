@@ -308,6 +308,9 @@ function planFanout(
       // No axis: the plain foreach value, so that a sweep leaves this stage's keys alone.
       const item = axes.length === 0 ? value : values;
       if (typeof item === "object") checkItemLabel(stage.name, item);
+      if (stage.include !== undefined && !stage.include(allParams, values)) {
+        continue;
+      }
       out.push({ item, values, combo: { ...fixed, ...combo } });
     }
   }

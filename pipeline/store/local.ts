@@ -15,7 +15,7 @@ import {
   type WriteFile,
   writeFileAtomic,
 } from "../fs.ts";
-import { sha256File } from "../plan/hash.ts";
+import { sha256Bytes, sha256File } from "../plan/hash.ts";
 import { UserError } from "../errors.ts";
 import type { StaleReason } from "../plan/reasons.ts";
 import {
@@ -164,6 +164,25 @@ export class LocalStore implements Store {
     const text = await readTextOrUndefined(this.manifestPath(key));
     if (text === undefined) return { state: "missing" };
     return parseManifest(text, key);
+  }
+
+  /** See {@link Store.readOutput}. */
+  async readOutput(
+    key: string,
+    output: string,
+  ): Promise<Uint8Array | undefined> {
+    const read = await this.readManifest(key);
+    if (read.state !== "ok") return undefined;
+    const record = read.manifest.outputs[output];
+    if (record === undefined) return undefined;
+    let data: Uint8Array;
+    try {
+      data = await Deno.readFile(this.objectPath(record.sha256));
+    } catch (error) {
+      if (error instanceof Deno.errors.NotFound) return undefined;
+      throw error;
+    }
+    return await sha256Bytes(data) === record.sha256 ? data : undefined;
   }
 
   /** Writes a manifest atomically (call it last, after every object is stored). */

@@ -136,6 +136,12 @@ export interface Store {
   removeLeftovers(dirs: readonly string[]): Promise<void>;
   /** Reads the local manifest of `key`. */
   readManifest(key: string): Promise<ManifestRead>;
+  /**
+   * One output of the cached result of `key`, read from the local store and checked against its
+   * hash; undefined when the result or that output is not there intact. Writes nothing (status
+   * and dry runs read a decision's round plan this way).
+   */
+  readOutput(key: string, output: string): Promise<Uint8Array | undefined>;
   /** Makes the result of `key` available locally (from the remote if needed), verified. */
   fetch(
     key: string,

@@ -40,6 +40,7 @@ import { protocolNote, sweepSection } from "./sweep_markdown.ts";
 import { trainingsLine } from "./trainings.ts";
 import { z } from "zod";
 import { matrixAxes } from "../../pipeline/mod.ts";
+import { computeDecision, decisionMarkdown } from "./decision_section.ts";
 
 export { ReportError } from "./errors.ts";
 export { PUBLISHED_DEFAULT, ReportInputSchema } from "./input.ts";
@@ -183,6 +184,10 @@ export async function renderReport(
     ...tables.flatMap(([csv, tex]) => [REPORT_FILES[csv], REPORT_FILES[tex]]),
     ...chartSpecs.map(([, untitled]) => REPORT_FILES[untitled]),
   ];
+  // A sequential experiment: its own section, after the rest (decision_section.ts).
+  const decision = allRuns.success
+    ? computeDecision(allRuns.data, input.params)
+    : null;
   const files: Record<string, string> = {
     [REPORT_FILES.markdown]: renderMarkdown(metrics, {
       mermaid: validated.mermaid,
@@ -201,9 +206,16 @@ export async function renderReport(
           klReduction: sweep.klReductions.join(", "),
           validationExamples: sweep.validationExamples,
         }),
-    }),
-    [REPORT_FILES.metrics]:
-      JSON.stringify({ ...metrics, sweep: swept ? sweep : null }, null, 2) +
+    }) + (decision === null ? "" : `\n${decisionMarkdown(decision)}`),
+    [REPORT_FILES.metrics]: JSON.stringify(
+      {
+        ...metrics,
+        sweep: swept ? sweep : null,
+        ...(decision === null ? {} : { decision }),
+      },
+      null,
+      2,
+    ) +
       "\n",
   };
   for (const [csv, tex, table] of tables) {
@@ -216,7 +228,15 @@ export async function renderReport(
     files[REPORT_FILES[untitled]] = await renderSvg(withoutTitle(spec)) + "\n";
   }
   files[REPORT_FILES.summary] = JSON.stringify(
-    experimentSummary(metrics, swept ? sweep : null),
+    {
+      ...experimentSummary(metrics, swept ? sweep : null),
+      ...(decision === null ? {} : {
+        decision: decision.reason ?? "undecided",
+        rounds: decision.rounds.length,
+        trainings: decision.trainings,
+        "training-epochs": decision.trainingEpochs,
+      }),
+    },
     null,
     2,
   ) + "\n";
