@@ -139,13 +139,13 @@ function engineDirRelative(root: string): string | undefined {
 }
 
 /**
- * Validates the declaration and params, expands instances and hashes their code.
- * Throws a {@link UserError} for bad params, unknown deps, cycles or mismatched foreach items.
+ * Validates the declaration and params and expands the instances, hashing nothing: what a
+ * caller needs that only asks which instances exist (e.g. whether a run goes in rounds).
  */
-export async function planPipeline<S extends PipelineDeclaration>(
+export async function expandPipeline<S extends PipelineDeclaration>(
   pipeline: S,
   options: EngineOptions,
-): Promise<Plan> {
+): Promise<{ params: unknown; instances: Instance[] }> {
   const root = rootPath(options.root);
   const stages = pipeline.stages as readonly AnyStage<unknown>[];
   validateDeclarations(stages);
@@ -158,7 +158,19 @@ export async function planPipeline<S extends PipelineDeclaration>(
     required: options.paramsFile !== undefined,
   });
   const params = await pipeline.resolveParams?.(loaded) ?? loaded;
-  const instances = expandInstances(stages, params);
+  return { params, instances: expandInstances(stages, params) };
+}
+
+/**
+ * Validates the declaration and params, expands instances and hashes their code.
+ * Throws a {@link UserError} for bad params, unknown deps, cycles or mismatched foreach items.
+ */
+export async function planPipeline<S extends PipelineDeclaration>(
+  pipeline: S,
+  options: EngineOptions,
+): Promise<Plan> {
+  const root = rootPath(options.root);
+  const { params, instances } = await expandPipeline(pipeline, options);
   const exclude = ["pipeline/", engineDirRelative(root)].filter(
     (entry): entry is string => entry !== undefined,
   );

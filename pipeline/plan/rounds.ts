@@ -24,7 +24,7 @@ import { UserError } from "../errors.ts";
 import type { PipelineEvent, PlanEntry } from "../events.ts";
 import { readLockFile } from "../lock.ts";
 import type { ParamOverride } from "./params.ts";
-import { planPipeline } from "./mod.ts";
+import { expandPipeline, planPipeline } from "./mod.ts";
 import { openStore } from "../store/open.ts";
 import type { RemoteStore } from "../store/mod.ts";
 import type { PipelineDeclaration, RoundsDeclaration } from "../types.ts";
@@ -105,8 +105,10 @@ export async function runsInRounds<S extends PipelineDeclaration>(
 ): Promise<boolean> {
   if (pipeline.rounds === undefined) return false;
   const stage = pipeline.rounds.stage;
-  const plan = await planPipeline(pipeline, options);
-  return plan.instances.some((i) => i.stage.name === stage);
+  // Expanding is enough to see whether the decision stage has an instance; hashing every
+  // stage's code here would be done again by the run itself.
+  const { instances } = await expandPipeline(pipeline, options);
+  return instances.some((i) => i.stage.name === stage);
 }
 
 /**
