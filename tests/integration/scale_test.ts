@@ -73,7 +73,7 @@ step(
     assertEquals(jobs.length, INSTANCES.length, run.out);
     assert(
       (await Deno.readTextFile(join(sweepDir, "results/report.md"))).includes(
-        "| R-Drop |",
+        "| R-Drop (α=0.05) |",
       ),
     );
     const keys = await lockKeys(sweepDir);
