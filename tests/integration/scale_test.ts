@@ -483,7 +483,12 @@ step(
     assertMatch(run.out, /failed\s+train_baseline@0/);
     assertMatch(
       run.out,
-      /refusing train_baseline@0: here its key is [0-9a-f]{12}…, the coordinator asked for [0-9a-f]{12}… \(params changed \(backend "wasm" -> "webgpu"\)\)/,
+      /refusing train_baseline@0: here its key is [0-9a-f]{12}…, the coordinator asked for [0-9a-f]{12}… \(params changed \(backend "wasm" -> "webgpu"\)/,
+    );
+    // The backend's own code is part of the key: the webgpu plan names files the wasm one lacks.
+    assertMatch(
+      run.out,
+      /refusing train_baseline@0: [^\n]*dependency changed \(@tensorflow\/tfjs-backend-webgpu \(none\)/,
     );
   },
 );
