@@ -29,8 +29,11 @@ export type PipelineOptions = TrainStageOptions | {
 
 /** Builds the pipeline for a machine whose `backend: auto` resolves as `options` says. */
 export function createPipeline(options: PipelineOptions) {
+  // One probe per process: params are resolved on every plan (a run in rounds plans more than
+  // once), and the machine does not change between them.
+  let probed: Promise<ResolvedBackend> | undefined;
   const detect = "detectAutoBackend" in options
-    ? options.detectAutoBackend
+    ? () => probed ??= options.detectAutoBackend()
     : undefined;
   const stageOptions: TrainStageOptions = "autoBackend" in options
     ? { autoBackend: options.autoBackend }
